@@ -1,0 +1,35 @@
+# td3her: `make train` and `make test` set up a fresh machine by themselves.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.install-stamp
+ARGS   ?=
+
+.PHONY: install train test test-fast bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+train: install
+	$(BIN)/td3her train --env PandaReach-v3 $(ARGS)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: install
+	$(BIN)/python -m bench $(ARGS)
+
+lint: install
+	$(BIN)/ruff check td3her_cli tests bench
+	$(BIN)/ruff format --check td3her_cli tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
