@@ -1,0 +1,226 @@
+"""TD3 (Fujimoto et al., 2018, arXiv:1802.09477): the agent and its one compiled update step.
+
+The update never knows about goals: HER lives in the replay buffer, which hands this module
+ordinary (observation, goal, action, reward, next observation, done) batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+from td3her_cli.config import TrainConfig
+from td3her_cli.envs import EnvSpec
+from td3her_cli.networks import MLP, build_actor, build_twin_critic, numpy_forward
+from td3her_cli.normalizer import Normalizer
+
+
+class Batch(NamedTuple):
+    """A batch of transitions, all float32. Shapes: [B, obs], [B, goal], [B, act], [B]."""
+
+    observation: np.ndarray
+    desired_goal: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    next_observation: np.ndarray
+    done: np.ndarray
+
+
+@dataclass(frozen=True)
+class UpdateMetrics:
+    """Losses of one optimisation step (actor_loss is the latest delayed actor update's)."""
+
+    critic1_loss: float
+    critic2_loss: float
+    actor_loss: float
+    mean_q: float
+
+
+class Adam(tf.Module):
+    """Adam (Kingma & Ba, 2015) with its state in tf.Variables, so it checkpoints with the agent."""
+
+    def __init__(self, variables: list[tf.Variable], learning_rate: float, name: str) -> None:
+        super().__init__(name=name)
+        self.learning_rate = learning_rate
+        self.beta1, self.beta2, self.epsilon = 0.9, 0.999, 1e-7  # Keras defaults, as originally
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
+        self.first_moments = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+        self.second_moments = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+
+    def apply(self, gradients: list[tf.Tensor], variables: list[tf.Variable]) -> None:
+        """One bias-corrected Adam step (graph-safe)."""
+        step = tf.cast(self.iterations.assign_add(1), tf.float32)
+        correction = tf.sqrt(1.0 - self.beta2**step) / (1.0 - self.beta1**step)
+        for grad, var, m, v in zip(gradients, variables, self.first_moments, self.second_moments):
+            m.assign(self.beta1 * m + (1.0 - self.beta1) * grad)
+            v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(grad))
+            var.assign_sub(self.learning_rate * correction * m / (tf.sqrt(v) + self.epsilon))
+
+
+class NumpyPolicy:
+    """A frozen NumPy copy of the actor and normalisers: cheap, batched acting in the env loop."""
+
+    def __init__(self, agent: TD3Agent) -> None:
+        self._kernels = [k.numpy() for k in agent.actor.kernels]
+        self._biases = [b.numpy() for b in agent.actor.biases]
+        self._obs_norm = agent.obs_normalizer
+        self._goal_norm = agent.goal_normalizer
+        self._obs_stats = agent.obs_normalizer.numpy_params()
+        self._goal_stats = agent.goal_normalizer.numpy_params()
+
+    def __call__(self, observation: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
+        """Deterministic actions in [-1, 1] for observation [N, obs] and goal [N, goal]."""
+        inputs = np.concatenate(
+            [
+                self._obs_norm.normalize_numpy(observation, *self._obs_stats),
+                self._goal_norm.normalize_numpy(desired_goal, *self._goal_stats),
+            ],
+            axis=-1,
+        ).astype(np.float32)
+        return numpy_forward(self._kernels, self._biases, inputs, tanh=True)
+
+
+def td_target_bounds(
+    reward_bounds: tuple[float, float] | None, gamma: float
+) -> tuple[float, float] | None:
+    """Bounds of the discounted return implied by bounded rewards (None when unbounded)."""
+    if reward_bounds is None or gamma >= 1.0:
+        return None
+    low, high = reward_bounds
+    return low / (1.0 - gamma), high / (1.0 - gamma)
+
+
+class TD3Agent(tf.Module):
+    """Actor, twin critics, their targets, optimisers, normalisers and the compiled update."""
+
+    def __init__(self, config: TrainConfig, spec: EnvSpec, jit_compile: bool = False) -> None:
+        super().__init__(name="td3")
+        self.config = config
+        self.spec = spec
+        rng = np.random.default_rng(np.random.SeedSequence([config.seed, 7]))
+        actor_in = spec.obs_dim + spec.goal_dim
+        critic_in = actor_in + spec.action_dim
+        self.obs_normalizer = Normalizer(
+            spec.obs_dim, config.clip_obs, config.clip_normalized, config.normalize, "obs_norm"
+        )
+        self.goal_normalizer = Normalizer(
+            spec.goal_dim, config.clip_obs, config.clip_normalized, config.normalize, "goal_norm"
+        )
+        self.actor = build_actor(actor_in, spec.action_dim, config.hidden, rng, "actor")
+        self.actor_target = build_actor(actor_in, spec.action_dim, config.hidden, rng, "actor_t")
+        self.critic = build_twin_critic(critic_in, config.hidden, rng, "critic")
+        self.critic_target = build_twin_critic(critic_in, config.hidden, rng, "critic_t")
+        self.actor_target.copy_from(self.actor)
+        self.critic_target.copy_from(self.critic)
+        self.actor_optimizer = Adam(self.actor.weights, config.actor_lr, "actor_adam")
+        self.critic_optimizer = Adam(self.critic.weights, config.critic_lr, "critic_adam")
+        self.critic_updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="critic_updates")
+        self.actor_updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="actor_updates")
+        self.last_actor_loss = tf.Variable(0.0, trainable=False, name="last_actor_loss")
+        self.noise_generator = tf.random.Generator.from_seed(config.seed)
+        self.target_bounds = td_target_bounds(spec.reward_bounds, config.gamma)
+        signature = [
+            tf.TensorSpec([None, spec.obs_dim], tf.float32),
+            tf.TensorSpec([None, spec.goal_dim], tf.float32),
+            tf.TensorSpec([None, spec.action_dim], tf.float32),
+            tf.TensorSpec([None], tf.float32),
+            tf.TensorSpec([None, spec.obs_dim], tf.float32),
+            tf.TensorSpec([None], tf.float32),
+        ]
+        self._compiled_update = tf.function(
+            self._update_step, input_signature=signature, jit_compile=jit_compile
+        )
+
+    # ----------------------------------------------------------------- acting
+    def numpy_policy(self) -> NumpyPolicy:
+        """A NumPy snapshot of the current actor and normaliser statistics."""
+        return NumpyPolicy(self)
+
+    def update_normalizers(self, observations: np.ndarray, goals: np.ndarray) -> None:
+        """Add observations [N, obs] and goals [M, goal] to the running statistics."""
+        self.obs_normalizer.update(observations)
+        self.goal_normalizer.update(goals)
+
+    # ----------------------------------------------------------------- learning
+    def update(self, batch: Batch) -> UpdateMetrics:
+        """One TD3 optimisation step on a batch (compiled; traced once)."""
+        values = self._compiled_update(*batch).numpy()
+        return UpdateMetrics(*(float(v) for v in values))
+
+    def _inputs(self, observation: tf.Tensor, goal: tf.Tensor) -> tf.Tensor:
+        """Normalised (observation || goal): [B, obs + goal]."""
+        return tf.concat(
+            [self.obs_normalizer.normalize(observation), self.goal_normalizer.normalize(goal)],
+            axis=-1,
+        )
+
+    def compute_td_target(
+        self, next_inputs: tf.Tensor, reward: tf.Tensor, done: tf.Tensor, action_shape
+    ) -> tf.Tensor:
+        """y = r + gamma (1 - done) min_i Q'_i(s', clip(pi'(s') + clip(eps, -c, c), -1, 1)).
+
+        TD3 eq. 10 (clipped double Q) with target policy smoothing (section 5.3); the noise is
+        drawn per sample, fresh each step. The target is clipped to the return's bounds when
+        the reward is sparse (OpenAI HER's [-1/(1-gamma), 0] clip).
+        """
+        config = self.config
+        smoothing = tf.clip_by_value(
+            config.target_noise * self.noise_generator.normal(action_shape),
+            -config.target_noise_clip,
+            config.target_noise_clip,
+        )
+        next_action = tf.clip_by_value(self.actor_target(next_inputs) + smoothing, -1.0, 1.0)
+        q_next_targets = self.critic_target(tf.concat([next_inputs, next_action], -1))  # [2,B,1]
+        min_q_next_target = tf.reduce_min(q_next_targets, axis=0)[:, 0]  # [B]
+        td_target = reward + config.gamma * (1.0 - done) * min_q_next_target
+        if self.target_bounds is not None:
+            td_target = tf.clip_by_value(td_target, *self.target_bounds)
+        return tf.stop_gradient(td_target)
+
+    def _update_step(self, observation, goal, action, reward, next_observation, done):
+        inputs = self._inputs(observation, goal)  # [B, obs + goal]
+        next_inputs = self._inputs(next_observation, goal)
+        td_target = self.compute_td_target(next_inputs, reward, done, tf.shape(action))
+
+        with tf.GradientTape() as tape:
+            q_values = self.critic(tf.concat([inputs, action], -1))[:, :, 0]  # [2, B]
+            critic_losses = tf.reduce_mean(tf.square(q_values - td_target[None, :]), axis=1)
+            critic_loss = tf.reduce_sum(critic_losses)
+        gradients = tape.gradient(critic_loss, self.critic.weights)
+        self.critic_optimizer.apply(gradients, self.critic.weights)
+        self.critic_updates.assign_add(1)
+
+        # Delayed policy updates (TD3 section 5.2): the actor and all targets move together,
+        # once every `policy_delay` critic updates.
+        actor_loss = tf.cond(
+            self.critic_updates % self.config.policy_delay == 0,
+            lambda: self._actor_and_target_step(inputs),
+            lambda: tf.identity(self.last_actor_loss),
+        )
+        return tf.stack(
+            [critic_losses[0], critic_losses[1], actor_loss, tf.reduce_mean(q_values[0])]
+        )
+
+    def _actor_and_target_step(self, inputs: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            action = self.actor(inputs)
+            q1 = self.critic.member(0, tf.concat([inputs, action], -1))  # [B, 1]
+            actor_loss = -tf.reduce_mean(q1) + self.config.action_l2 * tf.reduce_mean(
+                tf.square(action)
+            )
+        gradients = tape.gradient(actor_loss, self.actor.weights)
+        self.actor_optimizer.apply(gradients, self.actor.weights)
+        polyak_update(self.actor_target, self.actor, self.config.tau)
+        polyak_update(self.critic_target, self.critic, self.config.tau)
+        self.actor_updates.assign_add(1)
+        self.last_actor_loss.assign(actor_loss)
+        return actor_loss
+
+
+def polyak_update(target: MLP, online: MLP, tau: float) -> None:
+    """target <- (1 - tau) target + tau online, for every weight."""
+    for target_weight, online_weight in zip(target.weights, online.weights):
+        target_weight.assign((1.0 - tau) * target_weight + tau * online_weight)

@@ -1,0 +1,210 @@
+"""Training configuration: one frozen, validated dataclass, serialised verbatim to JSON.
+
+Defaults are the original TD3-HER design's hyperparameters (see README, "The loop's units").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from td3her_cli.errors import UsageError
+
+HER_STRATEGIES = ("future", "final", "episode", "none")
+NOISE_KINDS = ("ou", "gaussian")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (not where it is written)."""
+
+    # --- environment ---
+    env_id: str = "PandaReach-v3"
+    """Gymnasium id of a goal-conditioned env (Dict observation + compute_reward)."""
+    seed: int = 0
+    """Seeds networks, noise, replay sampling and every episode's env reset."""
+
+    # --- loop units ---
+    epochs: int = 10
+    """Number of epochs; each ends with an evaluation."""
+    cycles: int = 50
+    """Cycles per epoch; a cycle collects episodes, then runs optimisation steps."""
+    episodes_per_cycle: int = 16
+    """Episodes collected (with exploration noise) at the start of each cycle."""
+    optimization_steps: int = 40
+    """TD3 gradient steps (one batch each) at the end of each cycle."""
+    eval_episodes: int = 10
+    """Deterministic evaluation episodes after each epoch."""
+
+    # --- TD3 ---
+    batch_size: int = 256
+    """Transitions per optimisation step."""
+    buffer_size: int = 1_000_000
+    """Replay capacity in transitions."""
+    actor_lr: float = 1e-3
+    """Adam learning rate of the actor."""
+    critic_lr: float = 5e-4
+    """Adam learning rate of the twin critics."""
+    gamma: float = 0.99
+    """Discount factor, in (0, 1]."""
+    tau: float = 0.001
+    """Polyak coefficient of the target networks, in (0, 1]."""
+    policy_delay: int = 3
+    """The actor and the targets are updated once every this many critic updates."""
+    target_noise: float = 0.2
+    """Std of the Gaussian noise added to target actions (target policy smoothing)."""
+    target_noise_clip: float = 0.5
+    """Target smoothing noise is clipped to +/- this value."""
+    hidden: tuple[int, ...] = (256, 256, 256)
+    """Hidden layer widths of the actor and of each critic."""
+    action_l2: float = 0.0
+    """Weight of the L2 penalty on the actor's (pre-scaling) actions."""
+
+    # --- HER ---
+    her_strategy: str = "future"
+    """Relabelling strategy: future, final, episode, or none."""
+    her_k: int = 4
+    """Relabelled goals per real one: a fraction k/(k+1) of each batch is relabelled."""
+
+    # --- exploration ---
+    noise: str = "ou"
+    """Exploration noise: ou (Ornstein-Uhlenbeck) or gaussian."""
+    noise_sigma: float = 0.2
+    """Scale of the exploration noise, in action units ([-1, 1])."""
+    ou_theta: float = 0.15
+    """Mean reversion rate of the OU noise."""
+    ou_dt: float = 1e-2
+    """Time step of the OU noise."""
+    random_steps: int = 1000
+    """The first this many env steps take uniform random actions."""
+
+    # --- normalisation ---
+    normalize: bool = True
+    """Normalise observations and goals with running mean/std."""
+    clip_obs: float = 200.0
+    """Raw observations and goals are clipped to +/- this before normalising."""
+    clip_normalized: float = 5.0
+    """Normalised values are clipped to +/- this."""
+
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    """Free-form notes carried into metadata (e.g. the preset name)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        _validate(self)
+
+    @property
+    def her_relabel_fraction(self) -> float:
+        """Fraction of each batch whose goal is replaced by HER."""
+        if self.her_strategy == "none":
+            return 0.0
+        return self.her_k / (self.her_k + 1.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of every field."""
+        data = dataclasses.asdict(self)
+        data["hidden"] = list(self.hidden)
+        return data
+
+    def to_json(self) -> str:
+        """The config as pretty JSON."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Rebuild a config from `to_dict` output; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UsageError(f"unknown config keys: {', '.join(unknown)}")
+        values = dict(data)
+        if "hidden" in values:
+            values["hidden"] = tuple(values["hidden"])
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """Parse '256,256,256' into (256, 256, 256)."""
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UsageError(
+            f"--hidden must be comma-separated integers like 256,256,256, got {text!r}"
+        ) from None
+    if not sizes:
+        raise UsageError("--hidden needs at least one layer width, e.g. 256,256,256")
+    return sizes
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _validate(config: TrainConfig) -> None:
+    def positive(name: str) -> None:
+        value = getattr(config, name)
+        if not value > 0:
+            raise UsageError(f"{_option(name)} must be > 0, got {value}")
+
+    def non_negative(name: str) -> None:
+        value = getattr(config, name)
+        if not value >= 0:
+            raise UsageError(f"{_option(name)} must be >= 0, got {value}")
+
+    def in_unit_interval(name: str) -> None:
+        value = getattr(config, name)
+        if not 0 < value <= 1:
+            raise UsageError(f"{_option(name)} must be in (0, 1], got {value}")
+
+    if not config.env_id:
+        raise UsageError("--env must name a gymnasium env id, e.g. PandaReach-v3")
+    for name in (
+        "epochs",
+        "cycles",
+        "episodes_per_cycle",
+        "eval_episodes",
+        "batch_size",
+        "buffer_size",
+        "actor_lr",
+        "critic_lr",
+        "policy_delay",
+        "clip_obs",
+        "clip_normalized",
+        "ou_dt",
+    ):
+        positive(name)
+    for name in (
+        "optimization_steps",
+        "target_noise",
+        "target_noise_clip",
+        "noise_sigma",
+        "ou_theta",
+        "random_steps",
+        "her_k",
+        "action_l2",
+    ):
+        non_negative(name)
+    for name in ("gamma", "tau"):
+        in_unit_interval(name)
+    if config.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {config.seed}")
+    if config.batch_size > config.buffer_size:
+        raise UsageError(
+            f"--batch-size ({config.batch_size}) is larger than --buffer-size "
+            f"({config.buffer_size}); lower the batch or raise the buffer"
+        )
+    if config.her_strategy not in HER_STRATEGIES:
+        raise UsageError(
+            f"--her-strategy must be one of {', '.join(HER_STRATEGIES)}, "
+            f"got {config.her_strategy!r}"
+        )
+    if config.noise not in NOISE_KINDS:
+        raise UsageError(f"--noise must be one of {', '.join(NOISE_KINDS)}, got {config.noise!r}")
+    if not config.hidden or any(h <= 0 for h in config.hidden):
+        raise UsageError(f"--hidden widths must be positive integers, got {config.hidden}")

@@ -1,0 +1,131 @@
+"""Rich live progress and summary tables, driven by the training loop's observer callbacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from td3her_cli.config import TrainConfig
+from td3her_cli.rollout import EvalResult
+from td3her_cli.training import CycleStats, EpochStats
+
+
+class TrainingDisplay:
+    """Epoch and cycle bars with ETA and a live status line on a terminal; plain lines otherwise."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console()
+        self.live = self.console.is_terminal
+        self.epochs: list[EpochStats] = []
+        self._progress: Progress | None = None
+        self._last_eval = "eval: -"
+
+    def on_start(self, config: TrainConfig, run_dir: Path) -> None:
+        """Announce the run and start the bars."""
+        self.config = config
+        self.console.print(
+            f"[bold]td3her train[/] {config.env_id} seed {config.seed}: {config.epochs} epochs x "
+            f"{config.cycles} cycles x ({config.episodes_per_cycle} episodes + "
+            f"{config.optimization_steps} optimisation steps) -> {run_dir}"
+        )
+        if not self.live:
+            return
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=self.console,
+        )
+        self._epoch_task = self._progress.add_task("epochs", total=config.epochs, status="")
+        self._cycle_task = self._progress.add_task("cycles", total=config.cycles, status="")
+        self._progress.start()
+
+    def on_cycle(self, stats: CycleStats) -> None:
+        """Advance the cycle bar and refresh the status line."""
+        if self._progress is None:
+            return
+        status = (
+            f"{self._last_eval} | critic {stats.critic1_loss:.4f}/{stats.critic2_loss:.4f} "
+            f"actor {stats.actor_loss:.3f} | {stats.env_steps} steps @ {stats.env_steps_per_s:.0f}/s"
+        )
+        self._progress.update(self._cycle_task, completed=stats.cycle, status=status)
+
+    def on_epoch(self, stats: EpochStats) -> None:
+        """Advance the epoch bar (or print a plain line) with the evaluation."""
+        self.epochs.append(stats)
+        evaluation = stats.evaluation
+        self._last_eval = f"eval success {evaluation.success_rate:.0%}"
+        if self._progress is not None:
+            self._progress.update(self._epoch_task, completed=stats.epoch)
+            self._progress.reset(self._cycle_task, total=self.config.cycles)
+        else:
+            self.console.print(
+                f"epoch {stats.epoch}/{self.config.epochs}: success {evaluation.success_rate:.0%} "
+                f"return {evaluation.mean_return:.1f} length {evaluation.mean_length:.1f} | "
+                f"env steps {stats.env_steps} | actor {stats.actor_loss:.3f} critics "
+                f"{stats.critic1_loss:.4f}/{stats.critic2_loss:.4f} | {stats.wall_time:.0f}s",
+                highlight=False,
+            )
+
+    def close(self) -> None:
+        """Stop the live bars."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def summary_table(self) -> Table:
+        """One row per epoch: evaluation and losses."""
+        table = Table(title="Training summary")
+        for name in (
+            "epoch",
+            "success",
+            "return",
+            "length",
+            "env steps",
+            "actor",
+            "critic 1",
+            "critic 2",
+            "time (s)",
+        ):
+            table.add_column(name, justify="right")
+        for stats in self.epochs:
+            evaluation = stats.evaluation
+            table.add_row(
+                str(stats.epoch),
+                f"{evaluation.success_rate:.0%}",
+                f"{evaluation.mean_return:.1f}",
+                f"{evaluation.mean_length:.1f}",
+                str(stats.env_steps),
+                f"{stats.actor_loss:.3f}",
+                f"{stats.critic1_loss:.4f}",
+                f"{stats.critic2_loss:.4f}",
+                f"{stats.wall_time:.0f}",
+            )
+        return table
+
+
+def evaluation_table(result: EvalResult, title: str) -> Table:
+    """A one-row table of an evaluation."""
+    table = Table(title=title)
+    for name in ("success rate", "mean return", "mean length", "episodes"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        f"{result.success_rate:.1%}",
+        f"{result.mean_return:.2f}",
+        f"{result.mean_length:.1f}",
+        str(result.episodes),
+    )
+    return table

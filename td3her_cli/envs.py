@@ -1,0 +1,157 @@
+"""Goal-conditioned env creation and checks, float32 at the boundary, per-episode seeds."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from td3her_cli.errors import EnvError
+from td3her_cli.quiet import quiet_native_output
+
+GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
+
+RewardFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """Shapes and bounds of a goal env, as the agent sees them."""
+
+    env_id: str
+    obs_dim: int
+    goal_dim: int
+    action_dim: int
+    action_low: tuple[float, ...]
+    action_high: tuple[float, ...]
+    max_episode_steps: int | None
+    reward_bounds: tuple[float, float] | None
+    """(min, max) when the reward takes only two values (sparse), else None (dense)."""
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable description of the spaces."""
+        return {
+            "env_id": self.env_id,
+            "obs_dim": self.obs_dim,
+            "goal_dim": self.goal_dim,
+            "action_dim": self.action_dim,
+            "action_low": list(self.action_low),
+            "action_high": list(self.action_high),
+            "max_episode_steps": self.max_episode_steps,
+            "reward_bounds": list(self.reward_bounds) if self.reward_bounds else None,
+        }
+
+    def scale_action(self, action: np.ndarray) -> np.ndarray:
+        """Map an agent action in [-1, 1] to the env's action box."""
+        low = np.asarray(self.action_low, dtype=np.float32)
+        high = np.asarray(self.action_high, dtype=np.float32)
+        return low + (np.clip(action, -1.0, 1.0) + 1.0) * 0.5 * (high - low)
+
+
+def import_env_modules(modules: tuple[str, ...] = ()) -> None:
+    """Import panda_gym and any extra modules that register gymnasium envs."""
+    with quiet_native_output():
+        for name in ("panda_gym", *modules):
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:
+                raise EnvError(
+                    f"cannot import env module {name!r} ({exc}); install it or fix --env-module"
+                ) from None
+
+
+def make_env(env_id: str, render_mode: str | None = None, **kwargs):
+    """Create a gymnasium goal env, silencing PyBullet's stdout chatter, and check its API."""
+    import gymnasium as gym
+
+    import_env_modules()
+    try:
+        with quiet_native_output():
+            if render_mode is not None:
+                kwargs["render_mode"] = render_mode
+            env = gym.make(env_id, **kwargs)
+    except gym.error.Error as exc:
+        raise EnvError(
+            f"unknown env {env_id!r} ({exc.__class__.__name__}); "
+            "run `td3her envs` or check the id, e.g. PandaReach-v3"
+        ) from None
+    try:
+        check_goal_env(env, env_id)
+    except EnvError:
+        env.close()
+        raise
+    return env
+
+
+def check_goal_env(env, env_id: str) -> None:
+    """Raise EnvError unless env has a Dict observation with goal keys and compute_reward."""
+    from gymnasium import spaces
+
+    obs_space = env.observation_space
+    if not isinstance(obs_space, spaces.Dict) or not all(k in obs_space.spaces for k in GOAL_KEYS):
+        raise EnvError(
+            f"{env_id} is not a goal-conditioned env: its observation must be a Dict with "
+            f"keys {', '.join(GOAL_KEYS)}; use a goal env such as PandaReach-v3"
+        )
+    if not callable(getattr(env.unwrapped, "compute_reward", None)):
+        raise EnvError(f"{env_id} has no compute_reward(achieved_goal, desired_goal, info)")
+    if not isinstance(env.action_space, spaces.Box):
+        raise EnvError(f"{env_id} needs a continuous (Box) action space for TD3")
+
+
+def reward_function(env) -> RewardFn:
+    """Vectorised reward of (achieved_goal [B, G], desired_goal [B, G]) -> [B] float32."""
+    compute_reward = env.unwrapped.compute_reward
+
+    def reward(achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
+        return np.asarray(compute_reward(achieved_goal, desired_goal, {}), dtype=np.float32)
+
+    return reward
+
+
+def describe_env(env, env_id: str, seed: int = 0) -> EnvSpec:
+    """Read dims and bounds off a checked goal env, and probe whether its reward is sparse."""
+    obs_space = env.observation_space
+    max_steps = env.spec.max_episode_steps if env.spec is not None else None
+    return EnvSpec(
+        env_id=env_id,
+        obs_dim=int(np.prod(obs_space["observation"].shape)),
+        goal_dim=int(np.prod(obs_space["desired_goal"].shape)),
+        action_dim=int(np.prod(env.action_space.shape)),
+        action_low=tuple(float(x) for x in np.ravel(env.action_space.low)),
+        action_high=tuple(float(x) for x in np.ravel(env.action_space.high)),
+        max_episode_steps=max_steps,
+        reward_bounds=probe_reward_bounds(env, seed),
+    )
+
+
+def probe_reward_bounds(env, seed: int = 0) -> tuple[float, float] | None:
+    """(min, max) of the reward if compute_reward takes exactly two values, else None.
+
+    Sparse goal rewards ({-1, 0} in panda-gym) bound the return, so the TD target can be
+    clipped to [min/(1-gamma), max/(1-gamma)]; dense rewards (-distance) have no such bound.
+    We probe goal pairs at distances from 0 to far apart rather than trusting env names.
+    """
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    achieved = np.asarray(obs["achieved_goal"], dtype=np.float64).ravel()
+    scales = np.repeat([0.0, 1e-3, 1e-2, 3e-2, 1e-1, 0.3, 1.0, 3.0], 32)[:, None]
+    desired = achieved + scales * rng.standard_normal((scales.shape[0], achieved.size))
+    achieved_batch = np.broadcast_to(achieved, desired.shape).copy()
+    rewards = np.asarray(env.unwrapped.compute_reward(achieved_batch, desired, {}), dtype=float)
+    values = np.unique(np.round(rewards, 6))
+    if values.size != 2:
+        return None
+    return float(values.min()), float(values.max())
+
+
+def episode_seed(run_seed: int, stream: int, index: int) -> int:
+    """A reproducible 31-bit env seed for episode `index` of `stream` (0 train, 1 eval, ...)."""
+    return int(np.random.SeedSequence([run_seed, stream, index]).generate_state(1)[0] >> 1)
+
+
+def split_observation(obs: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(observation, achieved_goal, desired_goal) as flat float32 arrays."""
+    return tuple(np.asarray(obs[k], dtype=np.float32).reshape(-1) for k in GOAL_KEYS)

@@ -1,0 +1,25 @@
+"""Domain errors: each becomes one friendly line and an exit code in the CLI."""
+
+
+class Td3HerError(Exception):
+    """A user-facing error. The message names the problem and, where possible, the fix."""
+
+    exit_code = 1
+
+
+class UsageError(Td3HerError):
+    """A bad option value or combination of options (exit code 2)."""
+
+    exit_code = 2
+
+
+class EnvError(Td3HerError):
+    """The environment cannot be created or is not a goal-conditioned env."""
+
+    exit_code = 2
+
+
+class CheckpointError(Td3HerError):
+    """A checkpoint is missing, corrupt, or does not match the request."""
+
+    exit_code = 1

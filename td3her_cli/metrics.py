@@ -1,0 +1,44 @@
+"""metrics.jsonl: one JSON object per cycle and per epoch; the only input of `plot`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+METRICS_FILE = "metrics.jsonl"
+
+
+class MetricsWriter:
+    """Appends rows to a metrics.jsonl file, each flushed and fsynced as a whole line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+
+    def write(self, row: dict) -> None:
+        """Append one row."""
+        self._file.write(json.dumps(row, sort_keys=True) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
+def read_metrics(path: Path) -> tuple[list[dict], list[str]]:
+    """All whole rows of a metrics file, and warnings about lines that could not be read."""
+    rows, warnings = [], []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                warnings.append(f"{path}: line {number} is not whole JSON and was skipped")
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows, warnings

@@ -1,0 +1,107 @@
+"""Actor and twin-critic networks as plain tf.Modules (no Keras call overhead).
+
+The twin critics are one module whose weights carry a leading ensemble axis of 2, so both
+critics run as one batched matmul per layer. Hidden layers use LeakyReLU (slope 0.3, the
+Keras default the original design used); every layer is He-normal initialised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+LEAKY_SLOPE = 0.3
+
+
+def he_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
+    """He-normal weights (truncated at 2 std, as Keras' HeNormal) for the given fan-in."""
+    stddev = np.sqrt(2.0 / fan_in) / 0.87962566103423978  # std of a N(0,1) truncated at +/-2
+    values = rng.standard_normal(shape)
+    outside = np.abs(values) > 2.0
+    while outside.any():
+        values[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(values) > 2.0
+    return (values * stddev).astype(np.float32)
+
+
+class MLP(tf.Module):
+    """`ensemble` independent MLPs (or a single one when ensemble is None) in one module.
+
+    Input [B, in] -> output [B, out], or [E, B, out] with an ensemble.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        hidden: tuple[int, ...],
+        out_dim: int,
+        output_activation: str | None,
+        rng: np.random.Generator,
+        ensemble: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        self.output_activation = output_activation
+        self.ensemble = ensemble
+        lead = () if ensemble is None else (ensemble,)
+        sizes = (in_dim, *hidden, out_dim)
+        self.kernels = []
+        self.biases = []
+        for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            kernel = he_normal(rng, (*lead, fan_in, fan_out), fan_in)
+            bias_shape = (*lead, 1, fan_out) if ensemble else (fan_out,)
+            self.kernels.append(tf.Variable(kernel, name=f"kernel_{index}"))
+            self.biases.append(tf.Variable(tf.zeros(bias_shape), name=f"bias_{index}"))
+
+    @property
+    def weights(self) -> list[tf.Variable]:
+        """Kernels and biases, interleaved layer by layer."""
+        return [v for pair in zip(self.kernels, self.biases) for v in pair]
+
+    def __call__(self, inputs: tf.Tensor) -> tf.Tensor:
+        return self._forward(self.kernels, self.biases, inputs)
+
+    def member(self, index: int, inputs: tf.Tensor) -> tf.Tensor:
+        """One ensemble member only: [B, in] -> [B, out] (half the work of a twin call)."""
+        return self._forward(
+            [k[index] for k in self.kernels], [b[index] for b in self.biases], inputs
+        )
+
+    def _forward(self, kernels, biases, inputs: tf.Tensor) -> tf.Tensor:
+        hidden = inputs
+        last = len(kernels) - 1
+        for index, (kernel, bias) in enumerate(zip(kernels, biases)):
+            hidden = tf.matmul(hidden, kernel) + bias  # [(E,) B, fan_out]
+            if index < last:
+                hidden = tf.nn.leaky_relu(hidden, alpha=LEAKY_SLOPE)
+        if self.output_activation == "tanh":
+            hidden = tf.tanh(hidden)
+        return hidden
+
+    def copy_from(self, other: MLP) -> None:
+        """Copy another MLP's weights into this one (same architecture)."""
+        for mine, theirs in zip(self.weights, other.weights):
+            mine.assign(theirs)
+
+
+def numpy_forward(
+    kernels: list[np.ndarray], biases: list[np.ndarray], inputs: np.ndarray, tanh: bool
+) -> np.ndarray:
+    """NumPy twin of MLP.__call__ for a single (non-ensemble) network: [B, in] -> [B, out]."""
+    hidden = inputs
+    last = len(kernels) - 1
+    for index, (kernel, bias) in enumerate(zip(kernels, biases)):
+        hidden = hidden @ kernel + bias
+        if index < last:
+            hidden = np.where(hidden > 0, hidden, LEAKY_SLOPE * hidden)
+    return np.tanh(hidden) if tanh else hidden
+
+
+def build_actor(in_dim: int, action_dim: int, hidden: tuple[int, ...], rng, name: str) -> MLP:
+    """Actor: (normalised observation || goal) -> hidden LeakyReLU layers -> tanh action."""
+    return MLP(in_dim, hidden, action_dim, "tanh", rng, name=name)
+
+
+def build_twin_critic(in_dim: int, hidden: tuple[int, ...], rng, name: str) -> MLP:
+    """Twin critics: (observation || goal || action) -> hidden LeakyReLU -> linear Q, x2."""
+    return MLP(in_dim, hidden, 1, None, rng, ensemble=2, name=name)

@@ -1,0 +1,182 @@
+"""Episode replay storage with vectorised Hindsight Experience Replay sampling.
+
+HER (Andrychowicz et al., 2017, arXiv:1707.01495, section 3.3 and appendix A): a fraction
+k/(k+1) of every batch has its goal replaced by a goal achieved in the same episode, and its
+reward recomputed with the env's compute_reward for that goal.
+
+Storage is one ring of transitions with capacity counted in transitions. Episodes of any length
+are stored whole and contiguous (no padding); an episode that does not fit before the end of
+the ring starts again at index 0, and older episodes it overlaps are dropped whole, so a goal is
+never taken from another episode.
+
+Termination: we bootstrap through terminations, as OpenAI's HER does (`done` is 0 in every
+batch). panda-gym ends an episode when the *original* goal is reached, so the stored flag is
+wrong for a relabelled goal; reaching a goal gives reward 0 from then on, and the TD target is
+clipped to <= 0 for sparse rewards, so bootstrapping is consistent for every goal. A time-limit
+truncation is never a terminal either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from td3her_cli.agent import Batch
+
+RewardFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class Episode(NamedTuple):
+    """One collected episode of T steps (T varies: panda-gym ends episodes on success)."""
+
+    observation: np.ndarray  # [T + 1, obs]
+    achieved_goal: np.ndarray  # [T + 1, goal]
+    desired_goal: np.ndarray  # [T, goal]
+    action: np.ndarray  # [T, act], agent units in [-1, 1]
+    reward: np.ndarray  # [T]
+    terminated: np.ndarray  # [T] bool, as the env reported it
+    success: bool  # info["is_success"] at the last step
+
+    @property
+    def length(self) -> int:
+        """Number of transitions T."""
+        return int(self.action.shape[0])
+
+
+class HerSample(NamedTuple):
+    """Where each batch row came from: transition index, goal source index, relabelled flag."""
+
+    transition: np.ndarray  # [B] int
+    goal_source: np.ndarray  # [B] int, index whose next achieved goal became the goal
+    relabelled: np.ndarray  # [B] bool
+
+
+class HerReplayBuffer:
+    """Whole-episode transition storage with `future` / `final` / `episode` HER sampling."""
+
+    def __init__(
+        self,
+        capacity: int,
+        obs_dim: int,
+        goal_dim: int,
+        action_dim: int,
+        reward_fn: RewardFn,
+        strategy: str = "future",
+        her_k: int = 4,
+    ) -> None:
+        self.capacity = capacity
+        self.reward_fn = reward_fn
+        self.strategy = strategy
+        self.relabel_fraction = 0.0 if strategy == "none" else her_k / (her_k + 1.0)
+        f32 = np.float32
+        # np.zeros maps pages lazily: memory grows with what is stored, not with capacity.
+        self.observation = np.zeros((capacity, obs_dim), f32)
+        self.next_observation = np.zeros((capacity, obs_dim), f32)
+        self.action = np.zeros((capacity, action_dim), f32)
+        self.reward = np.zeros(capacity, f32)
+        self.desired_goal = np.zeros((capacity, goal_dim), f32)
+        self.next_achieved_goal = np.zeros((capacity, goal_dim), f32)
+        self.episode_start = np.zeros(capacity, np.int32)  # first index of the episode
+        self.episode_end = np.zeros(capacity, np.int32)  # one past its last index
+        self.valid = np.zeros(capacity, bool)
+        self.position = 0  # where the next episode is written
+        self.high_water = 0  # one past the highest index ever written
+        self.size = 0  # number of valid transitions
+        self.episodes_added = 0
+
+    def add(self, episode: Episode) -> None:
+        """Store a whole episode, dropping the oldest episodes it overwrites."""
+        length = episode.length
+        if length == 0:
+            return
+        if length > self.capacity:
+            raise ValueError(f"episode of {length} steps exceeds buffer capacity {self.capacity}")
+        if self.position + length > self.capacity:
+            self._invalidate(self.position, self.capacity)  # tail too short: wrap to 0
+            self.position = 0
+        start, end = self.position, self.position + length
+        # The oldest episode overlapping [start, end) may run past `end`: drop its remainder.
+        if self.valid[end - 1]:
+            self._invalidate(end, int(self.episode_end[end - 1]))
+        self._invalidate(start, end)
+        self.observation[start:end] = episode.observation[:-1]
+        self.next_observation[start:end] = episode.observation[1:]
+        self.action[start:end] = episode.action
+        self.reward[start:end] = episode.reward
+        self.desired_goal[start:end] = episode.desired_goal
+        self.next_achieved_goal[start:end] = episode.achieved_goal[1:]
+        self.episode_start[start:end] = start
+        self.episode_end[start:end] = end
+        self.valid[start:end] = True
+        self.size += length
+        self.position = end
+        self.high_water = max(self.high_water, end)
+        self.episodes_added += 1
+
+    def _invalidate(self, start: int, end: int) -> None:
+        if end > start:
+            self.size -= int(self.valid[start:end].sum())
+            self.valid[start:end] = False
+
+    def sample_indices(self, batch_size: int, rng: np.random.Generator) -> HerSample:
+        """Choose transitions uniformly and, for a k/(k+1) fraction, a hindsight goal source."""
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        transition = rng.integers(0, self.high_water, batch_size)
+        invalid = ~self.valid[transition]
+        while invalid.any():  # rejection: invalid slots are at most a few episodes' worth
+            transition[invalid] = rng.integers(0, self.high_water, int(invalid.sum()))
+            invalid = ~self.valid[transition]
+        start = self.episode_start[transition]
+        end = self.episode_end[transition]
+        if self.strategy == "future":
+            # Worked example: t = 7 in an episode [5, 12): offsets 0..4, sources 7..11, i.e. the
+            # achieved goals after steps 7..11 -- never one from before the transition.
+            goal_source = transition + (rng.random(batch_size) * (end - transition)).astype(int)
+        elif self.strategy == "final":
+            goal_source = end - 1
+        else:  # "episode" (and "none", where nothing is relabelled)
+            goal_source = start + (rng.random(batch_size) * (end - start)).astype(int)
+        relabelled = rng.random(batch_size) < self.relabel_fraction
+        goal_source = np.where(relabelled, goal_source, transition)
+        return HerSample(transition, goal_source, relabelled)
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
+        """A training batch with HER goals and recomputed rewards; done is 0 (see module doc)."""
+        transition, goal_source, relabelled = self.sample_indices(batch_size, rng)
+        goal = np.where(
+            relabelled[:, None],
+            self.next_achieved_goal[goal_source],
+            self.desired_goal[transition],
+        )  # [B, goal]
+        reward = self.reward[transition].copy()  # [B]
+        if relabelled.any():
+            reward[relabelled] = self.reward_fn(
+                self.next_achieved_goal[transition[relabelled]], goal[relabelled]
+            )
+        return Batch(
+            observation=self.observation[transition],
+            desired_goal=goal.astype(np.float32),
+            action=self.action[transition],
+            reward=reward.astype(np.float32),
+            next_observation=self.next_observation[transition],
+            done=np.zeros(batch_size, np.float32),
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of storage at full capacity."""
+        arrays = (
+            self.observation,
+            self.next_observation,
+            self.action,
+            self.reward,
+            self.desired_goal,
+            self.next_achieved_goal,
+            self.episode_start,
+            self.episode_end,
+            self.valid,
+        )
+        return sum(a.nbytes for a in arrays)

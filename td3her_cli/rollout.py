@@ -1,0 +1,94 @@
+"""Running a policy in a goal env: one exploratory episode, or a deterministic evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from td3her_cli.envs import EnvSpec, split_observation
+from td3her_cli.replay import Episode
+
+Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]  # ([N, obs], [N, goal]) -> [N, act]
+Noise = Callable[[], np.ndarray]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Deterministic evaluation over several episodes."""
+
+    success_rate: float
+    mean_return: float
+    mean_length: float
+    episodes: int
+
+    def to_dict(self) -> dict:
+        """Plain-number dict for JSON."""
+        return {
+            "success_rate": self.success_rate,
+            "mean_return": self.mean_return,
+            "mean_length": self.mean_length,
+            "episodes": self.episodes,
+        }
+
+
+def collect_episode(
+    env,
+    spec: EnvSpec,
+    policy: Policy,
+    seed: int,
+    noise=None,
+    rng: np.random.Generator | None = None,
+    random_steps: int = 0,
+) -> Episode:
+    """Run one episode from env.reset(seed=seed) until termination or truncation.
+
+    The first `random_steps` actions are uniform in [-1, 1] (needs `rng`); after that the
+    policy acts, plus `noise()` if given, clipped to [-1, 1].
+    """
+    raw, _ = env.reset(seed=seed)
+    if noise is not None:
+        noise.reset()
+    observation, achieved_goal, desired_goal = split_observation(raw)
+    observations, achieved_goals = [observation], [achieved_goal]
+    desired_goals, actions, rewards, terminations = [], [], [], []
+    success = False
+    while True:
+        if len(actions) < random_steps:
+            action = rng.uniform(-1.0, 1.0, spec.action_dim).astype(np.float32)
+        else:
+            action = policy(observation[None], desired_goal[None])[0]
+            if noise is not None:
+                action = np.clip(action + noise(), -1.0, 1.0)
+        raw, reward, terminated, truncated, info = env.step(spec.scale_action(action))
+        desired_goals.append(desired_goal)
+        actions.append(np.asarray(action, np.float32))
+        rewards.append(float(reward))
+        terminations.append(bool(terminated))
+        observation, achieved_goal, desired_goal = split_observation(raw)
+        observations.append(observation)
+        achieved_goals.append(achieved_goal)
+        success = bool(info.get("is_success", False))
+        if terminated or truncated:
+            break
+    return Episode(
+        observation=np.stack(observations),
+        achieved_goal=np.stack(achieved_goals),
+        desired_goal=np.stack(desired_goals),
+        action=np.stack(actions),
+        reward=np.asarray(rewards, np.float32),
+        terminated=np.asarray(terminations, bool),
+        success=success,
+    )
+
+
+def evaluate(env, spec: EnvSpec, policy: Policy, seeds: Sequence[int]) -> EvalResult:
+    """Deterministic episodes, one per seed; success is info["is_success"] at the end."""
+    episodes = [collect_episode(env, spec, policy, seed) for seed in seeds]
+    return EvalResult(
+        success_rate=float(np.mean([e.success for e in episodes])),
+        mean_return=float(np.mean([e.reward.sum() for e in episodes])),
+        mean_length=float(np.mean([e.length for e in episodes])),
+        episodes=len(episodes),
+    )
