@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -14,6 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.rollout import EvalResult
@@ -28,6 +30,8 @@ class TrainingDisplay:
         self.live = self.console.is_terminal
         self.epochs: list[EpochStats] = []
         self._progress: Progress | None = None
+        self._live: Live | None = None
+        self._status = Text("")
         self._last_eval = "eval: -"
 
     def on_start(self, config: TrainConfig, run_dir: Path) -> None:
@@ -36,7 +40,8 @@ class TrainingDisplay:
         self.console.print(
             f"[bold]td3her train[/] {config.env_id} seed {config.seed}: {config.epochs} epochs x "
             f"{config.cycles} cycles x ({config.episodes_per_cycle} episodes + "
-            f"{config.optimization_steps} optimisation steps) -> {run_dir}"
+            f"{config.optimization_steps} optimisation steps) -> {run_dir}",
+            soft_wrap=True,
         )
         if not self.live:
             return
@@ -46,22 +51,22 @@ class TrainingDisplay:
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[status]}"),
             console=self.console,
         )
-        self._epoch_task = self._progress.add_task("epochs", total=config.epochs, status="")
-        self._cycle_task = self._progress.add_task("cycles", total=config.cycles, status="")
-        self._progress.start()
+        self._epoch_task = self._progress.add_task("epochs", total=config.epochs)
+        self._cycle_task = self._progress.add_task("cycles", total=config.cycles)
+        self._live = Live(Group(self._progress, self._status), console=self.console)
+        self._live.start()
 
     def on_cycle(self, stats: CycleStats) -> None:
         """Advance the cycle bar and refresh the status line."""
         if self._progress is None:
             return
-        status = (
+        self._status.plain = (
             f"{self._last_eval} | critic {stats.critic1_loss:.4f}/{stats.critic2_loss:.4f} "
             f"actor {stats.actor_loss:.3f} | {stats.env_steps} steps @ {stats.env_steps_per_s:.0f}/s"
         )
-        self._progress.update(self._cycle_task, completed=stats.cycle, status=status)
+        self._progress.update(self._cycle_task, completed=stats.cycle)
 
     def on_epoch(self, stats: EpochStats) -> None:
         """Advance the epoch bar (or print a plain line) with the evaluation."""
@@ -78,12 +83,14 @@ class TrainingDisplay:
                 f"env steps {stats.env_steps} | actor {stats.actor_loss:.3f} critics "
                 f"{stats.critic1_loss:.4f}/{stats.critic2_loss:.4f} | {stats.wall_time:.0f}s",
                 highlight=False,
+                soft_wrap=True,
             )
 
     def close(self) -> None:
         """Stop the live bars."""
-        if self._progress is not None:
-            self._progress.stop()
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
             self._progress = None
 
     def summary_table(self) -> Table:

@@ -1,0 +1,54 @@
+"""Option validation: each bad value names the option and the allowed range."""
+
+import pytest
+
+from td3her_cli.config import TrainConfig, parse_hidden
+from td3her_cli.errors import UsageError
+
+
+def test_defaults_are_the_original_design():
+    config = TrainConfig()
+    assert (config.epochs, config.cycles, config.episodes_per_cycle) == (10, 50, 16)
+    assert (config.optimization_steps, config.eval_episodes, config.batch_size) == (40, 10, 256)
+    assert (config.actor_lr, config.critic_lr, config.gamma, config.tau) == (1e-3, 5e-4, 0.99, 0.001)
+    assert (config.policy_delay, config.buffer_size, config.her_strategy) == (3, 10**6, "future")
+    assert (config.her_k, config.noise, config.hidden) == (4, "ou", (256, 256, 256))
+    assert config.her_relabel_fraction == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"epochs": 0}, "--epochs must be > 0"),
+        ({"eval_episodes": -1}, "--eval-episodes must be > 0"),
+        ({"actor_lr": 0.0}, "--actor-lr must be > 0"),
+        ({"critic_lr": -1e-3}, "--critic-lr must be > 0"),
+        ({"gamma": 0.0}, "--gamma must be in (0, 1]"),
+        ({"gamma": 1.5}, "--gamma must be in (0, 1]"),
+        ({"tau": 0.0}, "--tau must be in (0, 1]"),
+        ({"batch_size": 512, "buffer_size": 256}, "--batch-size (512) is larger than --buffer-size"),
+        ({"her_strategy": "past"}, "--her-strategy must be one of"),
+        ({"noise": "pink"}, "--noise must be one of"),
+        ({"hidden": (256, 0)}, "--hidden widths must be positive"),
+        ({"random_steps": -5}, "--random-steps must be >= 0"),
+    ],
+)
+def test_bad_values_are_rejected_with_the_option_name(changes, message):
+    with pytest.raises(UsageError) as error:
+        TrainConfig(**changes)
+    assert message in str(error.value)
+
+
+def test_json_round_trip():
+    config = TrainConfig(hidden=(64, 32), seed=3, her_strategy="final")
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(UsageError, match="unknown config keys: bogus"):
+        TrainConfig.from_dict({**config.to_dict(), "bogus": 1})
+
+
+def test_parse_hidden():
+    assert parse_hidden("256,256,256") == (256, 256, 256)
+    with pytest.raises(UsageError):
+        parse_hidden("256,x")
+    with pytest.raises(UsageError):
+        parse_hidden("")

@@ -1,0 +1,127 @@
+"""HER buffer: relabelled fraction, goal provenance, recomputed rewards, ring overwrite."""
+
+import numpy as np
+import pytest
+
+from td3her_cli.replay import Episode, HerReplayBuffer
+
+OBS, GOAL, ACT = 3, 2, 2
+THRESHOLD = 0.05
+
+
+def sparse_reward(achieved, desired):
+    """panda-gym's sparse reward: 0 within the threshold, else -1."""
+    return -(np.linalg.norm(achieved - desired, axis=-1) > THRESHOLD).astype(np.float32)
+
+
+def make_episode(length, episode_id, rng):
+    """An episode whose achieved goals encode (episode_id, step) so provenance is checkable."""
+    steps = np.arange(length + 1, dtype=np.float32)
+    achieved = np.stack([np.full(length + 1, episode_id, np.float32), steps], axis=1)
+    desired = np.tile(rng.standard_normal(GOAL).astype(np.float32) + 100, (length, 1))
+    observation = np.concatenate([achieved, steps[:, None]], axis=1)
+    return Episode(
+        observation=observation,
+        achieved_goal=achieved,
+        desired_goal=desired,
+        action=rng.uniform(-1, 1, (length, ACT)).astype(np.float32),
+        reward=sparse_reward(achieved[1:], desired),
+        terminated=np.r_[np.zeros(length - 1, bool), True],
+        success=False,
+    )
+
+
+def filled_buffer(strategy="future", lengths=(50, 7, 23, 1, 50, 12), capacity=10_000, k=4):
+    rng = np.random.default_rng(0)
+    buffer = HerReplayBuffer(capacity, OBS, GOAL, ACT, sparse_reward, strategy, k)
+    for episode_id, length in enumerate(lengths):
+        buffer.add(make_episode(length, episode_id, rng))
+    return buffer
+
+
+def test_relabelled_fraction_is_k_over_k_plus_one():
+    buffer = filled_buffer(k=4)
+    sample = buffer.sample_indices(20_000, np.random.default_rng(1))
+    assert sample.relabelled.mean() == pytest.approx(0.8, abs=0.01)
+    none = filled_buffer(strategy="none").sample_indices(1000, np.random.default_rng(1))
+    assert not none.relabelled.any()
+
+
+@pytest.mark.parametrize("strategy", ["future", "final", "episode"])
+def test_goals_come_from_the_same_episode(strategy):
+    buffer = filled_buffer(strategy)
+    rng = np.random.default_rng(2)
+    transition, source, relabelled = buffer.sample_indices(5000, rng)
+    same_episode = buffer.episode_start[source] == buffer.episode_start[transition]
+    assert same_episode.all()
+    goals = buffer.next_achieved_goal[source[relabelled]]
+    episode_ids = buffer.next_achieved_goal[transition[relabelled]][:, 0]
+    np.testing.assert_array_equal(goals[:, 0], episode_ids)
+    if strategy == "future":
+        assert (source >= transition).all(), "a future goal is never from before the transition"
+        assert (source[relabelled] > transition[relabelled]).any()
+    if strategy == "final":
+        np.testing.assert_array_equal(source[relabelled], buffer.episode_end[transition[relabelled]] - 1)
+
+
+def test_future_goal_offsets_cover_the_rest_of_the_episode():
+    buffer = filled_buffer(lengths=(10,))
+    transition, source, relabelled = buffer.sample_indices(20_000, np.random.default_rng(3))
+    chosen = relabelled & (transition == 0)
+    assert set(np.unique(source[chosen])) == set(range(10))  # steps 0..9, i.e. ag_1..ag_10
+
+
+def test_rewards_are_recomputed_for_relabelled_goals():
+    buffer = filled_buffer()
+    rng = np.random.default_rng(4)
+    batch = buffer.sample(4096, rng)
+    rng = np.random.default_rng(4)
+    transition, source, relabelled = buffer.sample_indices(4096, rng)
+    expected = sparse_reward(buffer.next_achieved_goal[transition], batch.desired_goal)
+    np.testing.assert_array_equal(batch.reward, expected)
+    # The goal achieved right after the transition itself earns reward 0: HER's point.
+    assert (batch.reward[relabelled & (source == transition)] == 0).all()
+    assert (batch.reward[~relabelled] == -1).all()  # original goals are far away here
+    assert batch.done.dtype == np.float32 and not batch.done.any(), "bootstrap through terminals"
+
+
+def test_varying_episode_lengths_are_stored_without_padding():
+    lengths = (50, 7, 23, 1, 50, 12)
+    buffer = filled_buffer(lengths=lengths)
+    assert buffer.size == sum(lengths)
+    ends = np.cumsum(lengths)
+    starts = ends - np.array(lengths)
+    for start, end in zip(starts, ends):
+        assert (buffer.episode_start[start:end] == start).all()
+        assert (buffer.episode_end[start:end] == end).all()
+    # a one-step episode can only relabel with its own next achieved goal
+    one_step = starts[3]
+    transition, source, relabelled = buffer.sample_indices(20_000, np.random.default_rng(5))
+    assert (source[transition == one_step] == one_step).all()
+
+
+def test_ring_overwrites_whole_oldest_episodes():
+    rng = np.random.default_rng(6)
+    buffer = HerReplayBuffer(100, OBS, GOAL, ACT, sparse_reward, "future", 4)
+    for episode_id in range(5):
+        buffer.add(make_episode(30, episode_id, rng))  # 4th wraps to 0, 5th overwrites 30..60
+    valid_ids = set(np.unique(buffer.next_achieved_goal[buffer.valid][:, 0]).astype(int))
+    assert valid_ids == {2, 3, 4}
+    assert buffer.size == 90
+    # the rest of an episode overwritten in part is gone too, and sampling never returns it
+    rng = np.random.default_rng(7)
+    transition, source, _ = buffer.sample_indices(5000, rng)
+    assert buffer.valid[transition].all() and buffer.valid[source].all()
+    ids_at_transition = buffer.next_achieved_goal[transition][:, 0]
+    np.testing.assert_array_equal(buffer.next_achieved_goal[source][:, 0], ids_at_transition)
+    partly = HerReplayBuffer(100, OBS, GOAL, ACT, sparse_reward, "future", 4)
+    for length, episode_id in ((40, 0), (40, 1), (30, 2)):  # 2 wraps, covers 0..30 of episode 0
+        partly.add(make_episode(length, episode_id, rng))
+    assert not partly.valid[30:40].any(), "the tail of a partly overwritten episode is dropped"
+    assert partly.size == 70
+
+
+def test_sampling_empty_buffer_raises():
+    buffer = HerReplayBuffer(10, OBS, GOAL, ACT, sparse_reward)
+    with pytest.raises(ValueError):
+        buffer.sample(4, np.random.default_rng(0))

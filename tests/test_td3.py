@@ -1,0 +1,136 @@
+"""TD3 update: target against a NumPy reference, delayed actor, Polyak arithmetic, one trace."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from td3her_cli.agent import Batch, TD3Agent, td_target_bounds
+from td3her_cli.config import TrainConfig
+from td3her_cli.networks import numpy_forward
+
+
+def make_agent(spec, **overrides):
+    config = TrainConfig(hidden=(16, 16), **{"normalize": False, **overrides})
+    return TD3Agent(config, spec)
+
+
+def random_batch(spec, size, rng):
+    return Batch(
+        observation=rng.standard_normal((size, spec.obs_dim)).astype(np.float32),
+        desired_goal=rng.standard_normal((size, spec.goal_dim)).astype(np.float32),
+        action=rng.uniform(-1, 1, (size, spec.action_dim)).astype(np.float32),
+        reward=-(rng.random(size) < 0.5).astype(np.float32),
+        next_observation=rng.standard_normal((size, spec.obs_dim)).astype(np.float32),
+        done=(rng.random(size) < 0.3).astype(np.float32),
+    )
+
+
+def weights(module):
+    return [v.numpy().copy() for v in module.weights]
+
+
+def test_td_target_matches_numpy_reference(small_spec):
+    gamma, sigma, clip = 0.9, 1.0, 0.3
+    agent = make_agent(small_spec, gamma=gamma, target_noise=sigma, target_noise_clip=clip)
+    # Spread target-critic values widely so both ends of the [-10, 0] clip bind.
+    last = agent.critic_target.kernels[-1]
+    last.assign(last * 40.0)
+    rng = np.random.default_rng(0)
+    batch = random_batch(small_spec, 64, rng)
+    next_inputs = np.concatenate([batch.next_observation, batch.desired_goal], -1)
+
+    agent.noise_generator = tf.random.Generator.from_seed(123)
+    target = agent.compute_td_target(
+        tf.constant(next_inputs), batch.reward, batch.done, (64, small_spec.action_dim)
+    ).numpy()
+
+    noise = tf.random.Generator.from_seed(123).normal((64, small_spec.action_dim)).numpy()
+    smoothing = np.clip(sigma * noise, -clip, clip)
+    assert (np.abs(sigma * noise) > clip).any(), "the noise clip must matter in this test"
+    actor_t = agent.actor_target
+    next_action = np.clip(
+        numpy_forward(
+            [k.numpy() for k in actor_t.kernels], [b.numpy() for b in actor_t.biases],
+            next_inputs, tanh=True,
+        ) + smoothing,
+        -1.0, 1.0,
+    )
+    critic_inputs = np.concatenate([next_inputs, next_action], -1)
+    critic_t = agent.critic_target
+    q_twins = [
+        numpy_forward(
+            [k.numpy()[i] for k in critic_t.kernels], [b.numpy()[i] for b in critic_t.biases],
+            critic_inputs, tanh=False,
+        )[:, 0]
+        for i in range(2)
+    ]
+    assert (q_twins[0] != q_twins[1]).all()
+    raw = batch.reward + gamma * (1.0 - batch.done) * np.minimum(*q_twins)
+    low, high = -1.0 / (1.0 - gamma), 0.0
+    assert (raw < low).any() and (raw > high).any(), "the target clip must matter in this test"
+    expected = np.clip(raw, low, high)
+    np.testing.assert_allclose(target, expected, rtol=1e-4, atol=1e-4)
+    # done masking: terminal rows are the reward alone (within the clip)
+    terminal = batch.done == 1.0
+    np.testing.assert_allclose(target[terminal], batch.reward[terminal], atol=1e-6)
+
+
+def test_target_not_clipped_for_dense_rewards(small_spec):
+    dense = small_spec.__class__(**{**small_spec.__dict__, "reward_bounds": None})
+    assert make_agent(dense).target_bounds is None
+    assert td_target_bounds((-1.0, 0.0), 0.98) == pytest.approx((-50.0, 0.0))
+    assert td_target_bounds((0.0, 1.0), 0.5) == pytest.approx((0.0, 2.0))
+
+
+def test_actor_updates_exactly_every_policy_delay(small_spec):
+    agent = make_agent(small_spec, policy_delay=3)
+    rng = np.random.default_rng(1)
+    changed = []
+    for _ in range(9):
+        before = weights(agent.actor)
+        agent.update(random_batch(small_spec, 32, rng))
+        after = weights(agent.actor)
+        changed.append(any((a != b).any() for a, b in zip(before, after)))
+    assert changed == [False, False, True] * 3
+    assert int(agent.actor_updates.numpy()) == 3
+    assert int(agent.critic_updates.numpy()) == 9
+
+
+def test_polyak_averaging_arithmetic(small_spec):
+    tau = 0.25
+    agent = make_agent(small_spec, policy_delay=1, tau=tau)
+    rng = np.random.default_rng(2)
+    agent.update(random_batch(small_spec, 32, rng))  # move online away from target
+    actor_target_before = weights(agent.actor_target)
+    critic_target_before = weights(agent.critic_target)
+    agent.update(random_batch(small_spec, 32, rng))
+    for module, target_module, before in (
+        (agent.actor, agent.actor_target, actor_target_before),
+        (agent.critic, agent.critic_target, critic_target_before),
+    ):
+        for online, target, old in zip(weights(module), weights(target_module), before):
+            np.testing.assert_allclose(target, (1 - tau) * old + tau * online, rtol=1e-5, atol=1e-6)
+
+
+def test_targets_start_as_copies_and_he_normal_init_is_applied(small_spec):
+    agent = make_agent(small_spec)
+    for online, target in zip(weights(agent.actor), weights(agent.actor_target)):
+        np.testing.assert_array_equal(online, target)
+    kernel = agent.critic.kernels[1].numpy()  # [2, 16, 16], fan-in 16
+    assert kernel.std() == pytest.approx(np.sqrt(2.0 / 16), rel=0.2)
+    assert np.abs(kernel).max() <= 2.0 * np.sqrt(2.0 / 16) / 0.8796 + 1e-6  # truncated at 2 std
+    assert not np.array_equal(kernel[0], kernel[1]), "the twins must start different"
+
+
+def test_update_traces_once_and_losses_fall(small_spec):
+    agent = make_agent(small_spec, critic_lr=1e-2)
+    rng = np.random.default_rng(3)
+    fixed = random_batch(small_spec, 64, rng)
+    first = agent.update(fixed)
+    for size in (64, 17, 64):
+        agent.update(random_batch(small_spec, size, rng))
+    for _ in range(100):
+        last = agent.update(fixed)
+    assert agent._compiled_update.experimental_get_tracing_count() == 1
+    assert last.critic1_loss < first.critic1_loss
+    assert np.isfinite([last.actor_loss, last.critic2_loss, last.mean_q]).all()
