@@ -48,7 +48,7 @@ def _option(help_text: str, panel: str, field: str | None = None, **kwargs):
         default = getattr(DEFAULTS, field)
         if isinstance(default, tuple):
             default = ",".join(str(v) for v in default)
-        help_text = f"{help_text} [default: {default}]"
+        help_text = f"{help_text} (default: {default})"
     return typer.Option(help=help_text, rich_help_panel=panel, show_default=False, **kwargs)
 
 
@@ -123,7 +123,7 @@ def train(
     ] = None,
     out: Annotated[
         Optional[Path],
-        _option("Run directory [default: checkpoints/ENV-seedS-TIME].", OUTPUT),
+        _option("Run directory (default: checkpoints/ENV-seedS-TIME).", OUTPUT),
     ] = None,
     force: Annotated[
         bool, _option("Allow --out to be an existing, non-empty directory.", OUTPUT)

@@ -10,7 +10,12 @@ def test_defaults_are_the_original_design():
     config = TrainConfig()
     assert (config.epochs, config.cycles, config.episodes_per_cycle) == (10, 50, 16)
     assert (config.optimization_steps, config.eval_episodes, config.batch_size) == (40, 10, 256)
-    assert (config.actor_lr, config.critic_lr, config.gamma, config.tau) == (1e-3, 5e-4, 0.99, 0.001)
+    assert (config.actor_lr, config.critic_lr, config.gamma, config.tau) == (
+        1e-3,
+        5e-4,
+        0.99,
+        0.001,
+    )
     assert (config.policy_delay, config.buffer_size, config.her_strategy) == (3, 10**6, "future")
     assert (config.her_k, config.noise, config.hidden) == (4, "ou", (256, 256, 256))
     assert config.her_relabel_fraction == pytest.approx(0.8)
@@ -26,7 +31,10 @@ def test_defaults_are_the_original_design():
         ({"gamma": 0.0}, "--gamma must be in (0, 1]"),
         ({"gamma": 1.5}, "--gamma must be in (0, 1]"),
         ({"tau": 0.0}, "--tau must be in (0, 1]"),
-        ({"batch_size": 512, "buffer_size": 256}, "--batch-size (512) is larger than --buffer-size"),
+        (
+            {"batch_size": 512, "buffer_size": 256},
+            "--batch-size (512) is larger than --buffer-size",
+        ),
         ({"her_strategy": "past"}, "--her-strategy must be one of"),
         ({"noise": "pink"}, "--noise must be one of"),
         ({"hidden": (256, 0)}, "--hidden widths must be positive"),

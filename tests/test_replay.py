@@ -61,7 +61,9 @@ def test_goals_come_from_the_same_episode(strategy):
         assert (source >= transition).all(), "a future goal is never from before the transition"
         assert (source[relabelled] > transition[relabelled]).any()
     if strategy == "final":
-        np.testing.assert_array_equal(source[relabelled], buffer.episode_end[transition[relabelled]] - 1)
+        np.testing.assert_array_equal(
+            source[relabelled], buffer.episode_end[transition[relabelled]] - 1
+        )
 
 
 def test_future_goal_offsets_cover_the_rest_of_the_episode():

@@ -50,17 +50,23 @@ def test_td_target_matches_numpy_reference(small_spec):
     actor_t = agent.actor_target
     next_action = np.clip(
         numpy_forward(
-            [k.numpy() for k in actor_t.kernels], [b.numpy() for b in actor_t.biases],
-            next_inputs, tanh=True,
-        ) + smoothing,
-        -1.0, 1.0,
+            [k.numpy() for k in actor_t.kernels],
+            [b.numpy() for b in actor_t.biases],
+            next_inputs,
+            tanh=True,
+        )
+        + smoothing,
+        -1.0,
+        1.0,
     )
     critic_inputs = np.concatenate([next_inputs, next_action], -1)
     critic_t = agent.critic_target
     q_twins = [
         numpy_forward(
-            [k.numpy()[i] for k in critic_t.kernels], [b.numpy()[i] for b in critic_t.biases],
-            critic_inputs, tanh=False,
+            [k.numpy()[i] for k in critic_t.kernels],
+            [b.numpy()[i] for b in critic_t.biases],
+            critic_inputs,
+            tanh=False,
         )[:, 0]
         for i in range(2)
     ]

@@ -1,0 +1,5 @@
+"""`python -m td3her_cli` runs the CLI."""
+
+from td3her_cli.cli import main
+
+main()

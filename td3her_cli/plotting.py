@@ -1,0 +1,344 @@
+"""Learning curves from metrics.jsonl: evaluation score, actor loss and critic losses as PNGs.
+
+This module never imports TensorFlow, so `td3her plot` works on a machine that only has the
+run directories. Figures are built with matplotlib's object API (`Figure` + the Agg canvas)
+rather than pyplot: no global backend switch, no figure registry to leak, safe headless.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from td3her_cli.errors import Td3HerError
+from td3her_cli.metrics import METRICS_FILE, read_metrics
+
+DPI = 100  # figsize = pixels / DPI, saved at the same DPI: the PNG is exactly width x height
+SUCCESS_THRESHOLD = 0.95  # "solved" in summary_rows
+X_AXES = ("epoch", "env_steps")
+PLOT_FILES = ("score.png", "actor.png", "critics.png")
+CRITIC_COLORS = ("tab:orange", "tab:green")
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    """One run's curves, read from its metrics.jsonl.
+
+    Epoch arrays have one entry per completed epoch (its evaluation); cycle arrays one entry
+    per cycle, at x = epoch - 1 + cycle / cycles_per_epoch (so cycle C of epoch 1 sits at 1.0,
+    where epoch 1's evaluation is plotted).
+    """
+
+    name: str
+    epoch: np.ndarray  # [E] int, 1-based
+    epoch_env_steps: np.ndarray  # [E] env steps at the end of each epoch
+    success_rate: np.ndarray  # [E] deterministic evaluation success rate in [0, 1]
+    mean_return: np.ndarray  # [E] deterministic evaluation mean return
+    cycle_x: np.ndarray  # [K] fractional epochs
+    cycle_env_steps: np.ndarray  # [K] env steps at the end of each cycle
+    actor_loss: np.ndarray  # [K] mean actor loss of the cycle's updates (NaN if none)
+    critic1_loss: np.ndarray  # [K]
+    critic2_loss: np.ndarray  # [K]
+    cycles_per_epoch: int
+    warnings: tuple[str, ...] = ()
+
+
+def load_run(run_dir: Path) -> RunMetrics:
+    """Read RUN/metrics.jsonl into arrays.
+
+    Args:
+        run_dir: A run directory written by `td3her train`.
+
+    Returns:
+        The run's epoch-level and cycle-level curves; lines that were not whole JSON (a run
+        killed mid-write) are skipped and reported in `warnings`.
+
+    Raises:
+        Td3HerError: If there is no metrics.jsonl or it holds no whole rows.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / METRICS_FILE
+    if not path.is_file():
+        raise Td3HerError(
+            f"{run_dir} has no {METRICS_FILE}; pass a run directory written by `td3her train`"
+        )
+    rows, read_warnings = read_metrics(path)
+    # Keyed so that a row written twice (e.g. a resumed run) counts once, the last one winning.
+    cycles = {(r["epoch"], r["cycle"]): r for r in rows if _is_row(r, "cycle", "cycle")}
+    epochs = {r["epoch"]: r for r in rows if _is_row(r, "epoch", "success_rate")}
+    if not cycles and not epochs:
+        raise Td3HerError(
+            f"{path} holds no whole metrics rows; let `td3her train` run at least one cycle"
+        )
+    cycle_rows = [cycles[key] for key in sorted(cycles)]
+    epoch_rows = [epochs[key] for key in sorted(epochs)]
+    cycles_per_epoch = _cycles_per_epoch(run_dir, cycle_rows)
+
+    def column(rows_: list[dict], key: str) -> np.ndarray:
+        return np.array([_number(r.get(key)) for r in rows_], dtype=np.float64)
+
+    return RunMetrics(
+        name=run_dir.resolve().name,
+        epoch=np.array([int(r["epoch"]) for r in epoch_rows], dtype=np.int64),
+        epoch_env_steps=column(epoch_rows, "env_steps"),
+        success_rate=column(epoch_rows, "success_rate"),
+        mean_return=column(epoch_rows, "mean_return"),
+        cycle_x=np.array(
+            [r["epoch"] - 1 + r["cycle"] / cycles_per_epoch for r in cycle_rows], dtype=np.float64
+        ),
+        cycle_env_steps=column(cycle_rows, "env_steps"),
+        actor_loss=column(cycle_rows, "actor_loss"),
+        critic1_loss=column(cycle_rows, "critic1_loss"),
+        critic2_loss=column(cycle_rows, "critic2_loss"),
+        cycles_per_epoch=cycles_per_epoch,
+        warnings=tuple(read_warnings),
+    )
+
+
+def _is_row(row: dict, kind: str, field: str) -> bool:
+    """True for a row of this kind with an integer epoch and the field we key or plot on."""
+    return row.get("kind") == kind and isinstance(row.get("epoch"), int) and field in row
+
+
+def _number(value) -> float:
+    """A float, or NaN for a missing or non-numeric value."""
+    return float(value) if isinstance(value, (int, float)) else float("nan")
+
+
+def _cycles_per_epoch(run_dir: Path, cycle_rows: list[dict]) -> int:
+    """Cycles per epoch from config.json, else (or if the data saw more) the largest cycle seen.
+
+    config.json matters while the first epoch is still running: the largest cycle seen is then
+    smaller than the real count, which would stretch the first epoch's cycles.
+    """
+    seen = max((int(r["cycle"]) for r in cycle_rows), default=1)
+    try:
+        configured = json.loads((run_dir / "config.json").read_text()).get("cycles")
+    except (OSError, ValueError, AttributeError):
+        configured = None
+    if isinstance(configured, int) and configured > 0:
+        return max(configured, seen)
+    return max(seen, 1)
+
+
+def plot_runs(
+    runs: list[RunMetrics],
+    out_dir: Path,
+    width_px: int = 960,
+    height_px: int = 600,
+    x_axis: str = "epoch",
+) -> list[Path]:
+    """Write score.png, actor.png and critics.png for one run or the aggregate of several.
+
+    Several runs are aligned by epoch index and by cycle index, truncated to the shortest run,
+    and drawn as their mean with a shaded min-max band.
+
+    Args:
+        runs: Runs from `load_run`, at least one.
+        out_dir: Directory for the PNGs (created if missing).
+        width_px: Width of each PNG in pixels.
+        height_px: Height of each PNG in pixels.
+        x_axis: "epoch" (fractional epochs for per-cycle losses, with env steps on a secondary
+            axis on top) or "env_steps" (mean env steps across runs at each point).
+
+    Returns:
+        The paths of the three PNGs, in the order score, actor, critics.
+
+    Raises:
+        Td3HerError: On no runs, a bad x_axis or size, or an unwritable out_dir.
+    """
+    if not runs:
+        raise Td3HerError("no runs to plot; pass at least one run directory")
+    if x_axis not in X_AXES:
+        raise Td3HerError(f"x axis must be one of {', '.join(X_AXES)}, not {x_axis!r}")
+    if width_px < 200 or height_px < 150:
+        raise Td3HerError(f"plot size {width_px}x{height_px} is too small; use at least 200x150")
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise Td3HerError(
+            f"cannot create {out_dir} ({exc.strerror}); choose another --out"
+        ) from None
+
+    size = (width_px, height_px)
+    title = runs[0].name if len(runs) == 1 else f"{len(runs)} runs"
+    figures = {
+        "score.png": _score_figure(runs, size, x_axis, title),
+        "actor.png": _loss_figure(runs, size, x_axis, f"actor loss - {title}", ("actor_loss",)),
+        "critics.png": _loss_figure(
+            runs,
+            size,
+            x_axis,
+            f"critic losses - {title}",
+            ("critic1_loss", "critic2_loss"),
+            log_y=True,
+        ),
+    }
+    paths = []
+    for name, figure in figures.items():
+        path = out_dir / name
+        try:
+            figure.savefig(path, dpi=DPI)
+        except OSError as exc:
+            raise Td3HerError(
+                f"cannot write {path} ({exc.strerror}); choose a writable --out"
+            ) from None
+        paths.append(path)
+    return paths
+
+
+def _new_figure(size: tuple[int, int], rows: int = 1) -> tuple[Figure, list]:
+    """A figure of exactly size pixels with `rows` stacked axes sharing x."""
+    figure = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI, layout="constrained")
+    axes = figure.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
+    return figure, list(axes)
+
+
+def _score_figure(runs: list[RunMetrics], size, x_axis: str, title: str) -> Figure:
+    """Evaluation success rate (top) and mean return (bottom) per epoch."""
+    figure, (success_axes, return_axes) = _new_figure(size, rows=2)
+    length = min(len(run.epoch) for run in runs)
+    x = _x_values(runs, length, x_axis, "epoch", "epoch_env_steps")
+    _draw_curve(success_axes, runs, x, [r.success_rate[:length] for r in runs], "tab:blue")
+    _draw_curve(return_axes, runs, x, [r.mean_return[:length] for r in runs], "tab:purple")
+    success_axes.set_ylabel("eval success rate")
+    success_axes.set_ylim(-0.03, 1.03)
+    return_axes.set_ylabel("eval mean return")
+    if length == 0:
+        success_axes.text(
+            0.5,
+            0.5,
+            "no evaluation yet",
+            ha="center",
+            va="center",
+            transform=success_axes.transAxes,
+        )
+    _finish(figure, success_axes, return_axes, runs, x_axis, title)
+    return figure
+
+
+def _loss_figure(
+    runs, size, x_axis: str, title: str, keys: tuple[str, ...], log_y: bool = False
+) -> Figure:
+    """Per-cycle losses; one curve (or mean + band) per key."""
+    figure, (axes,) = _new_figure(size)
+    length = min(len(run.cycle_x) for run in runs)
+    x = _x_values(runs, length, x_axis, "cycle_x", "cycle_env_steps")
+    all_values = []
+    for index, key in enumerate(keys):
+        values = [getattr(run, key)[:length] for run in runs]
+        all_values.append(np.concatenate(values) if values else np.empty(0))
+        color = "tab:red" if len(keys) == 1 else CRITIC_COLORS[index % len(CRITIC_COLORS)]
+        prefix = key.replace("_loss", "").replace("critic", "critic ") + ": "
+        _draw_curve(axes, runs, x, values, color, label_prefix=prefix if len(keys) > 1 else "")
+    finite = np.concatenate(all_values)
+    finite = finite[np.isfinite(finite)]
+    # Critic losses are positive and fall by orders of magnitude; the actor loss (-Q) has no sign.
+    if log_y and finite.size and np.all(finite > 0):
+        axes.set_yscale("log")
+    axes.set_ylabel("critic loss (mean squared TD error)" if len(keys) > 1 else "actor loss (-Q)")
+    _finish(figure, axes, axes, runs, x_axis, title)
+    return figure
+
+
+def _x_values(runs, length: int, x_axis: str, epoch_field: str, steps_field: str) -> np.ndarray:
+    """X coordinates of the first `length` points: epochs of the first run, or mean env steps."""
+    if x_axis == "env_steps":
+        return np.mean([getattr(run, steps_field)[:length] for run in runs], axis=0)
+    return np.asarray(getattr(runs[0], epoch_field)[:length], dtype=np.float64)
+
+
+def _draw_curve(axes, runs, x: np.ndarray, values: list[np.ndarray], color, label_prefix=""):
+    """One run as a line with markers, or several as their mean with a min-max band."""
+    if len(runs) == 1:
+        marker = "." if x.size <= 60 else None  # markers only while they do not crowd
+        axes.plot(x, values[0], color=color, marker=marker, label=f"{label_prefix}{runs[0].name}")
+        return
+    stacked = np.stack(values) if x.size else np.empty((len(runs), 0))  # [runs, points]
+    with warnings.catch_warnings():  # all-NaN columns (cycles with no updates) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(stacked, axis=0)
+        low, high = np.nanmin(stacked, axis=0), np.nanmax(stacked, axis=0)
+    axes.fill_between(x, low, high, color=color, alpha=0.25, linewidth=0)
+    axes.plot(x, mean, color=color, label=f"{label_prefix}mean of {len(runs)} runs (min–max band)")
+
+
+def _finish(figure: Figure, top_axes, bottom_axes, runs, x_axis: str, title: str) -> None:
+    """Title, x label, grid, legend, and env steps as a secondary x axis when x is epochs."""
+    top_axes.set_title(title)
+    bottom_axes.set_xlabel("epoch" if x_axis == "epoch" else "env steps")
+    for axes in {id(top_axes): top_axes, id(bottom_axes): bottom_axes}.values():
+        axes.grid(True, alpha=0.3)
+        if axes.get_legend_handles_labels()[0]:
+            axes.legend(loc="best", fontsize="small")
+    bottom_axes.set_xlim(left=0)  # training starts at epoch 0 / env step 0
+    if x_axis == "epoch":
+        bottom_axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _add_env_steps_axis(top_axes, runs[0])
+
+
+def _add_env_steps_axis(axes, run: RunMetrics) -> None:
+    """Env steps on top, mapped from fractional epochs through the first run's cycle counters."""
+    epochs = np.concatenate([[0.0], run.cycle_x, run.epoch.astype(np.float64)])
+    steps = np.concatenate([[0.0], run.cycle_env_steps, run.epoch_env_steps])
+    order = np.argsort(epochs, kind="stable")
+    epochs, steps = epochs[order], steps[order]
+    keep = np.concatenate([[True], np.diff(epochs) > 0]) & np.isfinite(steps)
+    epochs, steps = epochs[keep], steps[keep]
+    if epochs.size < 2 or np.any(np.diff(steps) <= 0):
+        return  # not a usable monotone map (e.g. a single point): leave the axis out
+    secondary = axes.secondary_xaxis(
+        "top",
+        functions=(
+            lambda e: _interp_linear(e, epochs, steps),
+            lambda s: _interp_linear(s, steps, epochs),
+        ),
+    )
+    secondary.set_xlabel(f"env steps ({run.name})", fontsize="small")
+    secondary.tick_params(labelsize="small")
+
+
+def _interp_linear(x, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """np.interp, but extended linearly past both ends (axis margins lie outside the data)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.interp(x, xp, fp)
+    left_slope = (fp[1] - fp[0]) / (xp[1] - xp[0])
+    right_slope = (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
+    y = np.where(x < xp[0], fp[0] + (x - xp[0]) * left_slope, y)
+    return np.where(x > xp[-1], fp[-1] + (x - xp[-1]) * right_slope, y)
+
+
+def summary_rows(runs: list[RunMetrics], threshold: float = SUCCESS_THRESHOLD) -> list[dict]:
+    """One summary dict per run, for a table.
+
+    Args:
+        runs: Runs from `load_run`.
+        threshold: Success rate that counts as solved.
+
+    Returns:
+        Dicts with keys name, epochs (completed), final_success_rate, best_success_rate
+        (None before the first evaluation), solved_epoch (first epoch with success rate
+        >= threshold, else None) and solved_env_steps (env steps at that epoch, else None).
+    """
+    rows = []
+    for run in runs:
+        solved = np.flatnonzero(run.success_rate >= threshold)
+        has_epochs = run.epoch.size > 0
+        rows.append(
+            {
+                "name": run.name,
+                "epochs": int(run.epoch.size),
+                "final_success_rate": float(run.success_rate[-1]) if has_epochs else None,
+                "best_success_rate": float(np.nanmax(run.success_rate)) if has_epochs else None,
+                "solved_epoch": int(run.epoch[solved[0]]) if solved.size else None,
+                "solved_env_steps": int(run.epoch_env_steps[solved[0]]) if solved.size else None,
+            }
+        )
+    return rows
