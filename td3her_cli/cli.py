@@ -8,7 +8,7 @@ import sys
 import traceback
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -61,68 +61,64 @@ def _root(
 
 @app.command()
 def train(
-    env: Annotated[Optional[str], _option("Gymnasium goal env id.", ENV, "env_id")] = None,
-    seed: Annotated[
-        Optional[int], _option("Run seed (all RNGs, every episode).", ENV, "seed")
-    ] = None,
+    env: Annotated[str | None, _option("Gymnasium goal env id.", ENV, "env_id")] = None,
+    seed: Annotated[int | None, _option("Run seed (all RNGs, every episode).", ENV, "seed")] = None,
     epochs: Annotated[
-        Optional[int], _option("Epochs; each ends with an evaluation.", LOOP, "epochs")
+        int | None, _option("Epochs; each ends with an evaluation.", LOOP, "epochs")
     ] = None,
-    cycles: Annotated[Optional[int], _option("Cycles per epoch.", LOOP, "cycles")] = None,
+    cycles: Annotated[int | None, _option("Cycles per epoch.", LOOP, "cycles")] = None,
     episodes_per_cycle: Annotated[
-        Optional[int], _option("Episodes collected per cycle.", LOOP, "episodes_per_cycle")
+        int | None, _option("Episodes collected per cycle.", LOOP, "episodes_per_cycle")
     ] = None,
     optimization_steps: Annotated[
-        Optional[int], _option("TD3 updates per cycle.", LOOP, "optimization_steps")
+        int | None, _option("TD3 updates per cycle.", LOOP, "optimization_steps")
     ] = None,
     eval_episodes: Annotated[
-        Optional[int], _option("Evaluation episodes per epoch.", LOOP, "eval_episodes")
+        int | None, _option("Evaluation episodes per epoch.", LOOP, "eval_episodes")
     ] = None,
-    batch_size: Annotated[Optional[int], _option("Batch size.", TD3, "batch_size")] = None,
+    batch_size: Annotated[int | None, _option("Batch size.", TD3, "batch_size")] = None,
     buffer_size: Annotated[
-        Optional[int], _option("Replay capacity (transitions).", TD3, "buffer_size")
+        int | None, _option("Replay capacity (transitions).", TD3, "buffer_size")
     ] = None,
-    actor_lr: Annotated[Optional[float], _option("Actor learning rate.", TD3, "actor_lr")] = None,
-    critic_lr: Annotated[
-        Optional[float], _option("Critic learning rate.", TD3, "critic_lr")
-    ] = None,
-    gamma: Annotated[Optional[float], _option("Discount factor in (0, 1].", TD3, "gamma")] = None,
-    tau: Annotated[Optional[float], _option("Polyak coefficient in (0, 1].", TD3, "tau")] = None,
+    actor_lr: Annotated[float | None, _option("Actor learning rate.", TD3, "actor_lr")] = None,
+    critic_lr: Annotated[float | None, _option("Critic learning rate.", TD3, "critic_lr")] = None,
+    gamma: Annotated[float | None, _option("Discount factor in (0, 1].", TD3, "gamma")] = None,
+    tau: Annotated[float | None, _option("Polyak coefficient in (0, 1].", TD3, "tau")] = None,
     policy_delay: Annotated[
-        Optional[int], _option("Critic updates per actor update.", TD3, "policy_delay")
+        int | None, _option("Critic updates per actor update.", TD3, "policy_delay")
     ] = None,
     target_noise: Annotated[
-        Optional[float], _option("Target smoothing noise std.", TD3, "target_noise")
+        float | None, _option("Target smoothing noise std.", TD3, "target_noise")
     ] = None,
     target_noise_clip: Annotated[
-        Optional[float], _option("Target smoothing noise clip.", TD3, "target_noise_clip")
+        float | None, _option("Target smoothing noise clip.", TD3, "target_noise_clip")
     ] = None,
     hidden: Annotated[
-        Optional[str], _option("Hidden layer widths, comma-separated.", TD3, "hidden")
+        str | None, _option("Hidden layer widths, comma-separated.", TD3, "hidden")
     ] = None,
     action_l2: Annotated[
-        Optional[float], _option("L2 penalty on actor actions.", TD3, "action_l2")
+        float | None, _option("L2 penalty on actor actions.", TD3, "action_l2")
     ] = None,
     her_strategy: Annotated[
-        Optional[str], _option("future, final, episode or none.", HER, "her_strategy")
+        str | None, _option("future, final, episode or none.", HER, "her_strategy")
     ] = None,
-    her_k: Annotated[Optional[int], _option("Relabelled goals per real one.", HER, "her_k")] = None,
+    her_k: Annotated[int | None, _option("Relabelled goals per real one.", HER, "her_k")] = None,
     noise: Annotated[
-        Optional[str], _option("Exploration noise: ou or gaussian.", EXPLORE, "noise")
+        str | None, _option("Exploration noise: ou or gaussian.", EXPLORE, "noise")
     ] = None,
     noise_sigma: Annotated[
-        Optional[float], _option("Exploration noise scale.", EXPLORE, "noise_sigma")
+        float | None, _option("Exploration noise scale.", EXPLORE, "noise_sigma")
     ] = None,
     random_steps: Annotated[
-        Optional[int],
+        int | None,
         _option("Initial env steps with uniform random actions.", EXPLORE, "random_steps"),
     ] = None,
     normalize: Annotated[
-        Optional[bool],
+        bool | None,
         _option("Normalise observations and goals.", EXPLORE, "normalize"),
     ] = None,
     out: Annotated[
-        Optional[Path],
+        Path | None,
         _option("Run directory (default: checkpoints/ENV-seedS-TIME).", OUTPUT),
     ] = None,
     force: Annotated[
