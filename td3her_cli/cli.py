@@ -31,6 +31,7 @@ app = typer.Typer(
 stderr = Console(stderr=True)
 DEFAULTS = TrainConfig()
 DEBUG = {"on": False}
+EVALUATE_STREAM = 2  # episode seeds of `td3her evaluate`, apart from training's streams
 
 ENV, LOOP, TD3, HER, EXPLORE, OUTPUT = (
     "Environment",
@@ -124,6 +125,16 @@ def train(
     force: Annotated[
         bool, _option("Allow --out to be an existing, non-empty directory.", OUTPUT)
     ] = False,
+    resume: Annotated[
+        Path | None,
+        _option("Continue RUN from its latest checkpoint (only --epochs may change).", OUTPUT),
+    ] = None,
+    keep: Annotated[
+        int, _option("Checkpoints to keep besides best (default: 3).", OUTPUT, min=1)
+    ] = 3,
+    save_buffer: Annotated[
+        bool, _option("Also save the replay buffer in each checkpoint (.npz).", OUTPUT)
+    ] = False,
 ) -> None:
     """Train a TD3 + HER agent; writes config.json and metrics.jsonl into the run directory."""
     given = {
@@ -152,9 +163,15 @@ def train(
         "random_steps": random_steps,
         "normalize": normalize,
     }
-    config = DEFAULTS.replace(**{k: v for k, v in given.items() if v is not None})
-    check_env(config.env_id)  # before anything is written
-    run_dir = prepare_run_dir(out, config, force)
+    given = {k: v for k, v in given.items() if v is not None}
+    if resume is not None:
+        if out is not None:
+            raise UsageError("--resume RUN continues in RUN; drop --out")
+        config, run_dir = resume_config(resume, given)
+    else:
+        config = DEFAULTS.replace(**given)
+        check_env(config.env_id)  # before anything is written
+        run_dir = prepare_run_dir(out, config, force)
 
     from td3her_cli.quiet import import_tensorflow
 
@@ -167,15 +184,95 @@ def train(
     stop = StopFlag()
     with stop.installed():
         try:
-            result = run_training(config, run_dir, display, should_stop=stop)
+            result = run_training(
+                config,
+                run_dir,
+                display,
+                should_stop=stop,
+                resume=resume is not None,
+                keep=keep,
+                save_buffer=save_buffer,
+            )
         finally:
             display.close()
+    if result.resumed_from is not None:
+        buffer_note = "an empty replay buffer" if result.empty_buffer else "its saved replay buffer"
+        console.print(f"resumed from {result.resumed_from} with {buffer_note}")
     if display.epochs:
         console.print(display.summary_table())
     console.print(f"run directory: {result.run_dir}  ({result.wall_time:.0f}s training)")
+    if result.last_checkpoint is not None:
+        console.print(f"last checkpoint: {result.last_checkpoint}")
     if stop.signal_number is not None:
-        console.print(f"stopped by signal {stop.signal_number} after epoch {len(result.epochs)}")
+        if result.interrupted:
+            console.print(
+                f"stopped by signal {stop.signal_number}; resume with: "
+                f"td3her train --resume {result.run_dir}",
+                soft_wrap=True,
+            )
         raise typer.Exit(128 + stop.signal_number)
+
+
+def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path]:
+    """The saved config of RUN with --epochs applied; other options must match it."""
+    import json
+
+    from td3her_cli.checkpoint import resolve_checkpoint
+
+    config_path = run_dir / "config.json"
+    if not config_path.exists():
+        raise UsageError(f"--resume {run_dir}: no config.json there; give a td3her run directory")
+    resolve_checkpoint(run_dir, latest=True)  # fails early if there is no checkpoint
+    try:
+        saved = TrainConfig.from_dict(json.loads(config_path.read_text()))
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{config_path} is corrupt ({exc})") from None
+    for key, value in given.items():
+        if key != "epochs" and value != getattr(saved, key):
+            raise UsageError(
+                f"--{key.replace('_', '-')} {value} differs from the run's saved value "
+                f"{getattr(saved, key)}; a resumed run keeps its config (only --epochs may change)"
+            )
+    return saved.replace(epochs=given.get("epochs", saved.epochs)), run_dir
+
+
+@app.command()
+def evaluate(
+    checkpoint: Annotated[Path, typer.Argument(help="A run directory or a checkpoint directory.")],
+    episodes: Annotated[int, typer.Option(help="Evaluation episodes.", min=1)] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the evaluation episodes.", min=0)] = 0,
+    env: Annotated[str | None, typer.Option(help="Env id (default: the checkpoint's).")] = None,
+    latest: Annotated[
+        bool, typer.Option("--latest", help="Use the run's latest checkpoint instead of best.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Run a checkpoint's policy deterministically and report success, return and length."""
+    import json
+
+    from td3her_cli.quiet import import_tensorflow
+
+    import_tensorflow()
+    from td3her_cli.checkpoint import check_spaces, load_policy, resolve_checkpoint
+    from td3her_cli.display import evaluation_table
+    from td3her_cli.envs import describe_env, episode_seed, make_env
+    from td3her_cli.rollout import evaluate as run_evaluation
+
+    info = resolve_checkpoint(checkpoint, latest=latest)
+    env_id = env or info.meta["env_id"]
+    gym_env = make_env(env_id)
+    try:
+        spec = describe_env(gym_env, env_id, seed)
+        check_spaces(info, spec)
+        policy = load_policy(info)
+        seeds = [episode_seed(seed, EVALUATE_STREAM, i) for i in range(episodes)]
+        result = run_evaluation(gym_env, spec, policy, seeds)
+    finally:
+        gym_env.close()
+    if as_json:
+        typer.echo(json.dumps({"checkpoint": str(info.path), "env_id": env_id, **result.to_dict()}))
+    else:
+        Console().print(evaluation_table(result, f"{env_id}: {info.path}"))
 
 
 class StopFlag:

@@ -14,6 +14,7 @@ class MetricsWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self.rows = len(read_metrics(self.path)[0]) if self.path.exists() else 0
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
 
     def write(self, row: dict) -> None:
@@ -21,6 +22,7 @@ class MetricsWriter:
         self._file.write(json.dumps(row, sort_keys=True) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
+        self.rows += 1
 
     def close(self) -> None:
         """Close the file."""
@@ -42,3 +44,17 @@ def read_metrics(path: Path) -> tuple[list[dict], list[str]]:
             if isinstance(row, dict):
                 rows.append(row)
     return rows, warnings
+
+
+def truncate_metrics(path: Path, keep_rows: int) -> None:
+    """Keep only the first `keep_rows` whole rows (atomically): drops rows written after a
+    checkpoint, and any half-written last line, before a resumed run appends."""
+    path = Path(path)
+    rows, _ = read_metrics(path) if path.exists() else ([], [])
+    temporary = path.with_suffix(".jsonl.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        for row in rows[:keep_rows]:
+            handle.write(json.dumps(row, sort_keys=True) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)

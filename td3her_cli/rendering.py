@@ -9,16 +9,20 @@ arm moves, and Pillow stores just those rectangles, which keeps a 3-episode GIF 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from td3her_cli.envs import EnvSpec, make_env, split_observation
 from td3her_cli.errors import Td3HerError
-from td3her_cli.rollout import Policy
+
+if TYPE_CHECKING:  # rollout -> replay -> agent imports TensorFlow; rendering itself needs none
+    from td3her_cli.rollout import Policy
 
 HOLD_FRAMES = 12  # copies of an episode's last frame, so its outcome stays on screen a moment
 PALETTE_SAMPLES = 8  # frames sampled to build the GIF's shared 256-colour palette
@@ -125,14 +129,9 @@ def _frame(image, width: int, height: int) -> np.ndarray:
 
 def _captioned(frame: np.ndarray, text: str, success: bool) -> np.ndarray:
     """The frame with `text` and the success flag on a dark strip along its top edge."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
-    height = frame.shape[0]
-    size = max(8, height // 22)
-    try:
-        font = ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1: fixed-size bitmap font only
-        font = ImageFont.load_default()
+    font = _caption_font(max(8, frame.shape[0] // 22))
     image = Image.fromarray(frame)
     draw = ImageDraw.Draw(image)
     # The default font has no check-mark glyph, so the flag is spelled out in ASCII.
@@ -144,6 +143,17 @@ def _captioned(frame: np.ndarray, text: str, success: bool) -> np.ndarray:
         (4 + right - left, 2), flag, fill=(90, 230, 90) if success else (200, 200, 200), font=font
     )
     return np.asarray(image)
+
+
+@functools.lru_cache(maxsize=4)
+def _caption_font(size: int):
+    """Pillow's built-in font at `size` pixels (loaded once per size)."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: one fixed-size bitmap font
+        return ImageFont.load_default()
 
 
 def write_animation(frames: Sequence[np.ndarray], path: Path, fps: int, mp4: bool = False) -> Path:
@@ -227,11 +237,13 @@ def _write_gif(frames: Sequence[np.ndarray], path: str, fps: int) -> None:
 
 
 def _write_mp4(frames: Sequence[np.ndarray], path: str, fps: int) -> None:
-    """H.264 MP4 (yuv420p: imageio-ffmpeg resizes odd sizes up to even ones)."""
+    """H.264 MP4; yuv420p needs even sizes, so an odd edge gets one repeated pixel row/column."""
     import imageio.v2 as imageio
 
+    height, width = frames[0].shape[:2]
+    padding = ((0, height % 2), (0, width % 2), (0, 0))
     with imageio.get_writer(
         path, format="FFMPEG", fps=fps, codec="libx264", macro_block_size=2
     ) as writer:
         for frame in frames:
-            writer.append_data(frame)
+            writer.append_data(np.pad(frame, padding, mode="edge"))

@@ -165,18 +165,37 @@ class HerReplayBuffer:
             done=np.zeros(batch_size, np.float32),
         )
 
+    _ARRAYS = (
+        "observation",
+        "next_observation",
+        "action",
+        "reward",
+        "desired_goal",
+        "next_achieved_goal",
+        "episode_start",
+        "episode_end",
+        "valid",
+    )
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The stored part of the buffer as plain arrays (for an .npz file; no pickle)."""
+        used = self.high_water
+        arrays = {name: getattr(self, name)[:used] for name in self._ARRAYS}
+        counters = [self.capacity, self.position, self.high_water, self.size, self.episodes_added]
+        arrays["counters"] = np.array(counters, np.int64)
+        return arrays
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore what state_arrays returned (the capacity must match)."""
+        capacity, position, high_water, size, episodes = (int(v) for v in arrays["counters"])
+        if capacity != self.capacity:
+            raise ValueError(f"saved buffer capacity {capacity} != {self.capacity}")
+        for name in self._ARRAYS:
+            getattr(self, name)[:high_water] = arrays[name]
+        self.position, self.high_water, self.size = position, high_water, size
+        self.episodes_added = episodes
+
     @property
     def nbytes(self) -> int:
         """Bytes of storage at full capacity."""
-        arrays = (
-            self.observation,
-            self.next_observation,
-            self.action,
-            self.reward,
-            self.desired_goal,
-            self.next_achieved_goal,
-            self.episode_start,
-            self.episode_end,
-            self.valid,
-        )
-        return sum(a.nbytes for a in arrays)
+        return sum(getattr(self, name).nbytes for name in self._ARRAYS)

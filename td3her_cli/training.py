@@ -19,14 +19,16 @@ from typing import Protocol
 import numpy as np
 
 from td3her_cli.agent import TD3Agent, UpdateMetrics
+from td3her_cli.checkpoint import resolve_checkpoint, restore_trainer, save_checkpoint
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs import describe_env, episode_seed, make_env, reward_function
-from td3her_cli.metrics import METRICS_FILE, MetricsWriter
+from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics
 from td3her_cli.noise import make_noise
 from td3her_cli.replay import HerReplayBuffer
 from td3her_cli.rollout import EvalResult, collect_episode, evaluate
 
 TRAIN_STREAM, EVAL_STREAM = 0, 1  # episode seed streams: training and evaluation never share
+LOSS_KEYS = ("actor_loss", "critic1_loss", "critic2_loss", "mean_q")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ class TrainResult:
     epochs: list[EpochStats] = field(default_factory=list)
     setup_seconds: float = 0.0
     wall_time: float = 0.0
+    interrupted: bool = False
+    last_checkpoint: Path | None = None
+    resumed_from: Path | None = None
+    empty_buffer: bool = False
 
 
 class TrainingObserver(Protocol):
@@ -107,6 +113,38 @@ class Trainer:
         self.episodes = 0
         self.opt_steps = 0
         self.epoch = 0  # epochs completed
+        self.cycle = 0  # cycles completed in the epoch under way
+        self.epoch_losses: list[dict[str, float]] = []  # per-cycle mean losses of that epoch
+        self.elapsed = 0.0  # training seconds before this process (resume)
+
+    def state_dict(self) -> dict:
+        """Counters, RNG and noise state as JSON-serialisable data (TF state is separate)."""
+        return {
+            "env_steps": self.env_steps,
+            "episodes": self.episodes,
+            "opt_steps": self.opt_steps,
+            "epoch": self.epoch,
+            "cycle": self.cycle,
+            "epoch_losses": self.epoch_losses,
+            "elapsed": self.elapsed,
+            "rng": {
+                "replay": self.replay_rng.bit_generator.state,
+                "noise": self.noise_rng.bit_generator.state,
+                "action": self.action_rng.bit_generator.state,
+            },
+            "noise_state": getattr(self.noise, "state", np.zeros(0)).tolist(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what state_dict returned."""
+        for key in ("env_steps", "episodes", "opt_steps", "epoch", "cycle", "elapsed"):
+            setattr(self, key, state[key])
+        self.epoch_losses = list(state["epoch_losses"])
+        self.replay_rng.bit_generator.state = state["rng"]["replay"]
+        self.noise_rng.bit_generator.state = state["rng"]["noise"]
+        self.action_rng.bit_generator.state = state["rng"]["action"]
+        if hasattr(self.noise, "state"):
+            self.noise.state = np.asarray(state["noise_state"], dtype=float)
 
     def close(self) -> None:
         """Release the envs."""
@@ -158,10 +196,16 @@ class Trainer:
 
 def mean_update(updates: list[UpdateMetrics]) -> dict[str, float]:
     """Average losses over a list of updates (NaN when there were none)."""
-    keys = ("actor_loss", "critic1_loss", "critic2_loss", "mean_q")
     if not updates:
-        return dict.fromkeys(keys, float("nan"))
-    return {key: float(np.mean([getattr(u, key) for u in updates])) for key in keys}
+        return dict.fromkeys(LOSS_KEYS, float("nan"))
+    return {key: float(np.mean([getattr(u, key) for u in updates])) for key in LOSS_KEYS}
+
+
+def mean_losses(per_cycle: list[dict[str, float]]) -> dict[str, float]:
+    """Average per-cycle mean losses over an epoch (every cycle has as many updates)."""
+    if not per_cycle:
+        return dict.fromkeys(LOSS_KEYS, float("nan"))
+    return {key: float(np.mean([losses[key] for losses in per_cycle])) for key in LOSS_KEYS}
 
 
 def train(
@@ -169,67 +213,104 @@ def train(
     run_dir: Path,
     observer: TrainingObserver | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    resume: bool = False,
+    keep: int = 3,
+    save_buffer: bool = False,
     jit_compile: bool = False,
 ) -> TrainResult:
-    """Train an agent for config.epochs epochs, writing config.json and metrics.jsonl in run_dir."""
+    """Train for config.epochs epochs in run_dir: config.json, metrics.jsonl, checkpoints/.
+
+    A checkpoint is written after every epoch, and after the current cycle when should_stop()
+    turns true (then the run stops and result.interrupted is set). With resume=True the run
+    continues from run_dir's latest checkpoint and metrics rows written after it are dropped.
+    """
     setup_start = time.perf_counter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(config.to_json() + "\n")
     trainer = Trainer(config, jit_compile=jit_compile)
-    writer = MetricsWriter(run_dir / METRICS_FILE)
-    result = TrainResult(run_dir=run_dir, setup_seconds=time.perf_counter() - setup_start)
+    result = TrainResult(run_dir=run_dir)
+    metrics_path = run_dir / METRICS_FILE
+    if resume:
+        info = resolve_checkpoint(run_dir, latest=True)
+        restore_trainer(trainer, info)
+        truncate_metrics(metrics_path, info.meta["metrics_rows"])
+        result.resumed_from = info.path
+        result.empty_buffer = not info.meta.get("has_buffer", False)
+    else:
+        (run_dir / "config.json").write_text(config.to_json() + "\n")
+        metrics_path.write_text("")
+    writer = MetricsWriter(metrics_path)
+    result.setup_seconds = time.perf_counter() - setup_start
     if observer is not None:
         observer.on_start(config, run_dir)
-    start = time.perf_counter()
+    start, elapsed_before = time.perf_counter(), trainer.elapsed
+
+    def elapsed() -> float:
+        return elapsed_before + time.perf_counter() - start
+
     try:
-        while trainer.epoch < config.epochs and not should_stop():
-            epoch_updates = []
-            for cycle in range(1, config.cycles + 1):
+        while trainer.epoch < config.epochs:
+            for cycle in range(trainer.cycle + 1, config.cycles + 1):
                 cycle_start, steps_before = time.perf_counter(), trainer.env_steps
                 success_rate, mean_return = trainer.collect()
                 steps_per_s = (trainer.env_steps - steps_before) / (
                     time.perf_counter() - cycle_start
                 )
-                updates = trainer.optimise()
-                epoch_updates += updates
+                losses = mean_update(trainer.optimise())
+                trainer.cycle = cycle
+                trainer.epoch_losses.append(losses)
                 stats = CycleStats(
                     epoch=trainer.epoch + 1,
                     cycle=cycle,
                     env_steps=trainer.env_steps,
                     episodes=trainer.episodes,
                     opt_steps=trainer.opt_steps,
-                    wall_time=time.perf_counter() - start,
+                    wall_time=elapsed(),
                     train_success_rate=success_rate,
                     train_mean_return=mean_return,
                     env_steps_per_s=steps_per_s,
-                    **mean_update(updates),
+                    **losses,
                 )
                 writer.write({"kind": "cycle", **asdict(stats)})
                 if observer is not None:
                     observer.on_cycle(stats)
                 if should_stop():
                     break
-            else:
-                evaluation = trainer.evaluate()
-                trainer.epoch += 1
-                epoch_stats = EpochStats(
-                    epoch=trainer.epoch,
-                    env_steps=trainer.env_steps,
-                    episodes=trainer.episodes,
-                    opt_steps=trainer.opt_steps,
-                    wall_time=time.perf_counter() - start,
-                    evaluation=evaluation,
-                    **mean_update(epoch_updates),
+            if trainer.cycle < config.cycles:  # stopped mid-epoch: keep what is complete
+                trainer.elapsed = elapsed()
+                result.last_checkpoint = save_checkpoint(
+                    trainer, run_dir, None, writer.rows, keep, save_buffer
                 )
-                writer.write(epoch_row(epoch_stats))
-                result.epochs.append(epoch_stats)
-                if observer is not None:
-                    observer.on_epoch(epoch_stats)
+                result.interrupted = True
+                break
+            evaluation = trainer.evaluate()
+            trainer.epoch += 1
+            trainer.cycle = 0
+            epoch_stats = EpochStats(
+                epoch=trainer.epoch,
+                env_steps=trainer.env_steps,
+                episodes=trainer.episodes,
+                opt_steps=trainer.opt_steps,
+                wall_time=elapsed(),
+                evaluation=evaluation,
+                **mean_losses(trainer.epoch_losses),
+            )
+            trainer.epoch_losses = []
+            writer.write(epoch_row(epoch_stats))
+            trainer.elapsed = elapsed()
+            result.last_checkpoint = save_checkpoint(
+                trainer, run_dir, evaluation.to_dict(), writer.rows, keep, save_buffer
+            )
+            result.epochs.append(epoch_stats)
+            if observer is not None:
+                observer.on_epoch(epoch_stats)
+            if should_stop():
+                result.interrupted = trainer.epoch < config.epochs
+                break
     finally:
         writer.close()
         trainer.close()
-    result.wall_time = time.perf_counter() - start
+    result.wall_time = elapsed()
     return result
 
 

@@ -1,0 +1,373 @@
+"""Checkpoints: a SavedModel policy, a resumable trainer state and validated JSON metadata.
+
+Layout of one checkpoint (see README, "Checkpoints"):
+
+    RUN/checkpoints/epoch_003/            (or epoch_004-cycle_017 when interrupted mid-epoch)
+        policy/        SavedModel: normalisers + actor, signature (observation, desired_goal) -> action
+        trainer/       tf.train.Checkpoint of the whole agent (critics, targets, optimisers, ...)
+        state.json     counters, NumPy RNG states, exploration noise state
+        buffer.npz     optional replay buffer (--save-buffer), loaded with allow_pickle=False
+        meta.json      versions, env and spaces, config, counters, evaluation, normaliser
+                       statistics and a SHA-256 of every file above; written last
+    RUN/checkpoints/latest.json, best.json: {"checkpoint": "epoch_003", ...}
+
+Every checkpoint is written into a hidden temporary sibling, fsynced, then renamed into place;
+the pointers move (atomic os.replace) only after that, so a crash at any moment leaves the
+previous checkpoint whole and `latest` pointing at it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from td3her_cli.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from td3her_cli.training import Trainer
+
+FORMAT_VERSION = 1
+CHECKPOINTS_DIR = "checkpoints"
+META_FILE = "meta.json"
+POINTERS = ("latest", "best")
+PAUSE_HOOK = "TD3HER_TEST_PAUSE_IN_CHECKPOINT"  # test-only: "N:marker" pauses inside write N
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """A validated checkpoint directory and its metadata."""
+
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def policy_dir(self) -> Path:
+        """The SavedModel directory of the policy."""
+        return self.path / "policy"
+
+
+def checkpoint_name(epoch: int, cycle: int, cycles: int) -> str:
+    """epoch_003 for a whole epoch, epoch_004-cycle_017 for one interrupted mid-epoch."""
+    if cycle == 0:
+        return f"epoch_{epoch:03d}"
+    return f"epoch_{epoch + 1:03d}-cycle_{cycle:03d}"
+
+
+def versions() -> dict[str, str]:
+    """Versions of td3her and the libraries that shape a checkpoint."""
+    found = {"python": platform.python_version()}
+    for name, dist in (
+        ("td3her", "td3her"),
+        ("tensorflow", "tensorflow-cpu"),
+        ("gymnasium", "gymnasium"),
+        ("panda_gym", "panda-gym"),
+        ("numpy", "numpy"),
+    ):
+        try:
+            found[name] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            try:
+                found[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                found[name] = "unknown"
+    return found
+
+
+# ------------------------------------------------------------------------------ writing
+def save_checkpoint(
+    trainer: Trainer,
+    run_dir: Path,
+    evaluation: dict | None,
+    metrics_rows: int,
+    keep: int = 3,
+    save_buffer: bool = False,
+) -> Path:
+    """Write the trainer's current state as a new checkpoint and move the pointers."""
+    import tensorflow as tf
+
+    root = Path(run_dir) / CHECKPOINTS_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    name = checkpoint_name(trainer.epoch, trainer.cycle, trainer.config.cycles)
+    final = root / name
+    staging = root / f".tmp-{name}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    agent = trainer.agent
+
+    export = policy_module(agent)
+    tf.saved_model.save(
+        export, str(staging / "policy"), signatures={"serving_default": export.serve}
+    )
+    tf.train.Checkpoint(agent=agent).write(str(staging / "trainer" / "agent"))
+    _write_json(staging / "state.json", trainer.state_dict())
+    if save_buffer:
+        np.savez_compressed(staging / "buffer.npz", **trainer.buffer.state_arrays())
+    _pause_hook(staging)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": versions(),
+        "env_id": trainer.config.env_id,
+        "spaces": trainer.spec.to_dict(),
+        "config": trainer.config.to_dict(),
+        "epoch": trainer.epoch,
+        "cycle": trainer.cycle,
+        "complete_epoch": trainer.cycle == 0,
+        "env_steps": trainer.env_steps,
+        "episodes": trainer.episodes,
+        "opt_steps": trainer.opt_steps,
+        "evaluation": evaluation,
+        "normalizer": {
+            "observation": agent.obs_normalizer.state(),
+            "goal": agent.goal_normalizer.state(),
+        },
+        "metrics_rows": metrics_rows,
+        "has_buffer": save_buffer,
+        "files": _hash_files(staging),
+    }
+    _write_json(staging / META_FILE, meta)
+    _fsync_tree(staging)
+    if final.exists():  # left by a crash between rename and pointer update: replace it
+        shutil.rmtree(final)
+    os.replace(staging, final)
+    _fsync_dir(root)
+    _write_pointer(root, "latest", {"checkpoint": name})
+    if evaluation is not None and _is_better(evaluation, _pointer_meta(root, "best")):
+        _write_pointer(root, "best", {"checkpoint": name, **evaluation})
+    _prune(root, keep)
+    return final
+
+
+def _pause_hook(staging: Path) -> None:
+    """Test-only: with TD3HER_TEST_PAUSE_IN_CHECKPOINT='N:marker', the N-th write (in this
+    process) creates `marker` and sleeps, half written, so a test can SIGKILL it there."""
+    spec = os.environ.get(PAUSE_HOOK)
+    if not spec:
+        return
+    count, marker = spec.split(":", 1)
+    _pause_hook.calls = getattr(_pause_hook, "calls", 0) + 1
+    if _pause_hook.calls == int(count):
+        Path(marker).write_text(str(staging))
+        time.sleep(600)
+
+
+def _is_better(evaluation: dict, best: dict | None) -> bool:
+    if best is None:
+        return True
+    mine = (evaluation["success_rate"], evaluation["mean_return"])
+    return mine > (best.get("success_rate", -1.0), best.get("mean_return", -np.inf))
+
+
+def _prune(root: Path, keep: int) -> None:
+    """Keep the newest `keep` checkpoints plus those the pointers name; drop stale temp dirs."""
+    pinned = {p.get("checkpoint") for p in (_pointer_meta(root, n) for n in POINTERS) if p}
+    found = sorted(
+        (p for p in root.iterdir() if p.is_dir() and p.name.startswith("epoch_")),
+        key=lambda p: (p / META_FILE).stat().st_mtime if (p / META_FILE).exists() else 0,
+    )
+    for path in found[:-keep] if keep > 0 else found:
+        if path.name not in pinned:
+            shutil.rmtree(path, ignore_errors=True)
+    for stale in root.glob(".tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _write_pointer(root: Path, name: str, data: dict) -> None:
+    temporary = root / f".{name}.json.tmp"
+    with open(temporary, "w") as handle:
+        handle.write(json.dumps(data, sort_keys=True) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, root / f"{name}.json")
+    _fsync_dir(root)
+
+
+def _pointer_meta(root: Path, name: str) -> dict | None:
+    try:
+        return json.loads((root / f"{name}.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _hash_files(directory: Path) -> dict[str, str]:
+    hashes = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.name != META_FILE:
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            hashes[str(path.relative_to(directory))] = digest.hexdigest()
+    return hashes
+
+
+def _fsync_tree(directory: Path) -> None:
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    for path in [directory, *sorted(p for p in directory.rglob("*") if p.is_dir())]:
+        _fsync_dir(path)
+
+
+def _fsync_dir(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+# ------------------------------------------------------------------------------ reading
+def resolve_checkpoint(path: Path, latest: bool = False) -> CheckpointInfo:
+    """Find and validate a checkpoint: a checkpoint dir, a run dir, or a run's checkpoints/.
+
+    A run directory resolves to its `best` checkpoint (or `latest` with latest=True).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint path {path} does not exist")
+    if not path.is_dir():
+        raise CheckpointError(f"{path} is not a directory; give a run or checkpoint directory")
+    if (path / META_FILE).exists() or (path / "policy").is_dir():
+        return load_checkpoint_info(path)
+    root = path / CHECKPOINTS_DIR if (path / CHECKPOINTS_DIR).is_dir() else path
+    names = ("latest",) if latest else ("best", "latest")
+    for name in names:
+        pointer = _pointer_meta(root, name)
+        if pointer and (root / str(pointer.get("checkpoint"))).is_dir():
+            return load_checkpoint_info(root / pointer["checkpoint"])
+    raise CheckpointError(
+        f"{path} is not a checkpoint: no meta.json and no {CHECKPOINTS_DIR}/latest.json; "
+        "give a run directory written by `td3her train` or one of its checkpoints"
+    )
+
+
+def load_checkpoint_info(path: Path) -> CheckpointInfo:
+    """Read and validate meta.json and the files it lists (presence and SHA-256)."""
+    meta_path = path / META_FILE
+    if not meta_path.exists():
+        raise CheckpointError(f"{path} has no {META_FILE}: it is not a complete checkpoint")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{meta_path} is corrupt or truncated ({exc})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("format_version"), int):
+        raise CheckpointError(f"{meta_path} has no format_version: not a td3her checkpoint")
+    if meta["format_version"] > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} uses checkpoint format {meta['format_version']}, newer than this td3her "
+            f"reads ({FORMAT_VERSION}); upgrade td3her"
+        )
+    for key in ("env_id", "spaces", "config", "files"):
+        if key not in meta:
+            raise CheckpointError(f"{meta_path} lacks {key!r}: corrupt checkpoint")
+    actual = _hash_files(path)
+    for relative, digest in meta["files"].items():
+        if relative not in actual:
+            raise CheckpointError(f"{path} is missing {relative}; the checkpoint is incomplete")
+        if actual[relative] != digest:
+            raise CheckpointError(f"{path / relative} is corrupt (checksum mismatch)")
+    return CheckpointInfo(path=path, meta=meta)
+
+
+def check_spaces(info: CheckpointInfo, spec) -> None:
+    """Raise unless the env's spaces match those the checkpoint was trained on."""
+    saved = info.meta["spaces"]
+    mine = spec.to_dict()
+    for key in ("obs_dim", "goal_dim", "action_dim"):
+        if saved.get(key) != mine[key]:
+            raise CheckpointError(
+                f"checkpoint was trained on {info.meta['env_id']} ({key} {saved.get(key)}) but "
+                f"{spec.env_id} has {key} {mine[key]}; use --env {info.meta['env_id']}"
+            )
+
+
+def load_policy(info: CheckpointInfo):
+    """Load the SavedModel policy: ([N, obs], [N, goal]) -> agent actions in [-1, 1] [N, act]."""
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(str(info.policy_dir))
+        serve = loaded.signatures["serving_default"]
+    except Exception as exc:  # TF raises many types for damaged SavedModels
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"cannot load SavedModel {info.policy_dir}: {message}") from None
+
+    def policy(observation: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
+        result = serve(
+            observation=tf.constant(observation, tf.float32),
+            desired_goal=tf.constant(desired_goal, tf.float32),
+        )
+        return result["agent_action"].numpy()
+
+    policy.loaded = loaded  # keep the module alive with its variables
+    return policy
+
+
+def restore_trainer(trainer: Trainer, info: CheckpointInfo) -> None:
+    """Load agent variables, counters, RNG and noise state (and the buffer, if saved)."""
+    import tensorflow as tf
+
+    prefix = info.path / "trainer" / "agent"
+    try:
+        tf.train.Checkpoint(agent=trainer.agent).read(str(prefix)).assert_existing_objects_matched()
+    except Exception as exc:  # noqa: BLE001 - TF raises many types for damaged checkpoints
+        raise CheckpointError(f"cannot restore trainer state from {prefix}: {exc}") from None
+    state = json.loads((info.path / "state.json").read_text())
+    trainer.load_state_dict(state)
+    buffer_path = info.path / "buffer.npz"
+    if buffer_path.exists():
+        with np.load(buffer_path, allow_pickle=False) as arrays:
+            trainer.buffer.load_state_arrays(dict(arrays))
+
+
+def policy_module(agent):
+    """The tf.Module saved as `policy/`: normalisers + actor + scaling to the env's action box.
+
+    Its signature returns `action` (env units, ready for env.step) and `agent_action` ([-1, 1]).
+    """
+    import tensorflow as tf
+
+    spec = agent.spec
+    low = tf.constant(spec.action_low, tf.float32)
+    high = tf.constant(spec.action_high, tf.float32)
+    module = tf.Module(name="td3her_policy")
+    module.obs_normalizer = agent.obs_normalizer
+    module.goal_normalizer = agent.goal_normalizer
+    module.actor = agent.actor
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, spec.obs_dim], tf.float32, name="observation"),
+            tf.TensorSpec([None, spec.goal_dim], tf.float32, name="desired_goal"),
+        ]
+    )
+    def serve(observation, desired_goal):
+        inputs = tf.concat(
+            [
+                module.obs_normalizer.normalize(observation),
+                module.goal_normalizer.normalize(desired_goal),
+            ],
+            axis=-1,
+        )
+        agent_action = module.actor(inputs)  # [N, act] in [-1, 1]
+        action = low + (agent_action + 1.0) * 0.5 * (high - low)
+        return {"action": action, "agent_action": agent_action}
+
+    module.serve = serve
+    return module
