@@ -7,7 +7,6 @@ ordinary (observation, goal, action, reward, next observation, done) batches.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -16,17 +15,7 @@ from td3her_cli.config import TrainConfig
 from td3her_cli.envs import EnvSpec
 from td3her_cli.networks import MLP, build_actor, build_twin_critic, numpy_forward
 from td3her_cli.normalizer import Normalizer
-
-
-class Batch(NamedTuple):
-    """A batch of transitions, all float32. Shapes: [B, obs], [B, goal], [B, act], [B]."""
-
-    observation: np.ndarray
-    desired_goal: np.ndarray
-    action: np.ndarray
-    reward: np.ndarray
-    next_observation: np.ndarray
-    done: np.ndarray
+from td3her_cli.replay import Batch
 
 
 @dataclass(frozen=True)

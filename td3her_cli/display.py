@@ -64,7 +64,8 @@ class TrainingDisplay:
             return
         self._status.plain = (
             f"{self._last_eval} | critic {stats.critic1_loss:.4f}/{stats.critic2_loss:.4f} "
-            f"actor {stats.actor_loss:.3f} | {stats.env_steps} steps @ {stats.env_steps_per_s:.0f}/s"
+            f"actor {stats.actor_loss:.3f} | {stats.env_steps} steps "
+            f"@ {stats.env_steps_per_s:.0f}/s"
         )
         self._progress.update(self._cycle_task, completed=stats.cycle)
 

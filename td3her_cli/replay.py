@@ -23,9 +23,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from td3her_cli.agent import Batch
-
 RewardFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class Batch(NamedTuple):
+    """A batch of transitions, all float32. Shapes: [B, obs], [B, goal], [B, act], [B]."""
+
+    observation: np.ndarray
+    desired_goal: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    next_observation: np.ndarray
+    done: np.ndarray
 
 
 class Episode(NamedTuple):

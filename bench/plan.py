@@ -1,0 +1,58 @@
+"""How much each benchmark measures: the full run (~4 min on 2 cores) or --quick (~1 min)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Repeat counts and block sizes. Every figure is a median over `repeats` repeats."""
+
+    name: str
+    """"full" or "quick" (shown in the report)."""
+    repeats: int
+    """Interleaved repeats of each in-process measurement."""
+    env_episodes: int
+    """Episodes per env/collection block (50 steps each for PandaReach)."""
+    micro_calls: int
+    """Calls per timed block of a microsecond-scale operation (policy forward, noise, ...)."""
+    eager_steps: int
+    """Eager TD3 steps per repeat (slow; a multiple of policy_delay keeps the mix exact)."""
+    compiled_steps: int
+    """tf.function / XLA TD3 steps per repeat (a multiple of policy_delay)."""
+    warmup_steps: int
+    """Untimed TD3 steps after the first (tracing) call."""
+    matmul_block_seconds: float
+    """Target duration of one timed block of the reference matmuls."""
+    her_batches: int
+    """HER batches sampled per repeat."""
+    memory_repeats: int
+    """Child processes started for the memory figure."""
+
+
+FULL = Plan(
+    name="full",
+    repeats=9,
+    env_episodes=8,
+    micro_calls=4000,
+    eager_steps=3,
+    compiled_steps=60,
+    warmup_steps=6,
+    matmul_block_seconds=0.3,
+    her_batches=400,
+    memory_repeats=3,
+)
+
+QUICK = Plan(
+    name="quick",
+    repeats=5,
+    env_episodes=3,
+    micro_calls=1000,
+    eager_steps=3,
+    compiled_steps=24,
+    warmup_steps=3,
+    matmul_block_seconds=0.1,
+    her_batches=100,
+    memory_repeats=2,
+)

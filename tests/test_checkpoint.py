@@ -1,0 +1,214 @@
+"""Checkpoints on disk: layout, pointers, SavedModel outside td3her, exact resume, bad input."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from td3her_cli import cli
+from td3her_cli.checkpoint import (
+    FORMAT_VERSION,
+    load_policy,
+    resolve_checkpoint,
+)
+from td3her_cli.config import TrainConfig
+from td3her_cli.errors import CheckpointError
+from td3her_cli.training import Trainer, train
+
+TINY = dict(
+    epochs=2,
+    cycles=2,
+    episodes_per_cycle=2,
+    optimization_steps=5,
+    eval_episodes=2,
+    hidden=(32, 32),
+    batch_size=32,
+    random_steps=60,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    train(TrainConfig(**TINY), run_dir, save_buffer=True)
+    return run_dir
+
+
+def copy_run(tiny_run, tmp_path):
+    target = tmp_path / "run"
+    shutil.copytree(tiny_run, target)
+    return target
+
+
+def run_cli(args, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["td3her", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def test_layout_and_metadata(tiny_run):
+    root = tiny_run / "checkpoints"
+    assert json.loads((root / "latest.json").read_text())["checkpoint"] == "epoch_002"
+    assert "success_rate" in json.loads((root / "best.json").read_text())
+    meta = json.loads((root / "epoch_002" / "meta.json").read_text())
+    assert meta["format_version"] == FORMAT_VERSION
+    assert meta["env_id"] == "PandaReach-v3" and meta["spaces"]["obs_dim"] == 6
+    assert meta["config"]["hidden"] == [32, 32]
+    assert meta["epoch"] == 2 and meta["complete_epoch"]
+    assert meta["env_steps"] > 0 and meta["opt_steps"] == 2 * 2 * 5
+    assert len(meta["normalizer"]["observation"]["mean"]) == 6
+    for key in ("tensorflow", "gymnasium", "panda_gym", "td3her"):
+        assert meta["versions"][key] != "unknown"
+    for name in ("policy/saved_model.pb", "trainer/agent.index", "state.json", "buffer.npz"):
+        assert name in meta["files"]
+    assert not list(root.glob(".tmp-*"))
+    with np.load(root / "epoch_002" / "buffer.npz", allow_pickle=False) as arrays:
+        assert arrays["valid"].sum() == meta["env_steps"]
+
+
+def test_keep_prunes_old_checkpoints_but_not_best(tmp_path):
+    run_dir = tmp_path / "run"
+    train(TrainConfig(**{**TINY, "epochs": 3}), run_dir, keep=1)
+    root = run_dir / "checkpoints"
+    best = json.loads((root / "best.json").read_text())["checkpoint"]
+    kept = sorted(p.name for p in root.iterdir() if p.is_dir())
+    assert kept == sorted({best, "epoch_003"})
+
+
+def test_policy_loads_without_td3her_and_matches_the_agent(tiny_run, tmp_path):
+    info = resolve_checkpoint(tiny_run, latest=True)
+    rng = np.random.default_rng(0)
+    observation = rng.standard_normal((5, 6)).astype(np.float32)
+    goal = rng.standard_normal((5, 3)).astype(np.float32)
+    np.save(tmp_path / "obs.npy", observation)
+    np.save(tmp_path / "goal.npy", goal)
+    script = textwrap.dedent(f"""
+        import sys, numpy as np, tensorflow as tf
+        policy = tf.saved_model.load({str(info.policy_dir)!r})
+        out = policy.signatures["serving_default"](
+            observation=tf.constant(np.load({str(tmp_path / "obs.npy")!r})),
+            desired_goal=tf.constant(np.load({str(tmp_path / "goal.npy")!r})))
+        np.save({str(tmp_path / "action.npy")!r}, out["action"].numpy())
+        assert not any(m.startswith("td3her") for m in sys.modules), "td3her was imported"
+    """)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path, env=env, timeout=120)
+    standalone = np.load(tmp_path / "action.npy")
+
+    trainer = Trainer(TrainConfig.from_dict(info.meta["config"]))
+    try:
+        from td3her_cli.checkpoint import restore_trainer
+
+        restore_trainer(trainer, info)
+        in_process = trainer.agent.numpy_policy()(observation, goal)
+    finally:
+        trainer.close()
+    np.testing.assert_allclose(standalone, in_process, atol=1e-5)
+    np.testing.assert_allclose(load_policy(info)(observation, goal), in_process, atol=1e-5)
+
+
+def test_resume_matches_an_uninterrupted_run(tmp_path):
+    config = TrainConfig(**TINY)
+    straight = tmp_path / "straight"
+    train(config, straight, save_buffer=True)
+    split = tmp_path / "split"
+    train(config.replace(epochs=1), split, save_buffer=True)
+    train(config, split, resume=True, save_buffer=True)
+
+    def rows(run_dir):
+        found = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
+        for row in found:
+            row.pop("wall_time"), row.pop("env_steps_per_s", None)
+        return found
+
+    assert rows(split) == rows(straight)  # no duplicated or missing rows, same numbers
+    weights = {}
+    for run_dir in (straight, split):
+        trainer = Trainer(config)
+        try:
+            from td3her_cli.checkpoint import restore_trainer
+
+            restore_trainer(trainer, resolve_checkpoint(run_dir, latest=True))
+            weights[run_dir] = [w.numpy() for w in trainer.agent.actor.weights]
+        finally:
+            trainer.close()
+    for a, b in zip(weights[straight], weights[split]):
+        np.testing.assert_array_equal(a, b)
+
+
+# --------------------------------------------------------------------- bad input
+def evaluate_error(args, capsys, monkeypatch):
+    code, out, err = run_cli(["evaluate", *args], capsys, monkeypatch)
+    assert err.startswith("td3her: error:") and err.count("\n") == 1 and "Traceback" not in err
+    return code, err
+
+
+def test_evaluate_reports_success(tiny_run, capsys, monkeypatch):
+    code, out, _ = run_cli(
+        ["evaluate", str(tiny_run), "--episodes", "2", "--json"], capsys, monkeypatch
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result["episodes"] == 2 and 0.0 <= result["success_rate"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda ck: (ck / "meta.json").write_text('{"format_version": 1, "env'), "corrupt"),
+        (
+            lambda ck: (ck / "meta.json").write_text(
+                json.dumps({**json.loads((ck / "meta.json").read_text()), "format_version": 99})
+            ),
+            "newer than this td3her reads",
+        ),
+        (lambda ck: (ck / "policy" / "saved_model.pb").unlink(), "missing policy/saved_model.pb"),
+        (
+            lambda ck: (ck / "policy" / "variables" / "variables.index").write_bytes(b"junk"),
+            "corrupt (checksum mismatch)",
+        ),
+        (lambda ck: (ck / "meta.json").unlink(), "not a complete checkpoint"),
+    ],
+)
+def test_damaged_checkpoints_are_refused(damage, message, tiny_run, tmp_path, capsys, monkeypatch):
+    run_dir = copy_run(tiny_run, tmp_path)
+    checkpoint = run_dir / "checkpoints" / "epoch_002"
+    damage(checkpoint)
+    code, err = evaluate_error([str(checkpoint)], capsys, monkeypatch)
+    assert code == 1 and message in err
+
+
+def test_evaluate_bad_paths_and_options(tiny_run, tmp_path, capsys, monkeypatch):
+    code, err = evaluate_error([str(tmp_path / "nope")], capsys, monkeypatch)
+    assert code == 1 and "does not exist" in err
+    (tmp_path / "empty").mkdir()
+    code, err = evaluate_error([str(tmp_path / "empty")], capsys, monkeypatch)
+    assert code == 1 and "is not a checkpoint" in err
+    code, err = evaluate_error([str(tiny_run), "--episodes", "0"], capsys, monkeypatch)
+    assert code == 2 and "--episodes" in err
+    code, err = evaluate_error([str(tiny_run), "--episodes", "-2"], capsys, monkeypatch)
+    assert code == 2
+    code, err = evaluate_error([str(tiny_run), "--env", "PandaPush-v3"], capsys, monkeypatch)
+    assert code == 1 and "trained on PandaReach-v3" in err and "--env PandaReach-v3" in err
+
+
+def test_resume_errors(tiny_run, tmp_path, capsys, monkeypatch):
+    run_dir = copy_run(tiny_run, tmp_path)
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    code, _, err = run_cli(
+        ["train", "--resume", str(run_dir), "--gamma", "0.9"], capsys, monkeypatch
+    )
+    assert code == 2 and "--gamma 0.9 differs from the run's saved value 0.99" in err
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+    shutil.rmtree(run_dir / "checkpoints")
+    code, _, err = run_cli(["train", "--resume", str(run_dir)], capsys, monkeypatch)
+    assert code == 1 and "is not a checkpoint" in err
+    with pytest.raises(CheckpointError):
+        resolve_checkpoint(run_dir)

@@ -1,0 +1,98 @@
+"""Real training subprocesses: SIGKILL inside a checkpoint write, SIGINT/SIGTERM between cycles."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+TINY_ARGS = [
+    "--cycles", "2", "--episodes-per-cycle", "2", "--optimization-steps", "5",
+    "--eval-episodes", "2", "--hidden", "32,32", "--batch-size", "32", "--random-steps", "60",
+]
+
+
+def start_training(out, epochs, extra_env=None, extra_args=()):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(extra_env or {})}
+    command = [sys.executable, "-m", "td3her_cli", "train", "--out", str(out),
+               "--epochs", str(epochs), *TINY_ARGS, *extra_args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def wait_for(predicate, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+def evaluate(path):
+    result = subprocess.run(
+        [sys.executable, "-m", "td3her_cli", "evaluate", str(path), "--episodes", "2", "--json"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_sigkill_while_writing_a_checkpoint_leaves_the_previous_one_whole(tmp_path):
+    out, marker = tmp_path / "run", tmp_path / "paused"
+    process = start_training(out, 3, {"TD3HER_TEST_PAUSE_IN_CHECKPOINT": f"2:{marker}"})
+    try:
+        wait_for(lambda: marker.exists() or process.poll() is not None)
+        assert marker.exists(), process.communicate()[1]
+        staging = marker.read_text()
+        assert os.path.isdir(staging), "the kill lands while the new checkpoint is half written"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    root = out / "checkpoints"
+    assert json.loads((root / "latest.json").read_text())["checkpoint"] == "epoch_001"
+    assert not (root / "epoch_002").exists()
+    assert evaluate(out)["episodes"] == 2
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").open()]
+    assert rows and rows[-1]["epoch"] == 2  # metrics of the epoch being saved are whole rows
+
+    # and the run resumes from epoch 1, dropping rows written after that checkpoint
+    resumed = subprocess.run(
+        [sys.executable, "-m", "td3her_cli", "train", "--resume", str(out), "--epochs", "2"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "an empty replay buffer" in resumed.stdout
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").open()]
+    assert [(r["kind"], r["epoch"]) for r in rows] == [("cycle", 1)] * 2 + [("epoch", 1)] + [
+        ("cycle", 2)
+    ] * 2 + [("epoch", 2)]
+    assert not list(root.glob(".tmp-*"))
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_stops_at_a_safe_point_with_a_resumable_checkpoint(tmp_path, signum, code):
+    out = tmp_path / "run"
+    process = start_training(out, 50, extra_args=["--cycles", "50"])
+    metrics = out / "metrics.jsonl"
+    wait_for(lambda: metrics.exists() and metrics.read_text().count("\n") >= 3)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr
+    assert "Traceback" not in stderr
+    assert f"td3her train --resume {out}" in stdout
+    latest = json.loads((out / "checkpoints" / "latest.json").read_text())["checkpoint"]
+    assert "-cycle_" in latest, "stopped mid-epoch: a checkpoint of the last whole cycle"
+    meta = json.loads((out / "checkpoints" / latest / "meta.json").read_text())
+    rows = [json.loads(line) for line in metrics.open()]
+    assert meta["metrics_rows"] == len(rows) and rows[-1]["cycle"] == meta["cycle"]
+    assert evaluate(out / "checkpoints" / latest)["episodes"] == 2
