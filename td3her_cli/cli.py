@@ -358,3 +358,128 @@ def fail(message: str, exit_code: int) -> None:
     if message:
         stderr.print(f"td3her: error: {message}", highlight=False, soft_wrap=True, markup=False)
     sys.exit(exit_code)
+
+
+@app.command()
+def render(
+    checkpoint: Annotated[Path, typer.Argument(help="A run directory or a checkpoint directory.")],
+    episodes: Annotated[int, typer.Option(help="Episodes to record.", min=1)] = 3,
+    out: Annotated[Path, typer.Option(help="Output file (.gif, or .mp4 with --mp4).")] = Path(
+        "reach.gif"
+    ),
+    fps: Annotated[int, typer.Option(help="Frames per second.", min=1)] = 25,
+    width: Annotated[int, typer.Option(help="Frame width in pixels.", min=16)] = 480,
+    height: Annotated[int, typer.Option(help="Frame height in pixels.", min=16)] = 320,
+    seed: Annotated[int, typer.Option(help="Seed of the recorded episodes.", min=0)] = 0,
+    env: Annotated[str | None, typer.Option(help="Env id (default: the checkpoint's).")] = None,
+    latest: Annotated[
+        bool, typer.Option("--latest", help="Use the run's latest checkpoint instead of best.")
+    ] = False,
+    mp4: Annotated[bool, typer.Option("--mp4", help="Write MP4 (needs imageio-ffmpeg).")] = False,
+) -> None:
+    """Record the policy acting deterministically as an animated GIF (headless)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from td3her_cli.quiet import import_tensorflow
+
+    import_tensorflow()
+    from td3her_cli.checkpoint import check_spaces, load_policy, resolve_checkpoint
+    from td3her_cli.envs import describe_env, episode_seed
+    from td3her_cli.rendering import make_render_env, render_episodes, write_animation
+
+    info = resolve_checkpoint(checkpoint, latest=latest)
+    check_output_path(out)
+    env_id = env or info.meta["env_id"]
+    render_env = make_render_env(env_id, width, height)
+    console = Console()
+    try:
+        spec = describe_env(render_env, env_id, seed)
+        check_spaces(info, spec)
+        policy = load_policy(info)
+        seeds = [episode_seed(seed, EVALUATE_STREAM, i) for i in range(episodes)]
+        total = episodes * ((spec.max_episode_steps or 50) + 1)
+        with Progress(
+            TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), console=console
+        ) as progress:
+            task = progress.add_task("render", total=total)
+            frames, successes = render_episodes(
+                render_env,
+                spec,
+                policy,
+                seeds,
+                width,
+                height,
+                on_frame=lambda _episode, _step: progress.advance(task),
+            )
+            progress.update(task, completed=total)
+    finally:
+        render_env.close()
+    path = write_animation(frames, out, fps, mp4=mp4)
+    size_mb = path.stat().st_size / 1e6
+    console.print(
+        f"wrote {path}: {len(frames)} frames, {size_mb:.2f} MB, "
+        f"{sum(successes)}/{len(successes)} episodes successful"
+    )
+
+
+@app.command()
+def plot(
+    runs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: RUN/plots).")] = None,
+    width: Annotated[int, typer.Option(help="Figure width in pixels.", min=200)] = 960,
+    height: Annotated[int, typer.Option(help="Figure height in pixels.", min=150)] = 600,
+    x_axis: Annotated[str, typer.Option(help="epoch or env_steps.")] = "epoch",
+) -> None:
+    """Plot score, actor loss and critic losses from metrics.jsonl (mean and band over runs)."""
+    from rich.table import Table
+
+    from td3her_cli.plotting import load_run, plot_runs, summary_rows
+
+    if x_axis not in ("epoch", "env_steps"):
+        raise UsageError(f"--x-axis must be epoch or env_steps, got {x_axis!r}")
+    loaded = [load_run(run) for run in runs]
+    for run in loaded:
+        for warning in run.warnings:
+            stderr.print(f"td3her: warning: {warning}", highlight=False, markup=False)
+    out_dir = out if out is not None else runs[0] / "plots"
+    check_output_path(out_dir / "score.png")
+    paths = plot_runs(loaded, out_dir, width, height, x_axis)
+    table = Table(title="Runs")
+    for name in (
+        "run",
+        "epochs",
+        "final success",
+        "best success",
+        "first epoch >= 95%",
+        "env steps then",
+    ):
+        table.add_column(name, justify="right")
+    for row in summary_rows(loaded):
+        table.add_row(
+            row["name"],
+            str(row["epochs"]),
+            _percent(row["final_success_rate"]),
+            _percent(row["best_success_rate"]),
+            str(row["solved_epoch"] or "-"),
+            str(row["solved_env_steps"] or "-"),
+        )
+    console = Console()
+    console.print(table)
+    for path in paths:
+        console.print(f"wrote {path}")
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def check_output_path(path: Path) -> None:
+    """Raise UsageError unless the file `path` can be created (its directory is writable)."""
+    directory = path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".td3her-write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"cannot write {path} ({exc.strerror}); choose another --out") from None

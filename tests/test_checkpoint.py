@@ -20,23 +20,7 @@ from td3her_cli.config import TrainConfig
 from td3her_cli.errors import CheckpointError
 from td3her_cli.training import Trainer, train
 
-TINY = dict(
-    epochs=2,
-    cycles=2,
-    episodes_per_cycle=2,
-    optimization_steps=5,
-    eval_episodes=2,
-    hidden=(32, 32),
-    batch_size=32,
-    random_steps=60,
-)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
-    train(TrainConfig(**TINY), run_dir, save_buffer=True)
-    return run_dir
+from .conftest import TINY
 
 
 def copy_run(tiny_run, tmp_path):

@@ -12,17 +12,40 @@ import pytest
 pytestmark = pytest.mark.slow
 
 TINY_ARGS = [
-    "--cycles", "2", "--episodes-per-cycle", "2", "--optimization-steps", "5",
-    "--eval-episodes", "2", "--hidden", "32,32", "--batch-size", "32", "--random-steps", "60",
+    "--cycles",
+    "2",
+    "--episodes-per-cycle",
+    "2",
+    "--optimization-steps",
+    "5",
+    "--eval-episodes",
+    "2",
+    "--hidden",
+    "32,32",
+    "--batch-size",
+    "32",
+    "--random-steps",
+    "60",
 ]
 
 
 def start_training(out, epochs, extra_env=None, extra_args=()):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(extra_env or {})}
-    command = [sys.executable, "-m", "td3her_cli", "train", "--out", str(out),
-               "--epochs", str(epochs), *TINY_ARGS, *extra_args]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "td3her_cli",
+        "train",
+        "--out",
+        str(out),
+        "--epochs",
+        str(epochs),
+        *TINY_ARGS,
+        *extra_args,
+    ]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_for(predicate, timeout=120.0):
@@ -37,7 +60,9 @@ def wait_for(predicate, timeout=120.0):
 def evaluate(path):
     result = subprocess.run(
         [sys.executable, "-m", "td3her_cli", "evaluate", str(path), "--episodes", "2", "--json"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert result.returncode == 0, result.stderr
@@ -67,7 +92,9 @@ def test_sigkill_while_writing_a_checkpoint_leaves_the_previous_one_whole(tmp_pa
     # and the run resumes from epoch 1, dropping rows written after that checkpoint
     resumed = subprocess.run(
         [sys.executable, "-m", "td3her_cli", "train", "--resume", str(out), "--epochs", "2"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert resumed.returncode == 0, resumed.stderr

@@ -1,0 +1,95 @@
+"""`td3her render` and `td3her plot` through the CLI: real GIF, real PNGs, clear errors."""
+
+import shutil
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from td3her_cli import cli
+
+
+def run_cli(args, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["td3her", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+@pytest.mark.slow
+def test_render_writes_a_real_gif(tiny_run, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "reach.gif"
+    args = [
+        "render",
+        str(tiny_run),
+        "--episodes",
+        "1",
+        "--out",
+        str(out),
+        "--width",
+        "96",
+        "--height",
+        "64",
+    ]
+    code, stdout, err = run_cli(args, capsys, monkeypatch)
+    assert code == 0, err
+    frames = iio.imread(out, index=None)
+    assert frames.shape[1:3] == (64, 96) and frames.shape[0] >= 2
+    assert np.var(frames.astype(float)) > 10.0, "frames are not blank"
+    assert "wrote" in stdout
+
+
+def test_plot_writes_three_pngs(tiny_run, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "plots"
+    args = [
+        "plot",
+        str(tiny_run),
+        str(tiny_run),
+        "--out",
+        str(out),
+        "--width",
+        "400",
+        "--height",
+        "300",
+    ]
+    code, stdout, err = run_cli(args, capsys, monkeypatch)
+    assert code == 0, err
+    for name in ("score.png", "actor.png", "critics.png"):
+        assert iio.imread(out / name).shape[:2] == (300, 400)
+
+
+def test_plot_warns_on_a_truncated_last_line(tiny_run, tmp_path, capsys, monkeypatch):
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run, run_dir)
+    with open(run_dir / "metrics.jsonl", "a") as handle:
+        handle.write('{"kind": "cycle", "epo')
+    code, _, err = run_cli(["plot", str(run_dir)], capsys, monkeypatch)
+    assert code == 0 and "warning" in err and "skipped" in err
+    assert (run_dir / "plots" / "score.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["render", "{missing}"], 1, "does not exist"),
+        (["render", "{run}", "--fps", "0"], 2, "--fps"),
+        (["render", "{run}", "--out", "{blocker}/x.gif"], 2, "cannot write"),
+        (["plot", "{empty}"], 1, "no metrics.jsonl"),
+        (["plot", "{run}", "--x-axis", "time"], 2, "--x-axis must be epoch or env_steps"),
+    ],
+)
+def test_render_and_plot_bad_input(args, code, message, tiny_run, tmp_path, capsys, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "blocker").write_text("a file, not a directory")
+    values = {
+        "missing": tmp_path / "nope",
+        "run": tiny_run,
+        "empty": tmp_path / "empty",
+        "blocker": tmp_path / "blocker",
+    }
+    args = [a.format(**values) for a in args]
+    got, _, err = run_cli(args, capsys, monkeypatch)
+    assert got == code and message in err
+    assert err.startswith("td3her: error:") and "Traceback" not in err
