@@ -223,7 +223,9 @@ def collection_figure(seconds_per_step: dict[str, list[float]], micro: dict) -> 
                     Row("OU noise()", "µs", micro["noise"]),
                     Row("EnvSpec.scale_action", "µs", micro["scale"]),
                     Row("For comparison: eager TF actor call + .numpy()", "µs", micro["tf_actor"]),
-                    Row("agent.numpy_policy() snapshot (once per episode)", "µs", micro["snapshot"]),
+                    Row(
+                        "agent.numpy_policy() snapshot (once per episode)", "µs", micro["snapshot"]
+                    ),
                     Row(
                         "agent.update_normalizers, one 50-step episode (once per episode)",
                         "µs",
