@@ -135,6 +135,9 @@ def train(
     save_buffer: Annotated[
         bool, _option("Also save the replay buffer in each checkpoint (.npz).", OUTPUT)
     ] = False,
+    tensorboard: Annotated[
+        bool, _option("Write TensorBoard scalars to RUN/tb/ (default: on).", OUTPUT)
+    ] = True,
 ) -> None:
     """Train a TD3 + HER agent; writes config.json and metrics.jsonl into the run directory."""
     given = {
@@ -192,6 +195,7 @@ def train(
                 resume=resume is not None,
                 keep=keep,
                 save_buffer=save_buffer,
+                tensorboard=tensorboard,
             )
         finally:
             display.close()

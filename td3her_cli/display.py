@@ -19,7 +19,7 @@ from rich.text import Text
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.rollout import EvalResult
-from td3her_cli.training import CycleStats, EpochStats
+from td3her_cli.training_stats import CycleStats, EpochStats
 
 
 class TrainingDisplay:

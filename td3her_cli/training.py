@@ -26,44 +26,10 @@ from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics
 from td3her_cli.noise import make_noise
 from td3her_cli.replay import HerReplayBuffer
 from td3her_cli.rollout import EvalResult, collect_episode, evaluate
+from td3her_cli.training_stats import CycleStats, EpochStats
 
 TRAIN_STREAM, EVAL_STREAM = 0, 1  # episode seed streams: training and evaluation never share
 LOSS_KEYS = ("actor_loss", "critic1_loss", "critic2_loss", "mean_q")
-
-
-@dataclass(frozen=True)
-class CycleStats:
-    """What one cycle did and measured."""
-
-    epoch: int
-    cycle: int
-    env_steps: int
-    episodes: int
-    opt_steps: int
-    wall_time: float
-    train_success_rate: float
-    train_mean_return: float
-    actor_loss: float
-    critic1_loss: float
-    critic2_loss: float
-    mean_q: float
-    env_steps_per_s: float
-
-
-@dataclass(frozen=True)
-class EpochStats:
-    """An epoch's end: counters and the deterministic evaluation."""
-
-    epoch: int
-    env_steps: int
-    episodes: int
-    opt_steps: int
-    wall_time: float
-    evaluation: EvalResult
-    actor_loss: float
-    critic1_loss: float
-    critic2_loss: float
-    mean_q: float
 
 
 @dataclass
@@ -216,10 +182,12 @@ def train(
     resume: bool = False,
     keep: int = 3,
     save_buffer: bool = False,
+    tensorboard: bool = True,
     jit_compile: bool = False,
 ) -> TrainResult:
     """Train for config.epochs epochs in run_dir: config.json, metrics.jsonl, checkpoints/.
 
+    Scalars also go to RUN/tb/ for TensorBoard unless tensorboard=False.
     A checkpoint is written after every epoch, and after the current cycle when should_stop()
     turns true (then the run stops and result.interrupted is set). With resume=True the run
     continues from run_dir's latest checkpoint and metrics rows written after it are dropped.
@@ -240,6 +208,12 @@ def train(
         (run_dir / "config.json").write_text(config.to_json() + "\n")
         metrics_path.write_text("")
     writer = MetricsWriter(metrics_path)
+    observers = [observer] if observer is not None else []
+    if tensorboard:
+        from td3her_cli.tensorboard import TensorBoardLogger
+
+        board = TensorBoardLogger(run_dir)
+        observers.append(board)
     result.setup_seconds = time.perf_counter() - setup_start
     if observer is not None:
         observer.on_start(config, run_dir)
@@ -272,8 +246,8 @@ def train(
                     **losses,
                 )
                 writer.write({"kind": "cycle", **asdict(stats)})
-                if observer is not None:
-                    observer.on_cycle(stats)
+                for each in observers:
+                    each.on_cycle(stats)
                 if should_stop():
                     break
             if trainer.cycle < config.cycles:  # stopped mid-epoch: keep what is complete
@@ -302,14 +276,16 @@ def train(
                 trainer, run_dir, evaluation.to_dict(), writer.rows, keep, save_buffer
             )
             result.epochs.append(epoch_stats)
-            if observer is not None:
-                observer.on_epoch(epoch_stats)
+            for each in observers:
+                each.on_epoch(epoch_stats)
             if should_stop():
                 result.interrupted = trainer.epoch < config.epochs
                 break
     finally:
         writer.close()
         trainer.close()
+        if tensorboard:
+            board.close()
     result.wall_time = elapsed()
     return result
 

@@ -1,0 +1,42 @@
+"""What the training loop reports after each cycle and epoch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from td3her_cli.rollout import EvalResult
+
+
+@dataclass(frozen=True)
+class CycleStats:
+    """What one cycle did and measured."""
+
+    epoch: int
+    cycle: int
+    env_steps: int
+    episodes: int
+    opt_steps: int
+    wall_time: float
+    train_success_rate: float
+    train_mean_return: float
+    actor_loss: float
+    critic1_loss: float
+    critic2_loss: float
+    mean_q: float
+    env_steps_per_s: float
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """An epoch's end: counters and the deterministic evaluation."""
+
+    epoch: int
+    env_steps: int
+    episodes: int
+    opt_steps: int
+    wall_time: float
+    evaluation: EvalResult
+    actor_loss: float
+    critic1_loss: float
+    critic2_loss: float
+    mean_q: float
