@@ -30,6 +30,8 @@ SECTIONS = {
 }
 FIRST_FIGURE = {"env": 1, "td3": 3, "her": 4, "memory": 5}  # numbers stay put under --only
 NEEDS_TENSORFLOW = {"env", "td3", "her"}  # memory measures in a child process
+# memory runs first, while this process is small: Linux hands a child its parent's ru_maxrss.
+RUN_ORDER = ("memory", "env", "td3", "her")
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "benchmarks.md"
 
 
@@ -52,7 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog="Sections: env (figures 1-2), td3 (3), her (4), memory (5).",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="fewer repeats (~1 minute instead of ~4)"
+        "--quick", action="store_true", help="fewer repeats (~40 s instead of ~2 min on 2 cores)"
     )
     parser.add_argument(
         "--only",
@@ -101,6 +103,7 @@ def render_report(
         f"whole run {seconds:.0f} s. Each row is the median over repeats with its min – max "
         "and inter-quartile range; `derived` rows are counted or computed from medians.",
         "",
+        "",
     ]
     return (
         "\n".join(header)
@@ -124,13 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     total = Stopwatch()
     info = machine_info()
     print(render_machine(info))
-    if NEEDS_TENSORFLOW & set(args.only):
-        from td3her_cli.quiet import import_tensorflow
-
-        import_tensorflow()  # before td3her_cli.agent imports it, so its start-up logs are quiet
     figures: list[Figure] = []
-    for section in args.only:
+    for section in sorted(args.only, key=RUN_ORDER.index):
         print(f"Running {section} ...", file=sys.stderr, flush=True)
+        if section in NEEDS_TENSORFLOW:
+            from td3her_cli.quiet import import_tensorflow
+
+            import_tensorflow()  # before td3her_cli.agent imports it: start-up logs stay quiet
         module = importlib.import_module(SECTIONS[section])
         stopwatch = Stopwatch()
         measured = module.run(plan, progress)
@@ -140,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             figures.append(numbered)
             print(render_figure(numbered), flush=True)
     info.append(("Load average at end (1/5/15 min)", load_average()))
+    figures.sort(key=lambda figure: figure.number)
     write_atomically(args.out, render_report(figures, info, plan, total.elapsed))
     print(f"Wrote {args.out} ({total.elapsed:.0f} s).", file=sys.stderr)
     return 0

@@ -35,6 +35,31 @@ SEED = 0
 Block = Callable[[int], tuple[int, float]]  # first episode seed -> (env steps, seconds)
 
 
+class TimedPolicy:
+    """A policy wrapper that adds up the wall time spent inside the policy's calls.
+
+    Inside the env loop the actor's ~0.5 MB of weights compete with PyBullet for the caches,
+    so a call costs more than in a tight loop; this measures it in place (two perf_counter
+    reads per step, well under a microsecond).
+    """
+
+    def __init__(self, policy) -> None:
+        self.policy = policy
+        self.seconds = 0.0
+        self.calls = 0
+
+    def __call__(self, observation: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
+        start = time.perf_counter()
+        action = self.policy(observation, desired_goal)
+        self.seconds += time.perf_counter() - start
+        self.calls += 1
+        return action
+
+    def reset(self) -> None:
+        """Forget the time added so far."""
+        self.seconds, self.calls = 0.0, 0
+
+
 def raw_block(env, episodes: int, rng: np.random.Generator) -> Block:
     """Plain env.reset/env.step with uniform random actions drawn before the clock starts."""
     low, high = env.action_space.low, env.action_space.high
@@ -108,24 +133,31 @@ def run(plan: Plan, progress: Callable[[str], None] = lambda _: None) -> list[Fi
         spec = describe_env(env, ENV_ID, SEED)
         agent = warmed_agent(env, spec, config)
         policy = agent.numpy_policy()
+        timed_policy = TimedPolicy(policy)
         noise = make_noise(config, spec.action_dim, np.random.default_rng(SEED + 1))
         rng = np.random.default_rng(SEED + 2)
         blocks = {
             "raw": raw_block(env, plan.env_episodes, rng),
             "random": collection_block(env, spec, policy, None, plan.env_episodes, rng, True),
-            "policy": collection_block(env, spec, policy, noise, plan.env_episodes, rng, False),
+            "policy": collection_block(
+                env, spec, timed_policy, noise, plan.env_episodes, rng, False
+            ),
         }
         for block in blocks.values():  # warm-up: first resets load URDFs, caches fill
             block(10_000)
         seconds_per_step: dict[str, list[float]] = {name: [] for name in blocks}
+        in_loop_policy: list[float] = []  # s per policy call inside the "policy" blocks
         for repeat in range(plan.repeats):
             progress(f"env: repeat {repeat + 1}/{plan.repeats}")
             order = list(blocks) if repeat % 2 == 0 else list(reversed(blocks))
             first_seed = 1_000 * (repeat + 1)  # same seeds (goals) for every block of a repeat
+            timed_policy.reset()
             for name in order:
                 steps, seconds = blocks[name](first_seed)
                 seconds_per_step[name].append(seconds / steps)
+            in_loop_policy.append(timed_policy.seconds / timed_policy.calls)
         micro = micro_timings(env, spec, agent, policy, noise, plan)
+        micro["policy_in_loop"] = Summary.of(in_loop_policy).map(lambda s: s * 1e6)
     finally:
         env.close()
     return [raw_figure(seconds_per_step["raw"], plan), collection_figure(seconds_per_step, micro)]
@@ -191,6 +223,10 @@ def collection_figure(seconds_per_step: dict[str, list[float]], micro: dict) -> 
         np.asarray(seconds_per_step[name]) for name in ("raw", "random", "policy")
     )
     overhead = Summary.of(100 * (policy - raw) / raw)  # per repeat: same run, adjacent blocks
+    # The share of the extra time per step spent inside the policy call itself, as a ratio of
+    # medians (a per-repeat ratio explodes when one repeat's overhead is near zero).
+    extra_seconds = float(np.median(policy - raw))  # s/step
+    in_loop_seconds = micro["policy_in_loop"].median * 1e-6  # s per call = s per step
     bookkeeping = Summary.of(100 * (random - raw) / raw)
     policy_summary = Summary.of(policy)
     return Figure(
@@ -210,16 +246,30 @@ def collection_figure(seconds_per_step: dict[str, list[float]], micro: dict) -> 
                     Row("Collection time per step", "ms/step", policy_summary.map(_ms)),
                     Row("Agent overhead vs raw env.step", "%", overhead),
                     Row(
-                        "  of which collect_episode bookkeeping (random actions, no policy)",
+                        "  collect_episode bookkeeping alone (random actions, no policy)",
                         "%",
                         bookkeeping,
+                    ),
+                    Row(
+                        "NumpyPolicy forward timed inside the loop (caches shared with PyBullet)",
+                        "µs",
+                        micro["policy_in_loop"],
+                    ),
+                    Row.exact(
+                        "Share of the overhead spent inside the policy call (ratio of medians)",
+                        "%",
+                        100 * in_loop_seconds / extra_seconds,
                     ),
                 ),
             ),
             Table(
                 "Pieces of the overhead, timed alone (per call)",
                 (
-                    Row("NumpyPolicy forward, [1, 6] + [1, 3] -> [1, 3]", "µs", micro["policy"]),
+                    Row(
+                        "NumpyPolicy forward alone, tight loop, [1, 6] + [1, 3] -> [1, 3]",
+                        "µs",
+                        micro["policy"],
+                    ),
                     Row("OU noise()", "µs", micro["noise"]),
                     Row("EnvSpec.scale_action", "µs", micro["scale"]),
                     Row("For comparison: eager TF actor call + .numpy()", "µs", micro["tf_actor"]),
@@ -235,6 +285,9 @@ def collection_figure(seconds_per_step: dict[str, list[float]], micro: dict) -> 
             ),
         ),
         notes=(
+            "Overhead not spent inside the policy call is noise, clipping, action scaling, "
+            "and PyBullet running slower after the actor's weights evicted its data from the "
+            "caches (indirect cost, visible only in the end-to-end comparison).",
             "The per-episode rows are not part of collect_episode; Trainer.collect pays them "
             "once per episode (divide by 50 for a per-step share).",
         ),

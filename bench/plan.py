@@ -1,4 +1,4 @@
-"""How much each benchmark measures: the full run (~4 min on 2 cores) or --quick (~1 min)."""
+"""How much each benchmark measures: the full run (~2 min on 2 busy cores) or --quick (~40 s)."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ class Plan:
 
 FULL = Plan(
     name="full",
-    repeats=9,
-    env_episodes=8,
+    repeats=11,
+    env_episodes=10,
     micro_calls=4000,
     eager_steps=3,
     compiled_steps=60,

@@ -51,6 +51,9 @@ MODE_LABELS = {
     "function": "tf.function (jit_compile=False)",
     "xla": "tf.function(jit_compile=True) (XLA)",
 }
+TINY_HIDDEN = (16,)
+"""A network so small that its matmuls cost ~nothing: its step time is the fixed overhead
+(call dispatch, NumPy -> tensor, ~hundreds of small graph ops, reading the losses back)."""
 
 # Reference float32 matmuls, shaped like the networks' layers at batch 256 and one large one.
 MATMULS = {
@@ -167,6 +170,14 @@ def run(plan: Plan, progress: Callable[[str], None] = lambda _: None) -> list[Fi
         "function": Stepper(TD3Agent(config, PANDA_REACH, jit_compile=False), "function", batches),
         "xla": Stepper(TD3Agent(config, PANDA_REACH, jit_compile=True), "xla", batches),
     }
+    tiny_config = config.replace(hidden=TINY_HIDDEN)
+    tiny = {
+        "function": Stepper(TD3Agent(tiny_config, PANDA_REACH), "function", batches),
+        "xla": Stepper(TD3Agent(tiny_config, PANDA_REACH, jit_compile=True), "xla", batches),
+    }
+    for stepper in tiny.values():
+        for _ in range(1 + plan.warmup_steps):
+            stepper.step()
     first_call = {}
     for mode, stepper in steppers.items():
         progress(f"td3: first call ({mode})")
@@ -182,6 +193,7 @@ def run(plan: Plan, progress: Callable[[str], None] = lambda _: None) -> list[Fi
         label: calls_for(function, plan.matmul_block_seconds) for label, function in matmuls.items()
     }
     step_seconds: dict[str, list[float]] = {mode: [] for mode in MODES}
+    tiny_seconds: dict[str, list[float]] = {mode: [] for mode in tiny}
     matmul_seconds: dict[str, list[float]] = {label: [] for label in MATMULS}
     for repeat in range(plan.repeats):
         progress(f"td3: repeat {repeat + 1}/{plan.repeats}")
@@ -189,10 +201,12 @@ def run(plan: Plan, progress: Callable[[str], None] = lambda _: None) -> list[Fi
         for mode in order:
             steps = plan.eager_steps if mode == "eager" else plan.compiled_steps
             step_seconds[mode].append(steppers[mode].seconds_per_step(steps))
+        for mode, stepper in tiny.items():
+            tiny_seconds[mode].append(stepper.seconds_per_step(plan.compiled_steps))
         for label, function in matmuls.items():
             matmul_seconds[label].append(seconds_per_call(function, matmul_calls[label]))
     flops = update_flops(PANDA_REACH, config)
-    return [figure(config, plan, flops, first_call, step_seconds, matmul_seconds)]
+    return [figure(config, plan, flops, first_call, step_seconds, tiny_seconds, matmul_seconds)]
 
 
 def figure(
@@ -201,6 +215,7 @@ def figure(
     flops: UpdateFlops,
     first_call: dict[str, float],
     step_seconds: dict[str, list[float]],
+    tiny_seconds: dict[str, list[float]],
     matmul_seconds: dict[str, list[float]],
 ) -> Figure:
     """Figure 3's tables from the raw timings."""
@@ -218,6 +233,18 @@ def figure(
                 f"{MODE_LABELS[mode]}: first call (trace/compile + 1 step)",
                 "s",
                 Summary.of([first_call[mode]]),
+            ),
+        ]
+    tiny_width = ",".join(map(str, TINY_HIDDEN))
+    overhead_rows = []
+    for mode, values in tiny_seconds.items():
+        tiny_ms = Summary.of(values).map(lambda s: s * 1e3)
+        overhead_rows += [
+            Row(f"{MODE_LABELS[mode]}, hidden ({tiny_width}): time per step", "ms", tiny_ms),
+            Row.exact(
+                f"{MODE_LABELS[mode]}: that fixed cost as a share of the default step",
+                "%",
+                100 * tiny_ms.median / (1e3 * Summary.of(step_seconds[mode]).median),
             ),
         ]
     peaks = {
@@ -261,12 +288,17 @@ def figure(
             f"{PANDA_REACH.action_dim}; hidden {','.join(map(str, config.hidden))}; twin "
             f"critics; policy_delay {delay}), NumPy batch in, losses read back, as "
             f"`Trainer.optimise` calls `agent.update`. Per repeat: {plan.eager_steps} eager "
-            f"steps, {plan.compiled_steps} compiled steps per variant, then each reference "
-            "matmul for ~"
-            f"{plan.matmul_block_seconds:g} s, all interleaved."
+            f"steps, {plan.compiled_steps} compiled steps per variant (default and tiny "
+            f"networks), then each reference matmul for ~{plan.matmul_block_seconds:g} s, all "
+            "interleaved. Batches are synthetic (8 distinct, cycled); timing does not depend "
+            "on their values."
         ),
         tables=(
             Table("Update step", tuple(update_rows)),
+            Table(
+                "Size-independent overhead: the same update with a tiny network",
+                tuple(overhead_rows),
+            ),
             Table("FLOP model (matmuls only, multiply-add = 2 FLOPs)", flop_rows),
             Table("float32 matmul reference, same run, same thread pool", tuple(peak_rows)),
         ),

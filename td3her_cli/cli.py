@@ -62,6 +62,10 @@ def _root(
 
 @app.command()
 def train(
+    preset: Annotated[
+        str | None,
+        _option("Named option bundle: original, fast (explicit options override it).", ENV),
+    ] = None,
     env: Annotated[str | None, _option("Gymnasium goal env id.", ENV, "env_id")] = None,
     seed: Annotated[int | None, _option("Run seed (all RNGs, every episode).", ENV, "seed")] = None,
     epochs: Annotated[
@@ -170,9 +174,15 @@ def train(
     if resume is not None:
         if out is not None:
             raise UsageError("--resume RUN continues in RUN; drop --out")
+        if preset is not None:
+            raise UsageError("--resume keeps the run's saved config; drop --preset")
         config, run_dir = resume_config(resume, given)
     else:
-        config = DEFAULTS.replace(**given)
+        from td3her_cli.presets import DEFAULT_PRESET, preset_values
+
+        name = preset or DEFAULT_PRESET
+        values = {**preset_values(name), **given}
+        config = DEFAULTS.replace(**values, extra={"preset": name})
         check_env(config.env_id)  # before anything is written
         run_dir = prepare_run_dir(out, config, force)
 

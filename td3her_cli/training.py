@@ -81,7 +81,8 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.cycle = 0  # cycles completed in the epoch under way
         self.epoch_losses: list[dict[str, float]] = []  # per-cycle mean losses of that epoch
-        self.elapsed = 0.0  # training seconds before this process (resume)
+        self.elapsed = 0.0  # wall seconds of the loop before this process (resume)
+        self.side_seconds = 0.0  # of which spent evaluating and checkpointing
 
     def state_dict(self) -> dict:
         """Counters, RNG and noise state as JSON-serialisable data (TF state is separate)."""
@@ -93,6 +94,7 @@ class Trainer:
             "cycle": self.cycle,
             "epoch_losses": self.epoch_losses,
             "elapsed": self.elapsed,
+            "side_seconds": self.side_seconds,
             "rng": {
                 "replay": self.replay_rng.bit_generator.state,
                 "noise": self.noise_rng.bit_generator.state,
@@ -103,7 +105,15 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what state_dict returned."""
-        for key in ("env_steps", "episodes", "opt_steps", "epoch", "cycle", "elapsed"):
+        for key in (
+            "env_steps",
+            "episodes",
+            "opt_steps",
+            "epoch",
+            "cycle",
+            "elapsed",
+            "side_seconds",
+        ):
             setattr(self, key, state[key])
         self.epoch_losses = list(state["epoch_losses"])
         self.replay_rng.bit_generator.state = state["rng"]["replay"]
@@ -257,7 +267,10 @@ def train(
                 )
                 result.interrupted = True
                 break
+            eval_start = time.perf_counter()
             evaluation = trainer.evaluate()
+            eval_seconds = time.perf_counter() - eval_start
+            trainer.side_seconds += eval_seconds
             trainer.epoch += 1
             trainer.cycle = 0
             epoch_stats = EpochStats(
@@ -266,15 +279,19 @@ def train(
                 episodes=trainer.episodes,
                 opt_steps=trainer.opt_steps,
                 wall_time=elapsed(),
+                train_seconds=elapsed() - trainer.side_seconds,
+                eval_seconds=eval_seconds,
                 evaluation=evaluation,
                 **mean_losses(trainer.epoch_losses),
             )
             trainer.epoch_losses = []
             writer.write(epoch_row(epoch_stats))
             trainer.elapsed = elapsed()
+            save_start = time.perf_counter()
             result.last_checkpoint = save_checkpoint(
                 trainer, run_dir, evaluation.to_dict(), writer.rows, keep, save_buffer
             )
+            trainer.side_seconds += time.perf_counter() - save_start
             result.epochs.append(epoch_stats)
             for each in observers:
                 each.on_epoch(epoch_stats)

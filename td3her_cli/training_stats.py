@@ -35,6 +35,10 @@ class EpochStats:
     episodes: int
     opt_steps: int
     wall_time: float
+    train_seconds: float
+    """Wall seconds of the loop so far, less evaluation and checkpointing."""
+    eval_seconds: float
+    """Seconds this epoch's evaluation took."""
     evaluation: EvalResult
     actor_loss: float
     critic1_loss: float
