@@ -285,9 +285,10 @@ def collection_figure(seconds_per_step: dict[str, list[float]], micro: dict) -> 
             ),
         ),
         notes=(
-            "Overhead not spent inside the policy call is noise, clipping, action scaling, "
-            "and PyBullet running slower after the actor's weights evicted its data from the "
-            "caches (indirect cost, visible only in the end-to-end comparison).",
+            "The policy call costs more in the loop than in a tight loop (cold caches). The "
+            "rest of the overhead is noise, clipping and action scaling (~12 µs together) "
+            "and, presumably, PyBullet slowed by the ~0.5 MB of actor weights evicting its "
+            "data from the caches: an inference from the numbers, not measured directly.",
             "The per-episode rows are not part of collect_episode; Trainer.collect pays them "
             "once per episode (divide by 50 for a per-step share).",
         ),

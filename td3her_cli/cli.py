@@ -67,6 +67,10 @@ def train(
         _option("Named option bundle: original, fast (explicit options override it).", ENV),
     ] = None,
     env: Annotated[str | None, _option("Gymnasium goal env id.", ENV, "env_id")] = None,
+    env_module: Annotated[
+        list[str] | None,
+        _option("Module to import for envs it registers (repeatable).", ENV),
+    ] = None,
     seed: Annotated[int | None, _option("Run seed (all RNGs, every episode).", ENV, "seed")] = None,
     epochs: Annotated[
         int | None, _option("Epochs; each ends with an evaluation.", LOOP, "epochs")
@@ -146,6 +150,7 @@ def train(
     """Train a TD3 + HER agent; writes config.json and metrics.jsonl into the run directory."""
     given = {
         "env_id": env,
+        "env_modules": tuple(env_module) if env_module else None,
         "seed": seed,
         "epochs": epochs,
         "cycles": cycles,
@@ -183,7 +188,7 @@ def train(
         name = preset or DEFAULT_PRESET
         values = {**preset_values(name), **given}
         config = DEFAULTS.replace(**values, extra={"preset": name})
-        check_env(config.env_id)  # before anything is written
+        check_env(config.env_id, config.env_modules)  # before anything is written
         run_dir = prepare_run_dir(out, config, force)
 
     from td3her_cli.quiet import import_tensorflow
@@ -260,6 +265,9 @@ def evaluate(
         bool, typer.Option("--latest", help="Use the run's latest checkpoint instead of best.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    env_module: Annotated[
+        list[str] | None, typer.Option(help="Module to import for envs it registers.")
+    ] = None,
 ) -> None:
     """Run a checkpoint's policy deterministically and report success, return and length."""
     import json
@@ -274,6 +282,7 @@ def evaluate(
 
     info = resolve_checkpoint(checkpoint, latest=latest)
     env_id = env or info.meta["env_id"]
+    import_checkpoint_env_modules(info, env_module)
     gym_env = make_env(env_id)
     try:
         spec = describe_env(gym_env, env_id, seed)
@@ -317,10 +326,11 @@ class StopFlag:
         return manager()
 
 
-def check_env(env_id: str) -> None:
+def check_env(env_id: str, modules: tuple[str, ...] = ()) -> None:
     """Raise EnvError unless env_id makes a goal-conditioned env."""
-    from td3her_cli.envs import make_env
+    from td3her_cli.envs import import_env_modules, make_env
 
+    import_env_modules(modules)
     make_env(env_id).close()
 
 
@@ -375,6 +385,35 @@ def fail(message: str, exit_code: int) -> None:
 
 
 @app.command()
+def envs(
+    env_module: Annotated[
+        list[str] | None, typer.Option(help="Module to import for envs it registers.")
+    ] = None,
+    all_ids: Annotated[
+        bool, typer.Option("--all", help="Probe every registered env, not only panda-gym's.")
+    ] = False,
+) -> None:
+    """List the goal-conditioned envs td3her can train on, with their dimensions."""
+    from rich.table import Table
+
+    from td3her_cli.envs import list_goal_envs
+
+    table = Table(title="Goal-conditioned envs")
+    for name in ("env id", "obs", "goal", "action", "max steps", "reward"):
+        table.add_column(name, justify="right" if name != "env id" else "left")
+    for spec in list_goal_envs(tuple(env_module or ()), all_ids):
+        table.add_row(
+            spec.env_id,
+            str(spec.obs_dim),
+            str(spec.goal_dim),
+            str(spec.action_dim),
+            str(spec.max_episode_steps),
+            "sparse" if spec.reward_bounds else "dense",
+        )
+    Console().print(table)
+
+
+@app.command()
 def render(
     checkpoint: Annotated[Path, typer.Argument(help="A run directory or a checkpoint directory.")],
     episodes: Annotated[int, typer.Option(help="Episodes to record.", min=1)] = 3,
@@ -390,6 +429,9 @@ def render(
         bool, typer.Option("--latest", help="Use the run's latest checkpoint instead of best.")
     ] = False,
     mp4: Annotated[bool, typer.Option("--mp4", help="Write MP4 (needs imageio-ffmpeg).")] = False,
+    env_module: Annotated[
+        list[str] | None, typer.Option(help="Module to import for envs it registers.")
+    ] = None,
 ) -> None:
     """Record the policy acting deterministically as an animated GIF (headless)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -404,6 +446,7 @@ def render(
     info = resolve_checkpoint(checkpoint, latest=latest)
     check_output_path(out)
     env_id = env or info.meta["env_id"]
+    import_checkpoint_env_modules(info, env_module)
     render_env = make_render_env(env_id, width, height)
     console = Console()
     try:
@@ -485,6 +528,14 @@ def plot(
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
+
+
+def import_checkpoint_env_modules(info, extra: list[str] | None) -> None:
+    """Import the env modules a checkpoint was trained with, plus any given on the CLI."""
+    from td3her_cli.envs import import_env_modules
+
+    saved = info.meta.get("config", {}).get("env_modules", [])
+    import_env_modules(tuple(saved) + tuple(extra or ()))
 
 
 def check_output_path(path: Path) -> None:

@@ -23,6 +23,8 @@ class TrainConfig:
     # --- environment ---
     env_id: str = "PandaReach-v3"
     """Gymnasium id of a goal-conditioned env (Dict observation + compute_reward)."""
+    env_modules: tuple[str, ...] = ()
+    """Python modules to import first, for envs they register (e.g. a third-party goal env)."""
     seed: int = 0
     """Seeds networks, noise, replay sampling and every episode's env reset."""
 
@@ -93,6 +95,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "env_modules", tuple(self.env_modules))
         _validate(self)
 
     @property
@@ -106,6 +109,7 @@ class TrainConfig:
         """A JSON-serialisable dict of every field."""
         data = dataclasses.asdict(self)
         data["hidden"] = list(self.hidden)
+        data["env_modules"] = list(self.env_modules)
         return data
 
     def to_json(self) -> str:
@@ -120,8 +124,9 @@ class TrainConfig:
         if unknown:
             raise UsageError(f"unknown config keys: {', '.join(unknown)}")
         values = dict(data)
-        if "hidden" in values:
-            values["hidden"] = tuple(values["hidden"])
+        for key in ("hidden", "env_modules"):
+            if key in values:
+                values[key] = tuple(values[key])
         return cls(**values)
 
     def replace(self, **changes: Any) -> TrainConfig:

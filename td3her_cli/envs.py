@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,7 +53,12 @@ class EnvSpec:
 
 
 def import_env_modules(modules: tuple[str, ...] = ()) -> None:
-    """Import panda_gym and any extra modules that register gymnasium envs."""
+    """Import panda_gym and any extra modules that register gymnasium envs.
+
+    Like `python -m`, the current directory is searched too, so a local module works.
+    """
+    if modules and os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
     with quiet_native_output():
         for name in ("panda_gym", *modules):
             try:
@@ -155,3 +162,33 @@ def episode_seed(run_seed: int, stream: int, index: int) -> int:
 def split_observation(obs: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(observation, achieved_goal, desired_goal) as flat float32 arrays."""
     return tuple(np.asarray(obs[k], dtype=np.float32).reshape(-1) for k in GOAL_KEYS)
+
+
+def list_goal_envs(modules: tuple[str, ...] = (), probe_all: bool = False) -> list[EnvSpec]:
+    """Specs of the registered goal envs: panda-gym's and those the given modules register.
+
+    With probe_all, every registered id is tried (slow; non-goal envs are skipped).
+    """
+    import gymnasium as gym
+
+    before = set(gym.registry)
+    import_env_modules()
+    panda_ids = {
+        env_id
+        for env_id, entry in gym.registry.items()
+        if str(entry.entry_point).startswith("panda_gym")
+    }
+    import_env_modules(modules)
+    added = set(gym.registry) - before - panda_ids if modules else set()
+    candidates = set(gym.registry) if probe_all else panda_ids | added
+    specs = []
+    for env_id in sorted(candidates):
+        try:
+            env = make_env(env_id)
+        except Exception:  # noqa: BLE001 - any env that cannot be made is simply not listed
+            continue
+        try:
+            specs.append(describe_env(env, env_id))
+        finally:
+            env.close()
+    return specs

@@ -2,7 +2,10 @@
 
 The twin critics are one module whose weights carry a leading ensemble axis of 2, so both
 critics run as one batched matmul per layer. Hidden layers use LeakyReLU (slope 0.3, the
-Keras default the original design used); every layer is He-normal initialised.
+Keras default the original design used) and He-normal initialisation. Output layers start
+from U(-3e-3, 3e-3) as in DDPG (Lillicrap et al., 2016, section 7), so that initial actions
+sit in tanh's linear range and initial Q values near zero: with He-normal output layers the
+actor starts saturated and PandaReach took 2-3x as many epochs (see BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 LEAKY_SLOPE = 0.3
+OUTPUT_INIT = 3e-3  # half-width of the uniform init of output layers
 
 
 def he_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
@@ -47,8 +51,13 @@ class MLP(tf.Module):
         sizes = (in_dim, *hidden, out_dim)
         self.kernels = []
         self.biases = []
+        last = len(sizes) - 2
         for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            kernel = he_normal(rng, (*lead, fan_in, fan_out), fan_in)
+            shape = (*lead, fan_in, fan_out)
+            if index < last:
+                kernel = he_normal(rng, shape, fan_in)
+            else:
+                kernel = rng.uniform(-OUTPUT_INIT, OUTPUT_INIT, shape).astype(np.float32)
             bias_shape = (*lead, 1, fan_out) if ensemble else (fan_out,)
             self.kernels.append(tf.Variable(kernel, name=f"kernel_{index}"))
             self.biases.append(tf.Variable(tf.zeros(bias_shape), name=f"bias_{index}"))

@@ -21,7 +21,13 @@ import numpy as np
 from td3her_cli.agent import TD3Agent, UpdateMetrics
 from td3her_cli.checkpoint import resolve_checkpoint, restore_trainer, save_checkpoint
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs import describe_env, episode_seed, make_env, reward_function
+from td3her_cli.envs import (
+    describe_env,
+    episode_seed,
+    import_env_modules,
+    make_env,
+    reward_function,
+)
 from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics
 from td3her_cli.noise import make_noise
 from td3her_cli.replay import HerReplayBuffer
@@ -59,6 +65,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, jit_compile: bool = False) -> None:
         self.config = config
+        import_env_modules(config.env_modules)
         self.env = make_env(config.env_id)
         self.eval_env = make_env(config.env_id)
         self.spec = describe_env(self.env, config.env_id, config.seed)
