@@ -67,6 +67,19 @@ def import_env_modules(modules: tuple[str, ...] = ()) -> None:
                 raise EnvError(
                     f"cannot import env module {name!r} ({exc}); install it or fix --env-module"
                 ) from None
+    _supply_missing_panda_texture()
+
+
+def _supply_missing_panda_texture() -> None:
+    """panda-gym 3.0.7's wheel lacks assets/colored_cube.png, so every Flip env fails with
+    'Error loading texture' (qgallouedec/panda-gym#71). Textures are its only assets: when
+    that file is missing, point panda-gym at td3her's own copy of a cube texture."""
+    import panda_gym.assets
+
+    if os.path.exists(os.path.join(panda_gym.assets.get_data_path(), "colored_cube.png")):
+        return
+    ours = os.path.join(os.path.dirname(__file__), "assets")
+    panda_gym.assets.get_data_path = lambda: ours
 
 
 def make_env(env_id: str, render_mode: str | None = None, **kwargs):
@@ -109,13 +122,32 @@ def check_goal_env(env, env_id: str) -> None:
 
 
 def reward_function(env) -> RewardFn:
-    """Vectorised reward of (achieved_goal [B, G], desired_goal [B, G]) -> [B] float32."""
+    """Vectorised reward of (achieved_goal [B, G], desired_goal [B, G]) -> [B] float32.
+
+    compute_reward is called once on the whole batch. Envs whose compute_reward is not
+    vectorised (probed here against row-by-row calls; e.g. PandaFlip in panda-gym 3.0.7,
+    whose angle_distance uses np.inner and returns [B, B]) fall back to one call per row.
+    """
     compute_reward = env.unwrapped.compute_reward
 
-    def reward(achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
+    def batched(achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
         return np.asarray(compute_reward(achieved_goal, desired_goal, {}), dtype=np.float32)
 
-    return reward
+    def row_by_row(achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
+        rewards = [compute_reward(a, d, {}) for a, d in zip(achieved_goal, desired_goal)]
+        return np.asarray(rewards, dtype=np.float32).reshape(-1)
+
+    goal_shape = env.observation_space["desired_goal"].shape
+    rng = np.random.default_rng(0)
+    achieved = rng.uniform(-1.0, 1.0, (5, *goal_shape)).astype(np.float32)
+    desired = achieved.copy()
+    desired[1:] += rng.normal(0.0, 0.5, desired[1:].shape).astype(np.float32)
+    try:
+        probe = batched(achieved, desired)
+        vectorised = probe.shape == (5,) and np.allclose(probe, row_by_row(achieved, desired))
+    except Exception:  # noqa: BLE001 - any failure on a batch means: not vectorised
+        vectorised = False
+    return batched if vectorised else row_by_row
 
 
 def describe_env(env, env_id: str, seed: int = 0) -> EnvSpec:
@@ -147,7 +179,7 @@ def probe_reward_bounds(env, seed: int = 0) -> tuple[float, float] | None:
     scales = np.repeat([0.0, 1e-3, 1e-2, 3e-2, 1e-1, 0.3, 1.0, 3.0], 32)[:, None]
     desired = achieved + scales * rng.standard_normal((scales.shape[0], achieved.size))
     achieved_batch = np.broadcast_to(achieved, desired.shape).copy()
-    rewards = np.asarray(env.unwrapped.compute_reward(achieved_batch, desired, {}), dtype=float)
+    rewards = reward_function(env)(achieved_batch.astype(np.float32), desired.astype(np.float32))
     values = np.unique(np.round(rewards, 6))
     if values.size != 2:
         return None
@@ -171,16 +203,20 @@ def list_goal_envs(modules: tuple[str, ...] = (), probe_all: bool = False) -> li
     """
     import gymnasium as gym
 
-    before = set(gym.registry)
-    import_env_modules()
-    panda_ids = {
+    import_env_modules(modules)
+
+    def defined_in(entry_point, prefixes: tuple[str, ...]) -> bool:
+        name = (
+            entry_point if isinstance(entry_point, str) else getattr(entry_point, "__module__", "")
+        )
+        return str(name).startswith(prefixes)
+
+    prefixes = ("panda_gym", *modules)
+    candidates = [
         env_id
         for env_id, entry in gym.registry.items()
-        if str(entry.entry_point).startswith("panda_gym")
-    }
-    import_env_modules(modules)
-    added = set(gym.registry) - before - panda_ids if modules else set()
-    candidates = set(gym.registry) if probe_all else panda_ids | added
+        if probe_all or defined_in(entry.entry_point, prefixes)
+    ]
     specs = []
     for env_id in sorted(candidates):
         try:

@@ -71,3 +71,22 @@ def test_same_seed_same_episode(reach):
     # a proportional controller reaches the goal: panda-gym ends the episode on success
     assert first.success and first.terminated[-1] and first.length < 50
     assert first.observation.shape == (first.length + 1, 6)
+
+
+def test_non_vectorised_compute_reward_falls_back_to_rows():
+    from types import SimpleNamespace
+
+    from gymnasium import spaces
+
+    def inner_product_reward(achieved, desired, info):  # like panda-gym 3.0.7's Flip
+        return -(1 - np.inner(achieved, desired) ** 2 > 0.1).astype(np.float32)
+
+    box = spaces.Box(-1, 1, (4,), np.float32)
+    fake = SimpleNamespace(
+        unwrapped=SimpleNamespace(compute_reward=inner_product_reward),
+        observation_space={"desired_goal": box},
+    )
+    reward = reward_function(fake)
+    goals = np.eye(4, dtype=np.float32)
+    np.testing.assert_array_equal(reward(goals, goals), [0, 0, 0, 0])  # rows, not [4, 4]
+    np.testing.assert_array_equal(reward(goals, goals[::-1]), [-1, -1, -1, -1])

@@ -1,0 +1,109 @@
+"""Every panda-gym task family, both control types, end to end; and a third-party goal env."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from td3her_cli import cli
+from td3her_cli.checkpoint import load_policy, resolve_checkpoint, save_checkpoint
+from td3her_cli.config import TrainConfig
+from td3her_cli.envs import episode_seed
+from td3her_cli.rollout import evaluate
+from td3her_cli.training import Trainer
+
+FAMILIES = ["Reach", "Push", "Slide", "PickAndPlace", "Stack", "Flip"]
+IDS = [f"Panda{family}{control}-v3" for family in FAMILIES for control in ("", "Joints")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", IDS)
+def test_task_collect_update_checkpoint_evaluate(env_id, tmp_path):
+    config = TrainConfig(
+        env_id=env_id,
+        hidden=(16, 16),
+        batch_size=8,
+        episodes_per_cycle=1,
+        random_steps=5,
+        buffer_size=1000,
+    )
+    trainer = Trainer(config)
+    try:
+        trainer.collect()
+        metrics = trainer.optimise()[:1] or [
+            trainer.agent.update(trainer.buffer.sample(config.batch_size, trainer.replay_rng))
+        ]
+        assert np.isfinite(metrics[0].critic1_loss)
+        trainer.epoch = 1
+        save_checkpoint(trainer, tmp_path, {"success_rate": 0.0, "mean_return": -1.0}, 0)
+        spec = trainer.spec
+        info = resolve_checkpoint(tmp_path)
+        assert info.meta["spaces"]["action_dim"] == spec.action_dim
+        result = evaluate(trainer.eval_env, spec, load_policy(info), [episode_seed(0, 2, 0)])
+        assert result.episodes == 1 and 1 <= result.mean_length <= spec.max_episode_steps
+    finally:
+        trainer.close()
+
+
+def test_dense_rewards_are_not_clipped_and_sparse_are():
+    for env_id, bounded in (("PandaPushDense-v3", False), ("PandaPush-v3", True)):
+        trainer = Trainer(TrainConfig(env_id=env_id, hidden=(8,), buffer_size=1000))
+        try:
+            assert (trainer.agent.target_bounds is not None) == bounded
+        finally:
+            trainer.close()
+
+
+def run_cli(args, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["td3her", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def test_third_party_goal_env_via_env_module(tmp_path, capsys, monkeypatch):
+    run_dir = tmp_path / "point"
+    args = [
+        "train",
+        "--env",
+        "PointGoal-v0",
+        "--env-module",
+        "tests.point_goal_env",
+        "--epochs",
+        "1",
+        "--cycles",
+        "2",
+        "--episodes-per-cycle",
+        "2",
+        "--optimization-steps",
+        "5",
+        "--eval-episodes",
+        "2",
+        "--hidden",
+        "16",
+        "--batch-size",
+        "16",
+        "--random-steps",
+        "10",
+        "--out",
+        str(run_dir),
+    ]
+    code, _, err = run_cli(args, capsys, monkeypatch)
+    assert code == 0, err
+    meta = json.loads((run_dir / "checkpoints" / "epoch_001" / "meta.json").read_text())
+    assert meta["config"]["env_modules"] == ["tests.point_goal_env"]
+    assert meta["spaces"]["reward_bounds"] == [-1.0, 0.0]
+    # evaluate imports the module the checkpoint names by itself
+    code, out, err = run_cli(
+        ["evaluate", str(run_dir), "--episodes", "2", "--json"], capsys, monkeypatch
+    )
+    assert code == 0, err
+    assert json.loads(out)["env_id"] == "PointGoal-v0"
+
+
+def test_envs_lists_panda_and_module_envs(capsys, monkeypatch):
+    code, out, err = run_cli(["envs", "--env-module", "tests.point_goal_env"], capsys, monkeypatch)
+    assert code == 0, err
+    assert "PandaStack-v3" in out and "PointGoal-v0" in out
