@@ -108,6 +108,7 @@ def train(
     action_l2: Annotated[
         float | None, _option("L2 penalty on actor actions.", TD3, "action_l2")
     ] = None,
+    xla: Annotated[bool | None, _option("Compile the update loop with XLA.", TD3, "xla")] = None,
     her_strategy: Annotated[
         str | None, _option("future, final, episode or none.", HER, "her_strategy")
     ] = None,
@@ -168,6 +169,7 @@ def train(
         "target_noise_clip": target_noise_clip,
         "hidden": parse_hidden(hidden) if hidden is not None else None,
         "action_l2": action_l2,
+        "xla": xla,
         "her_strategy": her_strategy,
         "her_k": her_k,
         "noise": noise,

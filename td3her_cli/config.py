@@ -63,6 +63,8 @@ class TrainConfig:
     """Hidden layer widths of the actor and of each critic."""
     action_l2: float = 0.0
     """Weight of the L2 penalty on the actor's (pre-scaling) actions."""
+    xla: bool = True
+    """Compile the update loop with XLA (jit_compile): 1.1-4x faster steps here, ~1-2 s compile."""
 
     # --- HER ---
     her_strategy: str = "future"

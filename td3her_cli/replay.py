@@ -174,6 +174,11 @@ class HerReplayBuffer:
             done=np.zeros(batch_size, np.float32),
         )
 
+    def sample_stacked(self, steps: int, batch_size: int, rng: np.random.Generator) -> Batch:
+        """`steps` independent batches in one draw, stacked: every field is [steps, B, ...]."""
+        flat = self.sample(steps * batch_size, rng)
+        return Batch(*(field.reshape(steps, batch_size, *field.shape[1:]) for field in flat))
+
     _ARRAYS = (
         "observation",
         "next_observation",

@@ -63,13 +63,13 @@ class TrainingObserver(Protocol):
 class Trainer:
     """Owns the env, agent, buffer, noise, RNG streams and counters of one run."""
 
-    def __init__(self, config: TrainConfig, jit_compile: bool = False) -> None:
+    def __init__(self, config: TrainConfig) -> None:
         self.config = config
         import_env_modules(config.env_modules)
         self.env = make_env(config.env_id)
         self.eval_env = make_env(config.env_id)
         self.spec = describe_env(self.env, config.env_id, config.seed)
-        self.agent = TD3Agent(config, self.spec, jit_compile=jit_compile)
+        self.agent = TD3Agent(config, self.spec)
         self.buffer = HerReplayBuffer(
             config.buffer_size,
             self.spec.obs_dim,
@@ -159,12 +159,13 @@ class Trainer:
         return float(np.mean(successes)), float(np.mean(returns))
 
     def optimise(self) -> list[UpdateMetrics]:
-        """One cycle's TD3 updates on HER batches."""
-        updates = []
-        for _ in range(self.config.optimization_steps):
-            batch = self.buffer.sample(self.config.batch_size, self.replay_rng)
-            updates.append(self.agent.update(batch))
-            self.opt_steps += 1
+        """One cycle's TD3 updates on HER batches, run as one compiled call."""
+        steps = self.config.optimization_steps
+        if steps == 0:
+            return []
+        batches = self.buffer.sample_stacked(steps, self.config.batch_size, self.replay_rng)
+        updates = self.agent.update_many(batches)
+        self.opt_steps += steps
         return updates
 
     def evaluate(self) -> EvalResult:
@@ -200,7 +201,6 @@ def train(
     keep: int = 3,
     save_buffer: bool = False,
     tensorboard: bool = True,
-    jit_compile: bool = False,
 ) -> TrainResult:
     """Train for config.epochs epochs in run_dir: config.json, metrics.jsonl, checkpoints/.
 
@@ -212,7 +212,7 @@ def train(
     setup_start = time.perf_counter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(config, jit_compile=jit_compile)
+    trainer = Trainer(config)
     result = TrainResult(run_dir=run_dir)
     metrics_path = run_dir / METRICS_FILE
     if resume:

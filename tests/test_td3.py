@@ -142,3 +142,22 @@ def test_update_traces_once_and_losses_fall(small_spec):
     assert agent._compiled_update.experimental_get_tracing_count() == 1
     assert last.critic1_loss < first.critic1_loss
     assert np.isfinite([last.actor_loss, last.critic2_loss, last.mean_q]).all()
+
+
+def test_update_many_equals_sequential_updates(small_spec):
+    rng = np.random.default_rng(4)
+    batches = [random_batch(small_spec, 32, rng) for _ in range(7)]
+    stacked = Batch(*(np.stack(fields) for fields in zip(*batches)))
+    one_by_one, together = make_agent(small_spec), make_agent(small_spec)
+    sequential = [one_by_one.update(batch) for batch in batches]
+    fused = together.update_many(stacked)
+    for a, b in zip(sequential, fused):
+        np.testing.assert_allclose(
+            [a.critic1_loss, a.critic2_loss, a.actor_loss, a.mean_q],
+            [b.critic1_loss, b.critic2_loss, b.actor_loss, b.mean_q],
+            rtol=1e-5,
+            atol=1e-6,
+        )
+    for x, y in zip(weights(one_by_one.actor), weights(together.actor)):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    assert int(together.actor_updates.numpy()) == 2  # steps 3 and 6 of 7
