@@ -50,26 +50,37 @@ class Adam(tf.Module):
 
 
 class NumpyPolicy:
-    """A frozen NumPy copy of the actor and normalisers: cheap, batched acting in the env loop."""
+    """A NumPy copy of the actor and normalisers: cheap, batched acting in the env loop.
+
+    Weights are copied at construction (they change only in optimisation);
+    `refresh_normalizers` re-reads the statistics, which change after every episode.
+    """
 
     def __init__(self, agent: TD3Agent) -> None:
+        self._agent = agent
         self._kernels = [k.numpy() for k in agent.actor.kernels]
         self._biases = [b.numpy() for b in agent.actor.biases]
-        self._obs_norm = agent.obs_normalizer
-        self._goal_norm = agent.goal_normalizer
-        self._obs_stats = agent.obs_normalizer.numpy_params()
-        self._goal_stats = agent.goal_normalizer.numpy_params()
+        self.refresh_normalizers()
+
+    def refresh_normalizers(self) -> None:
+        """Copy the current normaliser statistics (observation || goal)."""
+        obs_norm, goal_norm = self._agent.obs_normalizer, self._agent.goal_normalizer
+        self._normalize = obs_norm.enabled
+        obs_mean, obs_std = obs_norm.numpy_params()
+        goal_mean, goal_std = goal_norm.numpy_params()
+        self._mean = np.concatenate([obs_mean, goal_mean])
+        self._inv_std = 1.0 / np.concatenate([obs_std, goal_std])
+        self._clip_obs, self._clip_normalized = obs_norm.clip_obs, obs_norm.clip_normalized
 
     def __call__(self, observation: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
         """Deterministic actions in [-1, 1] for observation [N, obs] and goal [N, goal]."""
-        inputs = np.concatenate(
-            [
-                self._obs_norm.normalize_numpy(observation, *self._obs_stats),
-                self._goal_norm.normalize_numpy(desired_goal, *self._goal_stats),
-            ],
-            axis=-1,
-        ).astype(np.float32)
-        return numpy_forward(self._kernels, self._biases, inputs, tanh=True)
+        inputs = np.concatenate([observation, desired_goal], axis=-1)  # [N, obs + goal]
+        if self._normalize:
+            inputs = np.clip(inputs, -self._clip_obs, self._clip_obs)
+            inputs = np.clip(
+                (inputs - self._mean) * self._inv_std, -self._clip_normalized, self._clip_normalized
+            )
+        return numpy_forward(self._kernels, self._biases, inputs.astype(np.float32), tanh=True)
 
 
 def td_target_bounds(

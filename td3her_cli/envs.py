@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -45,11 +46,15 @@ class EnvSpec:
             "reward_bounds": list(self.reward_bounds) if self.reward_bounds else None,
         }
 
+    @functools.cached_property
+    def _action_box(self) -> tuple[np.ndarray, np.ndarray]:
+        low = np.asarray(self.action_low, dtype=np.float32)
+        return low, np.asarray(self.action_high, dtype=np.float32) - low
+
     def scale_action(self, action: np.ndarray) -> np.ndarray:
         """Map an agent action in [-1, 1] to the env's action box."""
-        low = np.asarray(self.action_low, dtype=np.float32)
-        high = np.asarray(self.action_high, dtype=np.float32)
-        return low + (np.clip(action, -1.0, 1.0) + 1.0) * 0.5 * (high - low)
+        low, width = self._action_box
+        return low + (np.clip(action, -1.0, 1.0) + 1.0) * 0.5 * width
 
 
 def import_env_modules(modules: tuple[str, ...] = ()) -> None:

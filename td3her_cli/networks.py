@@ -102,7 +102,7 @@ def numpy_forward(
     for index, (kernel, bias) in enumerate(zip(kernels, biases)):
         hidden = hidden @ kernel + bias
         if index < last:
-            hidden = np.where(hidden > 0, hidden, LEAKY_SLOPE * hidden)
+            hidden = np.maximum(hidden, LEAKY_SLOPE * hidden)  # LeakyReLU, as slope < 1
     return np.tanh(hidden) if tanh else hidden
 
 

@@ -62,15 +62,8 @@ class Normalizer(tf.Module):
         )
 
     def numpy_params(self) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, std) as float32 arrays, for NumPy inference."""
+        """(mean, std) as float32 arrays, for NumPy inference (agent.NumpyPolicy)."""
         return self.mean.numpy(), self.std.numpy()
-
-    def normalize_numpy(self, values: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-        """NumPy twin of `normalize` with (mean, std) from `numpy_params`."""
-        if not self.enabled:
-            return values
-        clipped = np.clip(values, -self.clip_obs, self.clip_obs)
-        return np.clip((clipped - mean) / std, -self.clip_normalized, self.clip_normalized)
 
     def state(self) -> dict:
         """Statistics as plain numbers (for JSON metadata)."""

@@ -137,11 +137,13 @@ class Trainer:
     def collect(self) -> tuple[float, float]:
         """One cycle's exploratory episodes into the buffer: (success rate, mean return)."""
         successes, returns = [], []
+        policy = self.agent.numpy_policy()  # the weights change only in optimise()
         for _ in range(self.config.episodes_per_cycle):
+            policy.refresh_normalizers()
             episode = collect_episode(
                 self.env,
                 self.spec,
-                self.agent.numpy_policy(),  # fresh weights and normaliser statistics
+                policy,
                 seed=episode_seed(self.config.seed, TRAIN_STREAM, self.episodes),
                 noise=self.noise,
                 rng=self.action_rng,

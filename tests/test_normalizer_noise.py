@@ -20,14 +20,12 @@ def test_normalizer_statistics_match_numpy():
     assert normalizer.count.numpy() == 5000
 
 
-def test_normalize_clips_inputs_and_outputs_in_graph_and_numpy():
+def test_normalize_clips_inputs_and_outputs():
     normalizer = Normalizer(2, clip_obs=200.0, clip_normalized=5.0)
     normalizer.update(np.array([[0.0, 0.0], [2.0, 2.0]]))  # mean 1, std 1
     values = np.array([[1e6, 1.5], [-1e6, 0.5]], np.float32)
     graph = normalizer.normalize(values).numpy()
-    numpy = normalizer.normalize_numpy(values, *normalizer.numpy_params())
     np.testing.assert_allclose(graph, [[5.0, 0.5], [-5.0, -0.5]], atol=1e-6)
-    np.testing.assert_allclose(graph, numpy, atol=1e-6)
 
 
 def test_disabled_normalizer_is_identity():

@@ -161,3 +161,14 @@ def test_update_many_equals_sequential_updates(small_spec):
     for x, y in zip(weights(one_by_one.actor), weights(together.actor)):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
     assert int(together.actor_updates.numpy()) == 2  # steps 3 and 6 of 7
+
+
+def test_numpy_policy_matches_the_graph_actor(small_spec):
+    agent = make_agent(small_spec, normalize=True)
+    rng = np.random.default_rng(5)
+    agent.update_normalizers(rng.normal(3, 2, (100, 4)), rng.normal(-1, 0.5, (100, 2)))
+    observation = rng.normal(3, 2, (9, 4)).astype(np.float32)
+    observation[0, 0] = 1e6  # clipped to +/-200, then to +/-5 after normalising
+    goal = rng.normal(-1, 0.5, (9, 2)).astype(np.float32)
+    graph = agent.actor(agent._inputs(observation, goal)).numpy()
+    np.testing.assert_allclose(agent.numpy_policy()(observation, goal), graph, atol=1e-5)
