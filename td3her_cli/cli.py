@@ -85,6 +85,9 @@ def train(
     eval_episodes: Annotated[
         int | None, _option("Evaluation episodes per epoch.", LOOP, "eval_episodes")
     ] = None,
+    num_envs: Annotated[
+        int | None, _option("Envs collecting in parallel subprocesses.", LOOP, "num_envs")
+    ] = None,
     batch_size: Annotated[int | None, _option("Batch size.", TD3, "batch_size")] = None,
     buffer_size: Annotated[
         int | None, _option("Replay capacity (transitions).", TD3, "buffer_size")
@@ -158,6 +161,7 @@ def train(
         "episodes_per_cycle": episodes_per_cycle,
         "optimization_steps": optimization_steps,
         "eval_episodes": eval_episodes,
+        "num_envs": num_envs,
         "batch_size": batch_size,
         "buffer_size": buffer_size,
         "actor_lr": actor_lr,

@@ -39,6 +39,8 @@ class TrainConfig:
     """TD3 gradient steps (one batch each) at the end of each cycle."""
     eval_episodes: int = 10
     """Deterministic evaluation episodes after each epoch."""
+    num_envs: int = 1
+    """Env copies collecting a cycle's episodes in parallel subprocesses (same data per cycle)."""
 
     # --- TD3 ---
     batch_size: int = 256
@@ -176,6 +178,7 @@ def _validate(config: TrainConfig) -> None:
         "cycles",
         "episodes_per_cycle",
         "eval_episodes",
+        "num_envs",
         "batch_size",
         "buffer_size",
         "actor_lr",

@@ -30,7 +30,7 @@ from td3her_cli.envs import (
 )
 from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics
 from td3her_cli.noise import make_noise
-from td3her_cli.replay import HerReplayBuffer
+from td3her_cli.replay import Episode, HerReplayBuffer
 from td3her_cli.rollout import EvalResult, collect_episode, evaluate
 from td3her_cli.training_stats import CycleStats, EpochStats
 
@@ -81,7 +81,16 @@ class Trainer:
         )
         seeds = np.random.SeedSequence([config.seed, 11]).spawn(3)
         self.replay_rng, self.noise_rng, self.action_rng = (np.random.default_rng(s) for s in seeds)
-        self.noise = make_noise(config, self.spec.action_dim, self.noise_rng)
+        self.noises = [
+            make_noise(config, self.spec.action_dim, self.noise_rng) for _ in range(config.num_envs)
+        ]
+        self.collector = None
+        if config.num_envs > 1:
+            from td3her_cli.parallel import ParallelCollector
+
+            self.collector = ParallelCollector(
+                config.env_id, config.env_modules, config.num_envs, self.spec
+            )
         self.env_steps = 0
         self.episodes = 0
         self.opt_steps = 0
@@ -107,7 +116,7 @@ class Trainer:
                 "noise": self.noise_rng.bit_generator.state,
                 "action": self.action_rng.bit_generator.state,
             },
-            "noise_state": getattr(self.noise, "state", np.zeros(0)).tolist(),
+            "noise_states": [getattr(n, "state", np.zeros(0)).tolist() for n in self.noises],
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -126,39 +135,56 @@ class Trainer:
         self.replay_rng.bit_generator.state = state["rng"]["replay"]
         self.noise_rng.bit_generator.state = state["rng"]["noise"]
         self.action_rng.bit_generator.state = state["rng"]["action"]
-        if hasattr(self.noise, "state"):
-            self.noise.state = np.asarray(state["noise_state"], dtype=float)
+        for noise, saved in zip(self.noises, state["noise_states"]):
+            if hasattr(noise, "state"):
+                noise.state = np.asarray(saved, dtype=float)
 
     def close(self) -> None:
-        """Release the envs."""
+        """Release the envs (and the parallel workers)."""
         self.env.close()
         self.eval_env.close()
+        if self.collector is not None:
+            self.collector.close()
 
     def collect(self) -> tuple[float, float]:
         """One cycle's exploratory episodes into the buffer: (success rate, mean return)."""
-        successes, returns = [], []
+        count = self.config.episodes_per_cycle
+        seeds = [
+            episode_seed(self.config.seed, TRAIN_STREAM, self.episodes + i) for i in range(count)
+        ]
+        random_steps = max(0, self.config.random_steps - self.env_steps)
         policy = self.agent.numpy_policy()  # the weights change only in optimise()
-        for _ in range(self.config.episodes_per_cycle):
-            policy.refresh_normalizers()
-            episode = collect_episode(
-                self.env,
-                self.spec,
-                policy,
-                seed=episode_seed(self.config.seed, TRAIN_STREAM, self.episodes),
-                noise=self.noise,
-                rng=self.action_rng,
-                random_steps=max(0, self.config.random_steps - self.env_steps),
-            )
+        episodes = []
+
+        def store(episode: Episode) -> None:
             self.buffer.add(episode)
             # Goals seen by the critic are desired goals and (via HER) achieved goals.
             self.agent.update_normalizers(
                 episode.observation, np.concatenate([episode.desired_goal, episode.achieved_goal])
             )
+            policy.refresh_normalizers()
             self.env_steps += episode.length
             self.episodes += 1
-            successes.append(episode.success)
-            returns.append(float(episode.reward.sum()))
-        return float(np.mean(successes)), float(np.mean(returns))
+            episodes.append(episode)
+
+        if self.collector is not None:
+            self.collector.collect(
+                count, policy, self.noises, seeds, self.action_rng, random_steps, store
+            )
+        else:
+            for seed in seeds:
+                episode = collect_episode(
+                    self.env,
+                    self.spec,
+                    policy,
+                    seed,
+                    self.noises[0],
+                    self.action_rng,
+                    max(0, self.config.random_steps - self.env_steps),
+                )
+                store(episode)
+        success_rate = float(np.mean([e.success for e in episodes]))
+        return success_rate, float(np.mean([e.reward.sum() for e in episodes]))
 
     def optimise(self) -> list[UpdateMetrics]:
         """One cycle's TD3 updates on HER batches, run as one compiled call."""

@@ -1,0 +1,49 @@
+"""--num-envs: subprocess collection gives exactly the single-env episodes for the same seeds."""
+
+import numpy as np
+import pytest
+
+from td3her_cli.config import TrainConfig
+from td3her_cli.envs import describe_env, make_env
+from td3her_cli.noise import GaussianNoise
+from td3her_cli.parallel import ParallelCollector
+from td3her_cli.rollout import collect_episode
+from td3her_cli.training import train
+
+pytestmark = pytest.mark.slow
+
+
+def proportional_policy(observation, goal):
+    """Moves toward the goal: reaches it in a few steps, so episodes end at different times."""
+    return np.tanh(5.0 * (goal[:, :3] - observation[:, :3])).astype(np.float32)
+
+
+def test_parallel_episodes_equal_single_env_episodes():
+    env = make_env("PandaReach-v3")
+    spec = describe_env(env, "PandaReach-v3")
+    seeds = [11, 12, 13, 14, 15]
+    expected = {seed: collect_episode(env, spec, proportional_policy, seed) for seed in seeds}
+    env.close()
+    collector = ParallelCollector("PandaReach-v3", (), 2, spec)
+    got = []
+    try:
+        silent = [GaussianNoise(spec.action_dim, 0.0, np.random.default_rng(0)) for _ in range(2)]
+        steps = collector.collect(
+            len(seeds), proportional_policy, silent, seeds, np.random.default_rng(0), 0, got.append
+        )
+    finally:
+        collector.close()
+    assert len(got) == 5 and steps == sum(e.length for e in got)
+    by_goal = {tuple(e.desired_goal[0]): e for e in got}
+    for seed, episode in expected.items():
+        match = by_goal[tuple(episode.desired_goal[0])]
+        np.testing.assert_allclose(match.observation, episode.observation, atol=1e-6)
+        np.testing.assert_array_equal(match.action, episode.action)
+        assert match.success == episode.success
+
+
+def test_training_with_two_envs(tmp_path):
+    config = TrainConfig(epochs=1, cycles=2, episodes_per_cycle=3, optimization_steps=5,
+                         eval_episodes=2, hidden=(16,), batch_size=16, random_steps=20, num_envs=2)
+    result = train(config, tmp_path / "run", tensorboard=False)
+    assert result.epochs[0].episodes == 6
