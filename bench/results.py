@@ -78,14 +78,23 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Grid:
+    """A captioned table of per-run values (one line per seed, say) with its own columns."""
+
+    caption: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
 class Figure:
     """One numbered benchmark figure: what it measures, its tables, and how to reproduce it."""
 
     section: str
-    """The --only name that runs it (env, td3, her, memory)."""
+    """The --only name that runs it (env, td3, her, memory, fast)."""
     title: str
     description: str
-    tables: tuple[Table, ...]
+    tables: tuple[Table | Grid, ...]
     notes: tuple[str, ...] = ()
     number: int = 0
     command: str = ""
@@ -98,7 +107,14 @@ class Figure:
 
 
 def format_number(value: float) -> str:
-    """About four significant digits, thousands separated: 1,234 / 123 / 12.3 / 1.23 / 0.123."""
+    """About four significant digits, thousands separated: 1,234 / 123 / 12.3 / 1.23 / 0.123.
+
+    Infinity (a target never reached) shows as ∞, NaN (nothing to show) as —.
+    """
+    if np.isnan(value):
+        return "—"
+    if np.isinf(value):
+        return "∞" if value > 0 else "-∞"
     magnitude = abs(value)
     if magnitude >= 1000:
         return f"{value:,.0f}"
@@ -133,6 +149,14 @@ def render_table(table: Table) -> str:
     return "\n".join(lines)
 
 
+def render_grid(grid: Grid) -> str:
+    """A Markdown table with the grid's own header."""
+    lines = [f"**{grid.caption}**", "", _markdown_row(grid.header)]
+    lines.append(_markdown_row(["---"] * len(grid.header)))
+    lines += [_markdown_row(row) for row in grid.rows]
+    return "\n".join(lines)
+
+
 def _markdown_row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
@@ -141,7 +165,7 @@ def render_figure(figure: Figure) -> str:
     """A Markdown section for one figure."""
     parts = [f"## {figure.number}. {figure.title}", "", figure.description, ""]
     for table in figure.tables:
-        parts += [render_table(table), ""]
+        parts += [render_table(table) if isinstance(table, Table) else render_grid(table), ""]
     for note in figure.notes:
         parts.append(f"- {note}")
     if figure.notes:

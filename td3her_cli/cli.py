@@ -525,11 +525,17 @@ def plot(
             _percent(row["best_success_rate"]),
             str(row["solved_epoch"] or "-"),
             str(row["solved_env_steps"] or "-"),
+            _seconds(row["solved_wall_time"]),
+            _seconds(row["wall_time"]),
         )
     console = Console()
     console.print(table)
     for path in paths:
         console.print(f"wrote {path}")
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 def _percent(value: float | None) -> str:

@@ -40,6 +40,8 @@ class RunMetrics:
     epoch_env_steps: np.ndarray  # [E] env steps at the end of each epoch
     success_rate: np.ndarray  # [E] deterministic evaluation success rate in [0, 1]
     mean_return: np.ndarray  # [E] deterministic evaluation mean return
+    epoch_wall_time: np.ndarray  # [E] seconds of the training loop at each epoch's end
+    epoch_train_seconds: np.ndarray  # [E] the same less evaluation and checkpointing (NaN: old)
     cycle_x: np.ndarray  # [K] fractional epochs
     cycle_env_steps: np.ndarray  # [K] env steps at the end of each cycle
     actor_loss: np.ndarray  # [K] mean actor loss of the cycle's updates (NaN if none)
@@ -89,6 +91,8 @@ def load_run(run_dir: Path) -> RunMetrics:
         epoch_env_steps=column(epoch_rows, "env_steps"),
         success_rate=column(epoch_rows, "success_rate"),
         mean_return=column(epoch_rows, "mean_return"),
+        epoch_wall_time=column(epoch_rows, "wall_time"),
+        epoch_train_seconds=column(epoch_rows, "train_seconds"),
         cycle_x=np.array(
             [r["epoch"] - 1 + r["cycle"] / cycles_per_epoch for r in cycle_rows], dtype=np.float64
         ),
@@ -325,7 +329,9 @@ def summary_rows(runs: list[RunMetrics], threshold: float = SUCCESS_THRESHOLD) -
     Returns:
         Dicts with keys name, epochs (completed), final_success_rate, best_success_rate
         (None before the first evaluation), solved_epoch (first epoch with success rate
-        >= threshold, else None) and solved_env_steps (env steps at that epoch, else None).
+        >= threshold, else None), solved_env_steps, solved_wall_time and solved_train_seconds
+        (env steps, loop seconds, and loop seconds less evaluation and checkpointing at that
+        epoch, else None) and wall_time (loop seconds at the last epoch).
     """
     rows = []
     for run in runs:
@@ -339,6 +345,16 @@ def summary_rows(runs: list[RunMetrics], threshold: float = SUCCESS_THRESHOLD) -
                 "best_success_rate": float(np.nanmax(run.success_rate)) if has_epochs else None,
                 "solved_epoch": int(run.epoch[solved[0]]) if solved.size else None,
                 "solved_env_steps": int(run.epoch_env_steps[solved[0]]) if solved.size else None,
+                "solved_wall_time": _at(run.epoch_wall_time, solved),
+                "solved_train_seconds": _at(run.epoch_train_seconds, solved),
+                "wall_time": float(run.epoch_wall_time[-1]) if has_epochs else None,
             }
         )
     return rows
+
+
+def _at(values: np.ndarray, solved: np.ndarray) -> float | None:
+    """values at the first solved epoch, or None (also for NaN: a field older runs lack)."""
+    if not solved.size or np.isnan(values[solved[0]]):
+        return None
+    return float(values[solved[0]])

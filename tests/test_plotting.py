@@ -177,6 +177,9 @@ def test_summary_rows(tmp_path):
             "best_success_rate": 1.0,
             "solved_epoch": 2,
             "solved_env_steps": 800,  # 2 epochs x 4 cycles x 2 episodes x 50 steps
+            "solved_wall_time": pytest.approx(1.6),  # 0.1 s per episode, 16 episodes
+            "solved_train_seconds": None,  # these rows predate train_seconds
+            "wall_time": pytest.approx(3.2),
         },
         {
             "name": "unsolved",
@@ -185,6 +188,9 @@ def test_summary_rows(tmp_path):
             "best_success_rate": 0.94,
             "solved_epoch": None,
             "solved_env_steps": None,
+            "solved_wall_time": None,
+            "solved_train_seconds": None,
+            "wall_time": pytest.approx(2.4),
         },
     ]
 
