@@ -1,10 +1,11 @@
 """Benchmarks of the td3her hot paths: env stepping, acting, TD3 updates, HER sampling, memory.
 
-Run `python -m bench [--quick] [--only env,td3,her,memory] [--out FILE]` (or `make bench`).
+Run `python -m bench [--quick] [--only env,td3,her,memory,fast] [--out FILE]` (or `make bench`).
 Every figure is a median over interleaved repeats with its spread, and names the command that
 reproduces it. Nothing here asserts on timings: this is a measurement tool, not a test.
 
 Modules: `plan` (repeat counts), `results` (typed results and Markdown), `machine` (what ran
 it), and one module per section: `env_throughput` (figures 1-2), `td3_update` (3),
-`her_sampling` (4), `memory` (5, measured in a child process).
+`her_sampling` (4), `memory` (5, measured in a child process), `fast_preset` (6, the fast
+preset trained per seed in fresh processes).
 """

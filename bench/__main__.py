@@ -1,10 +1,24 @@
-"""`python -m bench [--quick] [--only env,td3,her,memory] [--out FILE]`: measure, print, write.
+"""`python -m bench [--quick] [--only env,td3,her,memory,fast] [--out FILE]`: measure, write.
 
 Sections (each can run alone with --only):
   env     figures 1-2: raw PandaReach-v3 env.step, and collect_episode with the NumpyPolicy
-  td3     figure 3: TD3 steps/s eager / tf.function / XLA, GFLOP/s against matmul references
+  td3     figure 3: TD3 steps/s eager / tf.function / XLA, one call per step and fused
+          (update_many), default and fast-preset networks, GFLOP/s against matmul references
   her     figure 4: HER batch sampling from a full 1e6-transition buffer
   memory  figure 5: RSS of a child process holding the agent and a full buffer
+  fast    figure 6: `td3her train --preset fast` per seed in fresh processes: env steps and
+          seconds to >= 95 % evaluation success, and the time outside the training loop
+
+The whole run takes ~5 min on 2 busy cores, --quick ~2 min; most of it is figure 6.
+
+Output: the report goes to stdout as it is measured and to --out (default
+bench/out/benchmarks.md), written atomically (a temporary sibling renamed over it). The report
+sits between the lines `<!-- bench:start -->` and `<!-- bench:end -->`. If --out already exists
+and holds both markers, only the text between them is replaced, so hand-written sections above
+and below survive: `python -m bench --out BENCHMARKS.md` refreshes the figures of a repository's
+BENCHMARKS.md and keeps its prose. If the markers are missing the whole file is written (with
+the markers, ready for the next run). With --only, the marked region holds only the figures
+just measured.
 
 Heavy imports (TensorFlow, PyBullet) happen after the arguments are parsed, so --help is instant.
 """
@@ -27,12 +41,16 @@ SECTIONS = {
     "td3": "bench.td3_update",
     "her": "bench.her_sampling",
     "memory": "bench.memory",
+    "fast": "bench.fast_preset",
 }
-FIRST_FIGURE = {"env": 1, "td3": 3, "her": 4, "memory": 5}  # numbers stay put under --only
-NEEDS_TENSORFLOW = {"env", "td3", "her"}  # memory measures in a child process
+FIRST_FIGURE = {"env": 1, "td3": 3, "her": 4, "memory": 5, "fast": 6}  # stay put under --only
+NEEDS_TENSORFLOW = {"env", "td3", "her"}  # memory and fast measure in child processes
 # memory runs first, while this process is small: Linux hands a child its parent's ru_maxrss.
-RUN_ORDER = ("memory", "env", "td3", "her")
+# fast follows, so its training processes do not share the cores with this one's TF threads.
+RUN_ORDER = ("memory", "fast", "env", "td3", "her")
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "benchmarks.md"
+START_MARKER = "<!-- bench:start -->"
+END_MARKER = "<!-- bench:end -->"
 
 
 def parse_sections(text: str) -> list[str]:
@@ -51,10 +69,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Benchmark td3her: env stepping, acting, TD3 updates, HER sampling, memory.",
-        epilog="Sections: env (figures 1-2), td3 (3), her (4), memory (5).",
+        epilog="Sections: env (figures 1-2), td3 (3), her (4), memory (5), fast (6).",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="fewer repeats (~40 s instead of ~2 min on 2 cores)"
+        "--quick",
+        action="store_true",
+        help="fewer repeats and seeds (~2 min instead of ~5 min on 2 cores)",
     )
     parser.add_argument(
         "--only",
@@ -67,7 +87,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--out",
         type=Path,
         default=DEFAULT_OUT,
-        help="Markdown file to write (default: bench/out/benchmarks.md)",
+        help="Markdown file to write (default: bench/out/benchmarks.md); if it exists with "
+        f"{START_MARKER} and {END_MARKER} lines, only the text between them is replaced",
     )
     return parser.parse_args(argv)
 
@@ -117,8 +138,38 @@ def write_atomically(path: Path, text: str) -> None:
     """Write to a temporary sibling, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
     temporary.replace(path)
+
+
+def splice_report(existing: str | None, report: str) -> tuple[str, bool]:
+    """The new file text, and whether hand-written text around the markers was kept.
+
+    With both markers in `existing` (start before end) only the text between them changes;
+    otherwise the result is the report alone, wrapped in the markers for the next run.
+    """
+    marked = f"{START_MARKER}\n{report.rstrip()}\n{END_MARKER}"
+    if existing is not None:
+        start = existing.find(START_MARKER)
+        end = existing.find(END_MARKER, start + len(START_MARKER)) if start >= 0 else -1
+        if start >= 0 and end >= 0:
+            return existing[:start] + marked + existing[end + len(END_MARKER) :], True
+    return marked + "\n", False
+
+
+def write_report(path: Path, report: str) -> str:
+    """Write the report into `path` (between its markers if it has them); says what it did."""
+    existing = path.read_text(encoding="utf-8") if path.exists() else None
+    text, spliced = splice_report(existing, report)
+    write_atomically(path, text)
+    if spliced:
+        return f"replaced the text between {START_MARKER} and {END_MARKER} in {path}"
+    if existing is not None:
+        return f"no {START_MARKER} / {END_MARKER} markers in {path}: rewrote the whole file"
+    return f"wrote {path}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             print(render_figure(numbered), flush=True)
     info.append(("Load average at end (1/5/15 min)", load_average()))
     figures.sort(key=lambda figure: figure.number)
-    write_atomically(args.out, render_report(figures, info, plan, total.elapsed))
-    print(f"Wrote {args.out} ({total.elapsed:.0f} s).", file=sys.stderr)
+    what = write_report(args.out, render_report(figures, info, plan, total.elapsed))
+    print(f"{what[0].upper()}{what[1:]} ({total.elapsed:.0f} s).", file=sys.stderr)
     return 0
 
 

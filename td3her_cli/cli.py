@@ -64,7 +64,10 @@ def _root(
 def train(
     preset: Annotated[
         str | None,
-        _option("Named option bundle: original, fast (explicit options override it).", ENV),
+        _option(
+            "Named option bundle: original, fast, push, pick-and-place, slide (options override it).",
+            ENV,
+        ),
     ] = None,
     env: Annotated[str | None, _option("Gymnasium goal env id.", ENV, "env_id")] = None,
     env_module: Annotated[
@@ -126,6 +129,10 @@ def train(
         int | None,
         _option("Initial env steps with uniform random actions.", EXPLORE, "random_steps"),
     ] = None,
+    random_action_prob: Annotated[
+        float | None,
+        _option("Probability of a uniform random exploratory step.", EXPLORE, "random_action_prob"),
+    ] = None,
     normalize: Annotated[
         bool | None,
         _option("Normalise observations and goals.", EXPLORE, "normalize"),
@@ -179,6 +186,7 @@ def train(
         "noise": noise,
         "noise_sigma": noise_sigma,
         "random_steps": random_steps,
+        "random_action_prob": random_action_prob,
         "normalize": normalize,
     }
     given = {k: v for k, v in given.items() if v is not None}

@@ -85,6 +85,8 @@ class TrainConfig:
     """Time step of the OU noise."""
     random_steps: int = 1000
     """The first this many env steps take uniform random actions."""
+    random_action_prob: float = 0.0
+    """After that, each exploratory step is uniform random with this probability (OpenAI HER)."""
 
     # --- normalisation ---
     normalize: bool = True
@@ -202,6 +204,8 @@ def _validate(config: TrainConfig) -> None:
         non_negative(name)
     for name in ("gamma", "tau"):
         in_unit_interval(name)
+    if not 0 <= config.random_action_prob <= 1:
+        raise UsageError(f"--random-action-prob must be in [0, 1], got {config.random_action_prob}")
     if config.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {config.seed}")
     if config.batch_size > config.buffer_size:

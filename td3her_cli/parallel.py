@@ -74,10 +74,12 @@ class ParallelCollector:
         rng: np.random.Generator,
         random_steps: int,
         on_episode: Callable[[Episode], None],
+        random_action_prob: float = 0.0,
     ) -> int:
         """Run `count` episodes with the given seeds; on_episode(e) is called as each ends.
 
-        The first `random_steps` env steps (counted over all workers) act uniformly at random.
+        The first `random_steps` env steps (counted over all workers) act uniformly at random,
+        and later steps with probability `random_action_prob`.
         Returns the number of env steps taken.
         """
         n = self.num_envs
@@ -113,7 +115,9 @@ class ParallelCollector:
             active = [w for w in range(n) if records[w] is not None]
             actions = policy(current["observation"], current["desired_goal"])  # [N, act]
             for worker in active:
-                if steps < random_steps:
+                if steps < random_steps or (
+                    random_action_prob > 0 and rng.random() < random_action_prob
+                ):
                     actions[worker] = rng.uniform(-1.0, 1.0, self.spec.action_dim)
                 else:
                     actions[worker] = np.clip(actions[worker] + noises[worker](), -1.0, 1.0)

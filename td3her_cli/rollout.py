@@ -41,11 +41,13 @@ def collect_episode(
     noise=None,
     rng: np.random.Generator | None = None,
     random_steps: int = 0,
+    random_action_prob: float = 0.0,
 ) -> Episode:
     """Run one episode from env.reset(seed=seed) until termination or truncation.
 
     The first `random_steps` actions are uniform in [-1, 1] (needs `rng`); after that the
-    policy acts, plus `noise()` if given, clipped to [-1, 1].
+    policy acts, plus `noise()` if given, clipped to [-1, 1], except that with probability
+    `random_action_prob` a step is uniform random instead.
     """
     raw, _ = env.reset(seed=seed)
     if noise is not None:
@@ -55,7 +57,9 @@ def collect_episode(
     desired_goals, actions, rewards, terminations = [], [], [], []
     success = False
     while True:
-        if len(actions) < random_steps:
+        if len(actions) < random_steps or (
+            random_action_prob > 0 and rng.random() < random_action_prob
+        ):
             action = rng.uniform(-1.0, 1.0, spec.action_dim).astype(np.float32)
         else:
             action = policy(observation[None], desired_goal[None])[0]

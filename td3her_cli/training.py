@@ -169,7 +169,14 @@ class Trainer:
 
         if self.collector is not None:
             self.collector.collect(
-                count, policy, self.noises, seeds, self.action_rng, random_steps, store
+                count,
+                policy,
+                self.noises,
+                seeds,
+                self.action_rng,
+                random_steps,
+                store,
+                self.config.random_action_prob,
             )
         else:
             for seed in seeds:
@@ -181,6 +188,7 @@ class Trainer:
                     self.noises[0],
                     self.action_rng,
                     max(0, self.config.random_steps - self.env_steps),
+                    self.config.random_action_prob,
                 )
                 store(episode)
         success_rate = float(np.mean([e.success for e in episodes]))

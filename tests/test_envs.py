@@ -90,3 +90,19 @@ def test_non_vectorised_compute_reward_falls_back_to_rows():
     goals = np.eye(4, dtype=np.float32)
     np.testing.assert_array_equal(reward(goals, goals), [0, 0, 0, 0])  # rows, not [4, 4]
     np.testing.assert_array_equal(reward(goals, goals[::-1]), [-1, -1, -1, -1])
+
+
+def test_random_action_probability(reach):
+    spec = describe_env(reach, "PandaReach-v3")
+
+    def still(observation, goal):
+        return np.zeros((len(observation), 3), np.float32)
+
+    rng = np.random.default_rng(0)
+    never = collect_episode(reach, spec, still, 5, rng=rng, random_action_prob=0.0)
+    always = collect_episode(reach, spec, still, 5, rng=rng, random_action_prob=1.0)
+    half = collect_episode(reach, spec, still, 6, rng=rng, random_action_prob=0.5)
+    assert not never.action.any()
+    assert (always.action != 0).all()
+    moved = (half.action != 0).any(axis=1).mean()
+    assert 0.2 < moved < 0.8 or half.length < 10
