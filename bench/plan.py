@@ -37,6 +37,8 @@ class Plan:
     """Child processes started for the memory figure."""
     fast_seeds: tuple[int, ...]
     """Seeds of the fast-preset training runs (one fresh process each, ~15-25 s)."""
+    tf_imports: int
+    """Bare `python -c "import tensorflow"` runs (~3-4 s), one before each of the first seeds."""
 
 
 FULL = Plan(
@@ -52,6 +54,7 @@ FULL = Plan(
     her_batches=400,
     memory_repeats=3,
     fast_seeds=(0, 1, 2, 3, 4),
+    tf_imports=5,
 )
 
 QUICK = Plan(
@@ -67,4 +70,5 @@ QUICK = Plan(
     her_batches=100,
     memory_repeats=2,
     fast_seeds=(0, 1, 2),
+    tf_imports=1,
 )

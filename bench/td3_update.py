@@ -475,9 +475,10 @@ def figure(
             "First-call times are single measurements (n = 1): they are paid once per process "
             "(per network and jit setting). A fused first call includes its "
             f"{fused_steps} steps; the derived row subtracts them at the median rate.",
-            "Speed-ups and shares are ratios of medians. The twin-layer matmul is the best the "
-            "update's largest layers can do at batch 256; the 2048² one is the machine's "
-            "float32 peak.",
+            "Speed-ups and shares are ratios of medians. The twin-layer matmul is what the "
+            "update's largest layers get at batch 256 from one tf.function call each, dispatch "
+            f"included, so a fused update (one dispatch per {fused_steps} steps) can "
+            "pass 100 % of it; the 2048² one is the machine's float32 peak.",
             *(
                 []
                 if exact_mix

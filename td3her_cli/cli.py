@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import signal
 import sys
@@ -65,7 +67,7 @@ def train(
     preset: Annotated[
         str | None,
         _option(
-            "Named option bundle: original, fast, push, pick-and-place, slide (options override it).",
+            "Named option bundle: original, fast, push, pick-and-place, slide; options override.",
             ENV,
         ),
     ] = None,
@@ -286,30 +288,48 @@ def evaluate(
     """Run a checkpoint's policy deterministically and report success, return and length."""
     import json
 
+    from td3her_cli.display import evaluation_table
+    from td3her_cli.envs import make_env
+    from td3her_cli.rollout import evaluate as run_evaluation
+
+    with policy_in_env(checkpoint, latest, env, env_module, seed, make_env) as loaded:
+        info, gym_env, spec, policy = loaded
+        result = run_evaluation(gym_env, spec, policy, evaluation_seeds(seed, episodes))
+    if as_json:
+        record = {"checkpoint": str(info.path), "env_id": spec.env_id, **result.to_dict()}
+        typer.echo(json.dumps(record))
+    else:
+        Console().print(evaluation_table(result, f"{spec.env_id}: {info.path}"))
+
+
+@contextlib.contextmanager
+def policy_in_env(checkpoint: Path, latest: bool, env_id, env_modules, seed: int, make):
+    """Resolve and load a checkpoint's policy and make its env (or `env_id`), checking that
+    their spaces match; yields (info, env, spec, policy) and closes the env after."""
     from td3her_cli.quiet import import_tensorflow
 
     import_tensorflow()
     from td3her_cli.checkpoint import check_spaces, load_policy, resolve_checkpoint
-    from td3her_cli.display import evaluation_table
-    from td3her_cli.envs import describe_env, episode_seed, make_env
-    from td3her_cli.rollout import evaluate as run_evaluation
+    from td3her_cli.envs import describe_env, import_env_modules
 
     info = resolve_checkpoint(checkpoint, latest=latest)
-    env_id = env or info.meta["env_id"]
-    import_checkpoint_env_modules(info, env_module)
-    gym_env = make_env(env_id)
+    env_id = env_id or info.meta["env_id"]
+    saved_modules = info.meta.get("config", {}).get("env_modules", [])
+    import_env_modules(tuple(saved_modules) + tuple(env_modules or ()))
+    gym_env = make(env_id)
     try:
         spec = describe_env(gym_env, env_id, seed)
         check_spaces(info, spec)
-        policy = load_policy(info)
-        seeds = [episode_seed(seed, EVALUATE_STREAM, i) for i in range(episodes)]
-        result = run_evaluation(gym_env, spec, policy, seeds)
+        yield info, gym_env, spec, load_policy(info)
     finally:
         gym_env.close()
-    if as_json:
-        typer.echo(json.dumps({"checkpoint": str(info.path), "env_id": env_id, **result.to_dict()}))
-    else:
-        Console().print(evaluation_table(result, f"{env_id}: {info.path}"))
+
+
+def evaluation_seeds(seed: int, episodes: int) -> list[int]:
+    """Episode seeds of `evaluate` and `render`: their own stream, apart from training's."""
+    from td3her_cli.envs import episode_seed
+
+    return [episode_seed(seed, EVALUATE_STREAM, i) for i in range(episodes)]
 
 
 class StopFlag:
@@ -326,7 +346,6 @@ class StopFlag:
 
     def installed(self):
         """Context manager installing the handlers for the block."""
-        import contextlib
 
         @contextlib.contextmanager
         def manager():
@@ -450,24 +469,13 @@ def render(
     """Record the policy acting deterministically as an animated GIF (headless)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from td3her_cli.quiet import import_tensorflow
-
-    import_tensorflow()
-    from td3her_cli.checkpoint import check_spaces, load_policy, resolve_checkpoint
-    from td3her_cli.envs import describe_env, episode_seed
     from td3her_cli.rendering import make_render_env, render_episodes, write_animation
 
-    info = resolve_checkpoint(checkpoint, latest=latest)
     check_output_path(out)
-    env_id = env or info.meta["env_id"]
-    import_checkpoint_env_modules(info, env_module)
-    render_env = make_render_env(env_id, width, height)
     console = Console()
-    try:
-        spec = describe_env(render_env, env_id, seed)
-        check_spaces(info, spec)
-        policy = load_policy(info)
-        seeds = [episode_seed(seed, EVALUATE_STREAM, i) for i in range(episodes)]
+    make = functools.partial(make_render_env, width=width, height=height)
+    with policy_in_env(checkpoint, latest, env, env_module, seed, make) as loaded:
+        _, render_env, spec, policy = loaded
         total = episodes * ((spec.max_episode_steps or 50) + 1)
         with Progress(
             TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), console=console
@@ -477,14 +485,12 @@ def render(
                 render_env,
                 spec,
                 policy,
-                seeds,
+                evaluation_seeds(seed, episodes),
                 width,
                 height,
                 on_frame=lambda _episode, _step: progress.advance(task),
             )
             progress.update(task, completed=total)
-    finally:
-        render_env.close()
     path = write_animation(frames, out, fps, mp4=mp4)
     size_mb = path.stat().st_size / 1e6
     console.print(
@@ -548,14 +554,6 @@ def _seconds(value: float | None) -> str:
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
-
-
-def import_checkpoint_env_modules(info, extra: list[str] | None) -> None:
-    """Import the env modules a checkpoint was trained with, plus any given on the CLI."""
-    from td3her_cli.envs import import_env_modules
-
-    saved = info.meta.get("config", {}).get("env_modules", [])
-    import_env_modules(tuple(saved) + tuple(extra or ()))
 
 
 def check_output_path(path: Path) -> None:

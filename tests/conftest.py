@@ -44,3 +44,20 @@ def tiny_run(tmp_path_factory):
 
     train(TrainConfig(**TINY), run_dir, save_buffer=True)
     return run_dir
+
+
+@pytest.fixture
+def run_cli(capsys, monkeypatch):
+    """Run `td3her ARGS...` in-process: returns (exit code, stdout, stderr)."""
+    import sys
+
+    from td3her_cli import cli
+
+    def run(args):
+        monkeypatch.setattr(sys, "argv", ["td3her", *args])
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main()
+        captured = capsys.readouterr()
+        return exit_info.value.code, captured.out, captured.err
+
+    return run

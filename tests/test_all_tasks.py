@@ -1,12 +1,10 @@
 """Every panda-gym task family, both control types, end to end; and a third-party goal env."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
 
-from td3her_cli import cli
 from td3her_cli.checkpoint import load_policy, resolve_checkpoint, save_checkpoint
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs import episode_seed
@@ -55,15 +53,7 @@ def test_dense_rewards_are_not_clipped_and_sparse_are():
             trainer.close()
 
 
-def run_cli(args, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["td3her", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
-
-
-def test_third_party_goal_env_via_env_module(tmp_path, capsys, monkeypatch):
+def test_third_party_goal_env_via_env_module(tmp_path, run_cli):
     run_dir = tmp_path / "point"
     args = [
         "train",
@@ -90,20 +80,18 @@ def test_third_party_goal_env_via_env_module(tmp_path, capsys, monkeypatch):
         "--out",
         str(run_dir),
     ]
-    code, _, err = run_cli(args, capsys, monkeypatch)
+    code, _, err = run_cli(args)
     assert code == 0, err
     meta = json.loads((run_dir / "checkpoints" / "epoch_001" / "meta.json").read_text())
     assert meta["config"]["env_modules"] == ["tests.point_goal_env"]
     assert meta["spaces"]["reward_bounds"] == [-1.0, 0.0]
     # evaluate imports the module the checkpoint names by itself
-    code, out, err = run_cli(
-        ["evaluate", str(run_dir), "--episodes", "2", "--json"], capsys, monkeypatch
-    )
+    code, out, err = run_cli(["evaluate", str(run_dir), "--episodes", "2", "--json"])
     assert code == 0, err
     assert json.loads(out)["env_id"] == "PointGoal-v0"
 
 
-def test_envs_lists_panda_and_module_envs(capsys, monkeypatch):
-    code, out, err = run_cli(["envs", "--env-module", "tests.point_goal_env"], capsys, monkeypatch)
+def test_envs_lists_panda_and_module_envs(run_cli):
+    code, out, err = run_cli(["envs", "--env-module", "tests.point_goal_env"])
     assert code == 0, err
     assert "PandaStack-v3" in out and "PointGoal-v0" in out

@@ -10,7 +10,6 @@ import textwrap
 import numpy as np
 import pytest
 
-from td3her_cli import cli
 from td3her_cli.checkpoint import (
     FORMAT_VERSION,
     load_policy,
@@ -27,14 +26,6 @@ def copy_run(tiny_run, tmp_path):
     target = tmp_path / "run"
     shutil.copytree(tiny_run, target)
     return target
-
-
-def run_cli(args, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["td3her", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 def test_layout_and_metadata(tiny_run):
@@ -129,16 +120,14 @@ def test_resume_matches_an_uninterrupted_run(tmp_path):
 
 
 # --------------------------------------------------------------------- bad input
-def evaluate_error(args, capsys, monkeypatch):
-    code, out, err = run_cli(["evaluate", *args], capsys, monkeypatch)
+def evaluate_error(args, run_cli):
+    code, out, err = run_cli(["evaluate", *args])
     assert err.startswith("td3her: error:") and err.count("\n") == 1 and "Traceback" not in err
     return code, err
 
 
-def test_evaluate_reports_success(tiny_run, capsys, monkeypatch):
-    code, out, _ = run_cli(
-        ["evaluate", str(tiny_run), "--episodes", "2", "--json"], capsys, monkeypatch
-    )
+def test_evaluate_reports_success(tiny_run, run_cli):
+    code, out, _ = run_cli(["evaluate", str(tiny_run), "--episodes", "2", "--json"])
     assert code == 0
     result = json.loads(out)
     assert result["episodes"] == 2 and 0.0 <= result["success_rate"] <= 1.0
@@ -162,38 +151,36 @@ def test_evaluate_reports_success(tiny_run, capsys, monkeypatch):
         (lambda ck: (ck / "meta.json").unlink(), "not a complete checkpoint"),
     ],
 )
-def test_damaged_checkpoints_are_refused(damage, message, tiny_run, tmp_path, capsys, monkeypatch):
+def test_damaged_checkpoints_are_refused(damage, message, tiny_run, tmp_path, run_cli):
     run_dir = copy_run(tiny_run, tmp_path)
     checkpoint = run_dir / "checkpoints" / "epoch_002"
     damage(checkpoint)
-    code, err = evaluate_error([str(checkpoint)], capsys, monkeypatch)
+    code, err = evaluate_error([str(checkpoint)], run_cli)
     assert code == 1 and message in err
 
 
-def test_evaluate_bad_paths_and_options(tiny_run, tmp_path, capsys, monkeypatch):
-    code, err = evaluate_error([str(tmp_path / "nope")], capsys, monkeypatch)
+def test_evaluate_bad_paths_and_options(tiny_run, tmp_path, run_cli):
+    code, err = evaluate_error([str(tmp_path / "nope")], run_cli)
     assert code == 1 and "does not exist" in err
     (tmp_path / "empty").mkdir()
-    code, err = evaluate_error([str(tmp_path / "empty")], capsys, monkeypatch)
+    code, err = evaluate_error([str(tmp_path / "empty")], run_cli)
     assert code == 1 and "is not a checkpoint" in err
-    code, err = evaluate_error([str(tiny_run), "--episodes", "0"], capsys, monkeypatch)
+    code, err = evaluate_error([str(tiny_run), "--episodes", "0"], run_cli)
     assert code == 2 and "--episodes" in err
-    code, err = evaluate_error([str(tiny_run), "--episodes", "-2"], capsys, monkeypatch)
+    code, err = evaluate_error([str(tiny_run), "--episodes", "-2"], run_cli)
     assert code == 2
-    code, err = evaluate_error([str(tiny_run), "--env", "PandaPush-v3"], capsys, monkeypatch)
+    code, err = evaluate_error([str(tiny_run), "--env", "PandaPush-v3"], run_cli)
     assert code == 1 and "trained on PandaReach-v3" in err and "--env PandaReach-v3" in err
 
 
-def test_resume_errors(tiny_run, tmp_path, capsys, monkeypatch):
+def test_resume_errors(tiny_run, tmp_path, run_cli):
     run_dir = copy_run(tiny_run, tmp_path)
     before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
-    code, _, err = run_cli(
-        ["train", "--resume", str(run_dir), "--gamma", "0.9"], capsys, monkeypatch
-    )
+    code, _, err = run_cli(["train", "--resume", str(run_dir), "--gamma", "0.9"])
     assert code == 2 and "--gamma 0.9 differs from the run's saved value 0.99" in err
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
     shutil.rmtree(run_dir / "checkpoints")
-    code, _, err = run_cli(["train", "--resume", str(run_dir)], capsys, monkeypatch)
+    code, _, err = run_cli(["train", "--resume", str(run_dir)])
     assert code == 1 and "is not a checkpoint" in err
     with pytest.raises(CheckpointError):
         resolve_checkpoint(run_dir)

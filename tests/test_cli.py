@@ -5,16 +5,6 @@ import sys
 
 import pytest
 
-from td3her_cli import cli
-
-
-def run_cli(args, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["td3her", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
-
 
 def snapshot(directory):
     return {p: p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
@@ -41,9 +31,9 @@ def snapshot(directory):
         (["--env", "CartPole-v1"], "CartPole-v1 is not a goal-conditioned env"),
     ],
 )
-def test_bad_train_input_is_one_line_and_exit_2(args, message, capsys, monkeypatch, tmp_path):
+def test_bad_train_input_is_one_line_and_exit_2(args, message, run_cli, tmp_path):
     out = tmp_path / "run"
-    code, _, err = run_cli(["train", *args, "--out", str(out)], capsys, monkeypatch)
+    code, _, err = run_cli(["train", *args, "--out", str(out)])
     assert code == 2
     assert message in err
     assert err.count("\n") == 1 and err.startswith("td3her: error:")
@@ -51,26 +41,26 @@ def test_bad_train_input_is_one_line_and_exit_2(args, message, capsys, monkeypat
     assert not out.exists(), "a rejected run must not create its directory"
 
 
-def test_existing_run_dir_is_refused_and_untouched(capsys, monkeypatch, tmp_path):
+def test_existing_run_dir_is_refused_and_untouched(run_cli, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "metrics.jsonl").write_text('{"kind": "epoch"}\n')
     before = snapshot(out)
-    code, _, err = run_cli(["train", "--out", str(out)], capsys, monkeypatch)
+    code, _, err = run_cli(["train", "--out", str(out)])
     assert code == 2 and "already exists and is not empty" in err and "--force" in err
     assert snapshot(out) == before
 
 
-def test_unwritable_out_is_refused(capsys, monkeypatch, tmp_path):
+def test_unwritable_out_is_refused(run_cli, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    code, _, err = run_cli(["train", "--out", str(blocker / "run")], capsys, monkeypatch)
+    code, _, err = run_cli(["train", "--out", str(blocker / "run")])
     assert code == 2 and "cannot write to run directory" in err
     assert blocker.read_text() == "not a directory"
 
 
-def test_debug_shows_the_traceback(capsys, monkeypatch, tmp_path):
-    code, _, err = run_cli(["--debug", "train", "--gamma", "3"], capsys, monkeypatch)
+def test_debug_shows_the_traceback(run_cli, tmp_path):
+    code, _, err = run_cli(["--debug", "train", "--gamma", "3"])
     assert code == 2 and "Traceback" in err and "--gamma must be in (0, 1]" in err
 
 

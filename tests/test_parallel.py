@@ -35,7 +35,7 @@ def test_parallel_episodes_equal_single_env_episodes():
         collector.close()
     assert len(got) == 5 and steps == sum(e.length for e in got)
     by_goal = {tuple(e.desired_goal[0]): e for e in got}
-    for seed, episode in expected.items():
+    for episode in expected.values():
         match = by_goal[tuple(episode.desired_goal[0])]
         np.testing.assert_allclose(match.observation, episode.observation, atol=1e-6)
         np.testing.assert_array_equal(match.action, episode.action)
@@ -43,7 +43,16 @@ def test_parallel_episodes_equal_single_env_episodes():
 
 
 def test_training_with_two_envs(tmp_path):
-    config = TrainConfig(epochs=1, cycles=2, episodes_per_cycle=3, optimization_steps=5,
-                         eval_episodes=2, hidden=(16,), batch_size=16, random_steps=20, num_envs=2)
+    config = TrainConfig(
+        epochs=1,
+        cycles=2,
+        episodes_per_cycle=3,
+        optimization_steps=5,
+        eval_episodes=2,
+        hidden=(16,),
+        batch_size=16,
+        random_steps=20,
+        num_envs=2,
+    )
     result = train(config, tmp_path / "run", tensorboard=False)
     assert result.epochs[0].episodes == 6

@@ -1,25 +1,14 @@
 """`td3her render` and `td3her plot` through the CLI: real GIF, real PNGs, clear errors."""
 
 import shutil
-import sys
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from td3her_cli import cli
-
-
-def run_cli(args, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["td3her", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
-
 
 @pytest.mark.slow
-def test_render_writes_a_real_gif(tiny_run, tmp_path, capsys, monkeypatch):
+def test_render_writes_a_real_gif(tiny_run, tmp_path, run_cli):
     out = tmp_path / "reach.gif"
     args = [
         "render",
@@ -33,7 +22,7 @@ def test_render_writes_a_real_gif(tiny_run, tmp_path, capsys, monkeypatch):
         "--height",
         "64",
     ]
-    code, stdout, err = run_cli(args, capsys, monkeypatch)
+    code, stdout, err = run_cli(args)
     assert code == 0, err
     frames = iio.imread(out, index=None)
     assert frames.shape[1:3] == (64, 96) and frames.shape[0] >= 2
@@ -41,7 +30,7 @@ def test_render_writes_a_real_gif(tiny_run, tmp_path, capsys, monkeypatch):
     assert "wrote" in stdout
 
 
-def test_plot_writes_three_pngs(tiny_run, tmp_path, capsys, monkeypatch):
+def test_plot_writes_three_pngs(tiny_run, tmp_path, run_cli):
     out = tmp_path / "plots"
     args = [
         "plot",
@@ -54,18 +43,18 @@ def test_plot_writes_three_pngs(tiny_run, tmp_path, capsys, monkeypatch):
         "--height",
         "300",
     ]
-    code, stdout, err = run_cli(args, capsys, monkeypatch)
+    code, stdout, err = run_cli(args)
     assert code == 0, err
     for name in ("score.png", "actor.png", "critics.png"):
         assert iio.imread(out / name).shape[:2] == (300, 400)
 
 
-def test_plot_warns_on_a_truncated_last_line(tiny_run, tmp_path, capsys, monkeypatch):
+def test_plot_warns_on_a_truncated_last_line(tiny_run, tmp_path, run_cli):
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_run, run_dir)
     with open(run_dir / "metrics.jsonl", "a") as handle:
         handle.write('{"kind": "cycle", "epo')
-    code, _, err = run_cli(["plot", str(run_dir)], capsys, monkeypatch)
+    code, _, err = run_cli(["plot", str(run_dir)])
     assert code == 0 and "warning" in err and "skipped" in err
     assert (run_dir / "plots" / "score.png").exists()
 
@@ -80,7 +69,7 @@ def test_plot_warns_on_a_truncated_last_line(tiny_run, tmp_path, capsys, monkeyp
         (["plot", "{run}", "--x-axis", "time"], 2, "--x-axis must be epoch or env_steps"),
     ],
 )
-def test_render_and_plot_bad_input(args, code, message, tiny_run, tmp_path, capsys, monkeypatch):
+def test_render_and_plot_bad_input(args, code, message, tiny_run, tmp_path, run_cli):
     (tmp_path / "empty").mkdir()
     (tmp_path / "blocker").write_text("a file, not a directory")
     values = {
@@ -90,6 +79,6 @@ def test_render_and_plot_bad_input(args, code, message, tiny_run, tmp_path, caps
         "blocker": tmp_path / "blocker",
     }
     args = [a.format(**values) for a in args]
-    got, _, err = run_cli(args, capsys, monkeypatch)
+    got, _, err = run_cli(args)
     assert got == code and message in err
     assert err.startswith("td3her: error:") and "Traceback" not in err
