@@ -204,6 +204,9 @@ def write_animation(frames: Sequence[np.ndarray], path: Path, fps: int, mp4: boo
             _write_mp4(frames, temporary, fps)
         else:
             _write_gif(frames, temporary, fps)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
         os.replace(temporary, path)
     except OSError as exc:
         raise Td3HerError(f"cannot write {path} ({exc.strerror}); choose a writable path") from None
