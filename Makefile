@@ -25,7 +25,7 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: install
-	$(BIN)/python -m bench $(ARGS)
+	$(BIN)/python -m bench --out BENCHMARKS.md $(ARGS)
 
 lint: install
 	$(BIN)/ruff check td3her_cli tests bench

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from td3her_cli.config import TrainConfig, parse_hidden
+from td3her_cli.display import make_console
 from td3her_cli.errors import Td3HerError, UsageError
 
 try:  # Typer >= 0.22 vendors click
@@ -30,7 +30,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-stderr = Console(stderr=True)
+stderr = make_console(stderr=True)
 DEFAULTS = TrainConfig()
 DEBUG = {"on": False}
 EVALUATE_STREAM = 2  # episode seeds of `td3her evaluate`, apart from training's streams
@@ -213,7 +213,7 @@ def train(
     from td3her_cli.display import TrainingDisplay
     from td3her_cli.training import train as run_training
 
-    console = Console()
+    console = make_console()
     display = TrainingDisplay(console)
     stop = StopFlag()
     with stop.installed():
@@ -299,7 +299,7 @@ def evaluate(
         record = {"checkpoint": str(info.path), "env_id": spec.env_id, **result.to_dict()}
         typer.echo(json.dumps(record))
     else:
-        Console().print(evaluation_table(result, f"{spec.env_id}: {info.path}"))
+        make_console().print(evaluation_table(result, f"{spec.env_id}: {info.path}"))
 
 
 @contextlib.contextmanager
@@ -443,7 +443,7 @@ def envs(
             str(spec.max_episode_steps),
             "sparse" if spec.reward_bounds else "dense",
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 @app.command()
@@ -472,7 +472,7 @@ def render(
     from td3her_cli.rendering import make_render_env, render_episodes, write_animation
 
     check_output_path(out)
-    console = Console()
+    console = make_console()
     make = functools.partial(make_render_env, width=width, height=height)
     with policy_in_env(checkpoint, latest, env, env_module, seed, make) as loaded:
         _, render_env, spec, policy = loaded
@@ -529,6 +529,8 @@ def plot(
         "best success",
         "first epoch >= 95%",
         "env steps then",
+        "seconds then",
+        "run seconds",
     ):
         table.add_column(name, justify="right")
     for row in summary_rows(loaded):
@@ -542,7 +544,7 @@ def plot(
             _seconds(row["solved_wall_time"]),
             _seconds(row["wall_time"]),
         )
-    console = Console()
+    console = make_console()
     console.print(table)
     for path in paths:
         console.print(f"wrote {path}")

@@ -21,12 +21,22 @@ from td3her_cli.config import TrainConfig
 from td3her_cli.rollout import EvalResult
 from td3her_cli.training_stats import CycleStats, EpochStats
 
+PIPE_WIDTH = 160  # columns for tables when stdout is a pipe or file (Rich would assume 80)
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A Rich console; when not writing to a terminal it is wide, so logs keep whole tables."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, width=PIPE_WIDTH)
+    return console
+
 
 class TrainingDisplay:
     """Epoch and cycle bars with ETA and a live status line on a terminal; plain lines otherwise."""
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console()
+        self.console = console or make_console()
         self.live = self.console.is_terminal
         self.epochs: list[EpochStats] = []
         self._progress: Progress | None = None

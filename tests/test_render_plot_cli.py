@@ -82,3 +82,10 @@ def test_render_and_plot_bad_input(args, code, message, tiny_run, tmp_path, run_
     got, _, err = run_cli(args)
     assert got == code and message in err
     assert err.startswith("td3her: error:") and "Traceback" not in err
+
+
+def test_plot_summary_table_has_every_header(tiny_run, tmp_path, run_cli):
+    code, out, _ = run_cli(["plot", str(tiny_run), "--out", str(tmp_path / "p")])
+    assert code == 0
+    for header in ("first epoch >= 95%", "env steps then", "seconds then", "run seconds"):
+        assert header in out
