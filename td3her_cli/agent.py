@@ -119,7 +119,8 @@ class TD3Agent(tf.Module):
         self.critic_optimizer = Adam(self.critic.weights, config.critic_lr, "critic_adam")
         self.critic_updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="critic_updates")
         self.actor_updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="actor_updates")
-        self.last_actor_loss = tf.Variable(0.0, trainable=False, name="last_actor_loss")
+        # NaN until the first delayed actor update (steps before it have no actor loss).
+        self.last_actor_loss = tf.Variable(float("nan"), trainable=False, name="last_actor_loss")
         self.noise_generator = tf.random.Generator.from_seed(config.seed)
         self.target_bounds = td_target_bounds(spec.reward_bounds, config.gamma)
         jit_compile = config.xla if jit_compile is None else jit_compile

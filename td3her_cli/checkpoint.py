@@ -56,7 +56,7 @@ class CheckpointInfo:
         return self.path / "policy"
 
 
-def checkpoint_name(epoch: int, cycle: int, cycles: int) -> str:
+def checkpoint_name(epoch: int, cycle: int) -> str:
     """epoch_003 for a whole epoch, epoch_004-cycle_017 for one interrupted mid-epoch."""
     if cycle == 0:
         return f"epoch_{epoch:03d}"
@@ -97,7 +97,7 @@ def save_checkpoint(
 
     root = Path(run_dir) / CHECKPOINTS_DIR
     root.mkdir(parents=True, exist_ok=True)
-    name = checkpoint_name(trainer.epoch, trainer.cycle, trainer.config.cycles)
+    name = checkpoint_name(trainer.epoch, trainer.cycle)
     final = root / name
     staging = root / f".tmp-{name}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)

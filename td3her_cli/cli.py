@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
 import signal
 import sys
 import traceback
@@ -238,13 +239,12 @@ def train(
     console.print(f"run directory: {result.run_dir}  ({result.wall_time:.0f}s training)")
     if result.last_checkpoint is not None:
         console.print(f"last checkpoint: {result.last_checkpoint}")
-    if stop.signal_number is not None:
-        if result.interrupted:
-            console.print(
-                f"stopped by signal {stop.signal_number}; resume with: "
-                f"td3her train --resume {result.run_dir}",
-                soft_wrap=True,
-            )
+    if stop.signal_number is not None and result.interrupted:  # a finished run exits 0
+        console.print(
+            f"stopped by signal {stop.signal_number}; resume with: "
+            f"td3her train --resume {result.run_dir}",
+            soft_wrap=True,
+        )
         raise typer.Exit(128 + stop.signal_number)
 
 
@@ -333,30 +333,34 @@ def evaluation_seeds(seed: int, episodes: int) -> list[int]:
 
 
 class StopFlag:
-    """Turns SIGINT/SIGTERM into a flag the loop checks at its next safe point."""
+    """Turns the first SIGINT/SIGTERM into a flag the loop checks at its next safe point.
+
+    A second signal gets the previous handler back (Ctrl-C twice aborts at once).
+    """
 
     def __init__(self) -> None:
         self.signal_number: int | None = None
+        self._previous: dict = {}
 
     def __call__(self) -> bool:
         return self.signal_number is not None
 
     def _handle(self, signum, _frame) -> None:
         self.signal_number = signum
+        for each, handler in self._previous.items():
+            signal.signal(each, handler)
 
+    @contextlib.contextmanager
     def installed(self):
-        """Context manager installing the handlers for the block."""
-
-        @contextlib.contextmanager
-        def manager():
-            previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
-            try:
-                yield self
-            finally:
-                for signum, handler in previous.items():
-                    signal.signal(signum, handler)
-
-        return manager()
+        """Install the handlers for the duration of the block."""
+        self._previous = {
+            s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield self
+        finally:
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)
 
 
 def check_env(env_id: str, modules: tuple[str, ...] = ()) -> None:
@@ -380,6 +384,9 @@ def prepare_run_dir(out: Path | None, config: TrainConfig, force: bool) -> Path:
                 f"run directory {out} already exists and is not empty; "
                 "choose another --out or pass --force"
             )
+        if force:  # a fresh run must not inherit an earlier run's checkpoints or curves
+            for name in ("checkpoints", "tb", "plots"):
+                shutil.rmtree(out / name, ignore_errors=True)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
@@ -405,6 +412,11 @@ def main() -> None:
         fail(exc.format_message(), exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         fail("aborted", 130)
+    except OSError as exc:  # disk full, permissions, ...: the environment, not a bug
+        if DEBUG["on"]:
+            traceback.print_exc()
+        where = f": {exc.filename}" if exc.filename else ""
+        fail(f"{exc.strerror or exc}{where}", 1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)

@@ -58,3 +58,14 @@ def truncate_metrics(path: Path, keep_rows: int) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a small text file via a temporary sibling and os.replace."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)

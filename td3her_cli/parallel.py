@@ -20,8 +20,19 @@ from td3her_cli.replay import Episode
 
 
 def _worker_env(env_id: str, modules: tuple[str, ...]):
-    """Runs in each worker process: register envs, then make one (PyBullet chatter filtered)."""
+    """Runs in each worker process: register envs, then make one (PyBullet chatter filtered).
+
+    Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the parent must keep
+    its workers alive to finish the cycle and write a checkpoint. (gymnasium also calls this
+    factory once in the parent to read the spaces; there the parent's handler stays.)
+    """
+    import multiprocessing
+    import signal
+
     from td3her_cli.envs import import_env_modules, make_env
+
+    if multiprocessing.parent_process() is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     import_env_modules(modules)
     return make_env(env_id)

@@ -9,7 +9,7 @@ targets move every `policy_delay` of them); an *env step* is one env.step call.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,7 +28,8 @@ from td3her_cli.envs import (
     make_env,
     reward_function,
 )
-from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics
+from td3her_cli.errors import UsageError
+from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics, write_atomically
 from td3her_cli.noise import make_noise
 from td3her_cli.replay import Episode, HerReplayBuffer
 from td3her_cli.rollout import EvalResult, collect_episode, evaluate
@@ -69,6 +70,13 @@ class Trainer:
         self.env = make_env(config.env_id)
         self.eval_env = make_env(config.env_id)
         self.spec = describe_env(self.env, config.env_id, config.seed)
+        if self.spec.max_episode_steps and self.spec.max_episode_steps > config.buffer_size:
+            self.env.close()
+            self.eval_env.close()
+            raise UsageError(
+                f"--buffer-size ({config.buffer_size}) cannot hold one {config.env_id} episode "
+                f"({self.spec.max_episode_steps} steps); raise --buffer-size"
+            )
         self.agent = TD3Agent(config, self.spec)
         self.buffer = HerReplayBuffer(
             config.buffer_size,
@@ -218,14 +226,20 @@ def mean_update(updates: list[UpdateMetrics]) -> dict[str, float]:
     """Average losses over a list of updates (NaN when there were none)."""
     if not updates:
         return dict.fromkeys(LOSS_KEYS, float("nan"))
-    return {key: float(np.mean([getattr(u, key) for u in updates])) for key in LOSS_KEYS}
+    # nanmean: the actor loss is NaN until the first delayed actor update.
+    return {key: _nanmean([getattr(u, key) for u in updates]) for key in LOSS_KEYS}
+
+
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if not np.isnan(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def mean_losses(per_cycle: list[dict[str, float]]) -> dict[str, float]:
     """Average per-cycle mean losses over an epoch (every cycle has as many updates)."""
     if not per_cycle:
         return dict.fromkeys(LOSS_KEYS, float("nan"))
-    return {key: float(np.mean([losses[key] for losses in per_cycle])) for key in LOSS_KEYS}
+    return {key: _nanmean([losses[key] for losses in per_cycle]) for key in LOSS_KEYS}
 
 
 def train(
@@ -248,106 +262,118 @@ def train(
     setup_start = time.perf_counter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(config)
     result = TrainResult(run_dir=run_dir)
-    metrics_path = run_dir / METRICS_FILE
-    if resume:
-        info = resolve_checkpoint(run_dir, latest=True)
-        restore_trainer(trainer, info)
-        truncate_metrics(metrics_path, info.meta["metrics_rows"])
-        result.resumed_from = info.path
-        result.empty_buffer = not info.meta.get("has_buffer", False)
-    else:
-        (run_dir / "config.json").write_text(config.to_json() + "\n")
-        metrics_path.write_text("")
-    writer = MetricsWriter(metrics_path)
-    observers = [observer] if observer is not None else []
-    if tensorboard:
-        from td3her_cli.tensorboard import TensorBoardLogger
+    with contextlib.ExitStack() as cleanup:
+        trainer = Trainer(config)
+        cleanup.callback(trainer.close)
+        metrics_path = run_dir / METRICS_FILE
+        if resume:
+            info = resolve_checkpoint(run_dir, latest=True)
+            restore_trainer(trainer, info)
+            truncate_metrics(metrics_path, info.meta["metrics_rows"])
+            result.resumed_from = info.path
+            result.empty_buffer = not info.meta.get("has_buffer", False)
+        else:
+            metrics_path.write_text("")
+        # Written on resume too, so that a new --epochs is what the next --resume reads.
+        write_atomically(run_dir / "config.json", config.to_json() + "\n")
+        writer = MetricsWriter(metrics_path)
+        cleanup.callback(writer.close)
+        observers = [observer] if observer is not None else []
+        if tensorboard:
+            from td3her_cli.tensorboard import TensorBoardLogger
 
-        board = TensorBoardLogger(run_dir)
-        observers.append(board)
-    result.setup_seconds = time.perf_counter() - setup_start
-    if observer is not None:
-        observer.on_start(config, run_dir)
+            board = TensorBoardLogger(run_dir)
+            cleanup.callback(board.close)
+            observers.append(board)
+        result.setup_seconds = time.perf_counter() - setup_start
+        if observer is not None:
+            observer.on_start(config, run_dir)
+        run_epochs(trainer, run_dir, writer, observers, should_stop, keep, save_buffer, result)
+    return result
+
+
+def run_epochs(
+    trainer: Trainer,
+    run_dir: Path,
+    writer: MetricsWriter,
+    observers: list,
+    should_stop: Callable[[], bool],
+    keep: int,
+    save_buffer: bool,
+    result: TrainResult,
+) -> None:
+    """The loop proper: from the trainer's counters to config.epochs, or a stop request."""
+    config = trainer.config
     start, elapsed_before = time.perf_counter(), trainer.elapsed
 
     def elapsed() -> float:
         return elapsed_before + time.perf_counter() - start
 
-    try:
-        while trainer.epoch < config.epochs:
-            for cycle in range(trainer.cycle + 1, config.cycles + 1):
-                cycle_start, steps_before = time.perf_counter(), trainer.env_steps
-                success_rate, mean_return = trainer.collect()
-                steps_per_s = (trainer.env_steps - steps_before) / (
-                    time.perf_counter() - cycle_start
-                )
-                losses = mean_update(trainer.optimise())
-                trainer.cycle = cycle
-                trainer.epoch_losses.append(losses)
-                stats = CycleStats(
-                    epoch=trainer.epoch + 1,
-                    cycle=cycle,
-                    env_steps=trainer.env_steps,
-                    episodes=trainer.episodes,
-                    opt_steps=trainer.opt_steps,
-                    wall_time=elapsed(),
-                    train_success_rate=success_rate,
-                    train_mean_return=mean_return,
-                    env_steps_per_s=steps_per_s,
-                    **losses,
-                )
-                writer.write({"kind": "cycle", **asdict(stats)})
-                for each in observers:
-                    each.on_cycle(stats)
-                if should_stop():
-                    break
-            if trainer.cycle < config.cycles:  # stopped mid-epoch: keep what is complete
-                trainer.elapsed = elapsed()
-                result.last_checkpoint = save_checkpoint(
-                    trainer, run_dir, None, writer.rows, keep, save_buffer
-                )
-                result.interrupted = True
-                break
-            eval_start = time.perf_counter()
-            evaluation = trainer.evaluate()
-            eval_seconds = time.perf_counter() - eval_start
-            trainer.side_seconds += eval_seconds
-            trainer.epoch += 1
-            trainer.cycle = 0
-            epoch_stats = EpochStats(
-                epoch=trainer.epoch,
+    while trainer.epoch < config.epochs:
+        for cycle in range(trainer.cycle + 1, config.cycles + 1):
+            cycle_start, steps_before = time.perf_counter(), trainer.env_steps
+            success_rate, mean_return = trainer.collect()
+            steps_per_s = (trainer.env_steps - steps_before) / (time.perf_counter() - cycle_start)
+            losses = mean_update(trainer.optimise())
+            trainer.cycle = cycle
+            trainer.epoch_losses.append(losses)
+            stats = CycleStats(
+                epoch=trainer.epoch + 1,
+                cycle=cycle,
                 env_steps=trainer.env_steps,
                 episodes=trainer.episodes,
                 opt_steps=trainer.opt_steps,
                 wall_time=elapsed(),
-                train_seconds=elapsed() - trainer.side_seconds,
-                eval_seconds=eval_seconds,
-                evaluation=evaluation,
-                **mean_losses(trainer.epoch_losses),
+                train_success_rate=success_rate,
+                train_mean_return=mean_return,
+                env_steps_per_s=steps_per_s,
+                **losses,
             )
-            trainer.epoch_losses = []
-            writer.write(epoch_row(epoch_stats))
-            trainer.elapsed = elapsed()
-            save_start = time.perf_counter()
-            result.last_checkpoint = save_checkpoint(
-                trainer, run_dir, evaluation.to_dict(), writer.rows, keep, save_buffer
-            )
-            trainer.side_seconds += time.perf_counter() - save_start
-            result.epochs.append(epoch_stats)
+            writer.write({"kind": "cycle", **asdict(stats)})
             for each in observers:
-                each.on_epoch(epoch_stats)
+                each.on_cycle(stats)
             if should_stop():
-                result.interrupted = trainer.epoch < config.epochs
                 break
-    finally:
-        writer.close()
-        trainer.close()
-        if tensorboard:
-            board.close()
+        if trainer.cycle < config.cycles:  # stopped mid-epoch: keep what is complete
+            trainer.elapsed = elapsed()
+            result.last_checkpoint = save_checkpoint(
+                trainer, run_dir, None, writer.rows, keep, save_buffer
+            )
+            result.interrupted = True
+            break
+        eval_start = time.perf_counter()
+        evaluation = trainer.evaluate()
+        eval_seconds = time.perf_counter() - eval_start
+        trainer.side_seconds += eval_seconds
+        trainer.epoch += 1
+        trainer.cycle = 0
+        epoch_stats = EpochStats(
+            epoch=trainer.epoch,
+            env_steps=trainer.env_steps,
+            episodes=trainer.episodes,
+            opt_steps=trainer.opt_steps,
+            wall_time=elapsed(),
+            train_seconds=elapsed() - trainer.side_seconds,
+            eval_seconds=eval_seconds,
+            evaluation=evaluation,
+            **mean_losses(trainer.epoch_losses),
+        )
+        trainer.epoch_losses = []
+        writer.write(epoch_row(epoch_stats))
+        trainer.elapsed = elapsed()
+        save_start = time.perf_counter()
+        result.last_checkpoint = save_checkpoint(
+            trainer, run_dir, evaluation.to_dict(), writer.rows, keep, save_buffer
+        )
+        trainer.side_seconds += time.perf_counter() - save_start
+        result.epochs.append(epoch_stats)
+        for each in observers:
+            each.on_epoch(epoch_stats)
+        if should_stop():
+            result.interrupted = trainer.epoch < config.epochs
+            break
     result.wall_time = elapsed()
-    return result
 
 
 def epoch_row(stats: EpochStats) -> dict:
@@ -363,8 +389,3 @@ def epoch_row(stats: EpochStats) -> dict:
         }
     )
     return row
-
-
-def load_config(path: Path) -> TrainConfig:
-    """Read a config.json written by `train`."""
-    return TrainConfig.from_dict(json.loads(Path(path).read_text()))

@@ -184,3 +184,11 @@ def test_resume_errors(tiny_run, tmp_path, run_cli):
     assert code == 1 and "is not a checkpoint" in err
     with pytest.raises(CheckpointError):
         resolve_checkpoint(run_dir)
+
+
+def test_a_second_resume_uses_the_new_epoch_count(tmp_path):
+    run_dir = tmp_path / "run"
+    train(TrainConfig(**{**TINY, "epochs": 1}), run_dir, tensorboard=False)
+    train(TrainConfig(**{**TINY, "epochs": 2}), run_dir, resume=True, tensorboard=False)
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["epochs"] == 2, "config.json records the resumed run's --epochs"

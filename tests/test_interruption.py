@@ -29,7 +29,7 @@ TINY_ARGS = [
 ]
 
 
-def start_training(out, epochs, extra_env=None, extra_args=()):
+def start_training(out, epochs, extra_env=None, extra_args=(), new_session=False):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(extra_env or {})}
     command = [
         sys.executable,
@@ -44,7 +44,12 @@ def start_training(out, epochs, extra_env=None, extra_args=()):
         *extra_args,
     ]
     return subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=new_session,
     )
 
 
@@ -122,4 +127,20 @@ def test_signal_stops_at_a_safe_point_with_a_resumable_checkpoint(tmp_path, sign
     meta = json.loads((out / "checkpoints" / latest / "meta.json").read_text())
     rows = [json.loads(line) for line in metrics.open()]
     assert meta["metrics_rows"] == len(rows) and rows[-1]["cycle"] == meta["cycle"]
+    assert evaluate(out / "checkpoints" / latest)["episodes"] == 2
+
+
+def test_ctrl_c_to_the_process_group_with_parallel_envs(tmp_path):
+    """A terminal's Ctrl-C reaches the workers too; they must not die before the checkpoint."""
+    out = tmp_path / "run"
+    process = start_training(
+        out, 50, extra_args=["--cycles", "50", "--num-envs", "2"], new_session=True
+    )
+    metrics = out / "metrics.jsonl"
+    wait_for(lambda: metrics.exists() and metrics.read_text().count("\n") >= 3)
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "resume with" in stdout
+    latest = json.loads((out / "checkpoints" / "latest.json").read_text())["checkpoint"]
     assert evaluate(out / "checkpoints" / latest)["episodes"] == 2
