@@ -580,3 +580,189 @@ def check_output_path(path: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise UsageError(f"cannot write {path} ({exc.strerror}); choose another --out") from None
+
+
+@app.command()
+def sweep(
+    env: Annotated[
+        str | None, typer.Option(help="Gymnasium goal env id (default: the preset's).")
+    ] = None,
+    seeds: Annotated[int, typer.Option(help="Seeds per setting: 0 .. N-1.", min=1)] = 5,
+    preset: Annotated[
+        str | None, typer.Option(help="Named option bundle the trials start from (see train).")
+    ] = None,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="One grid axis NAME=V1,V2,... (repeatable), e.g. critic-lr=5e-4,1e-3; "
+            "tuple values like hidden=64x64."
+        ),
+    ] = None,
+    set_values: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="NAME=VALUE for every trial (repeatable), e.g. epochs=5."),
+    ] = None,
+    env_module: Annotated[
+        list[str] | None, typer.Option(help="Module to import for envs it registers.")
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster to join: ray://HOST:10001, HOST:6379 or auto "
+            "(default: start Ray here on all cores)."
+        ),
+    ] = None,
+    cpus_per_trial: Annotated[
+        float, typer.Option(help="CPUs Ray reserves for each trial.", min=0.01)
+    ] = 1.0,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Sweep directory (default: sweeps/ENV-HASH, the same for the same sweep)."
+        ),
+    ] = None,
+    keep: Annotated[
+        int, typer.Option(help="Checkpoints each trial keeps besides best.", min=1)
+    ] = 3,
+    save_buffer: Annotated[
+        bool, typer.Option(help="Save replay buffers in checkpoints (exact resume).")
+    ] = False,
+    tensorboard: Annotated[bool, typer.Option(help="Write TensorBoard scalars per trial.")] = True,
+) -> None:
+    """Train every (setting, seed) pair of a grid with Ray; re-running skips finished trials."""
+    from rich.markup import escape
+
+    from td3her_cli.presets import DEFAULT_PRESET, preset_values
+    from td3her_cli.sweep import (
+        DONE,
+        FINISHED,
+        RESUME,
+        SKIPPED,
+        default_sweep_dir,
+        parse_grid,
+        parse_overrides,
+        plan_sweep,
+        prepare_sweep_dir,
+        require_ray,
+        run_sweep,
+    )
+
+    require_ray()  # before anything is checked or written
+    name = preset or DEFAULT_PRESET
+    given = {"env_id": env, "env_modules": tuple(env_module) if env_module else None}
+    values = {**preset_values(name), **{k: v for k, v in given.items() if v is not None}}
+    base = DEFAULTS.replace(**values, extra={"preset": name})
+    overrides = parse_overrides(set_values or [], base)
+    base = base.replace(**overrides)
+    axes = parse_grid(grid or [], base)
+    fixed_and_swept = sorted(set(overrides) & {axis.field for axis in axes})
+    if fixed_and_swept:
+        raise UsageError(f"{fixed_and_swept[0]} is given to both --set and --grid; keep one")
+    plan = plan_sweep(base, axes, seeds, out if out is not None else default_sweep_dir(base, axes))
+    for env_id in dict.fromkeys(trial.config.env_id for trial in plan.trials):
+        check_env(env_id, base.env_modules)
+    prepare_sweep_dir(plan)
+
+    console = make_console()
+    total = len(plan.trials)
+    ended: list = []
+
+    def on_start(statuses: dict, cpus: float) -> None:
+        states = [status.state for status in statuses.values()]
+        finished, resume = states.count(FINISHED), states.count(RESUME)
+        console.print(
+            f"[bold]td3her sweep[/] {base.env_id}: {len(plan.settings)} settings x "
+            f"{len(plan.seeds)} seeds = {total} trials ({finished} finished before, {resume} to "
+            f"resume, {total - finished - resume} to start) on Ray with {cpus:g} CPUs, "
+            f"{cpus_per_trial:g} per trial -> {plan.sweep_dir}",
+            soft_wrap=True,
+        )
+
+    def on_trial_end(outcome) -> None:
+        ended.append(outcome)
+        prefix = f"[{len(ended)}/{total}] {outcome.name}:"
+        if outcome.status == SKIPPED:
+            console.print(f"{prefix} finished before, skipped", highlight=False)
+        elif outcome.status == DONE:
+            resumed = (
+                f" (resumed from epoch {outcome.resumed_from_epoch})"
+                if outcome.resumed_from_epoch is not None
+                else ""
+            )
+            console.print(
+                f"{prefix} finished in {outcome.seconds:.0f}s{resumed}, final success "
+                f"{_percent(outcome.final_success_rate)}",
+                highlight=False,
+            )
+        else:
+            console.print(
+                f"{prefix} [red]failed[/]: {escape(str(outcome.error))} "
+                f"(traceback in {escape(str(plan.sweep_dir / outcome.name / 'error.txt'))})",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+    try:
+        result = run_sweep(
+            plan,
+            address=address,
+            cpus_per_trial=cpus_per_trial,
+            keep=keep,
+            save_buffer=save_buffer,
+            tensorboard=tensorboard,
+            on_start=on_start,
+            on_trial_end=on_trial_end,
+        )
+    except KeyboardInterrupt:
+        console.print(
+            "interrupted; re-run the same command to resume (finished trials are skipped)"
+        )
+        raise typer.Exit(130) from None
+    print_sweep_report(plan.sweep_dir, None, 960, 600)
+    if result.failed:
+        raise Td3HerError(
+            f"{len(result.failed)} of {total} trials failed (see their error.txt); "
+            "re-run the same command to retry them"
+        )
+
+
+@app.command("sweep-report")
+def sweep_report(
+    sweep_dir: Annotated[Path, typer.Argument(help="A directory written by `td3her sweep`.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Output directory (default: SWEEP_DIR/report).")
+    ] = None,
+    width: Annotated[int, typer.Option(help="Figure width in pixels.", min=200)] = 960,
+    height: Annotated[int, typer.Option(help="Figure height in pixels.", min=150)] = 600,
+) -> None:
+    """Tables and figures of a sweep, finished or still running (no Ray needed)."""
+    print_sweep_report(sweep_dir, out, width, height)
+
+
+def print_sweep_report(sweep_dir: Path, out: Path | None, width: int, height: int) -> None:
+    """Build a sweep's report (figures, report.json) and print its tables."""
+    from td3her_cli.sweep_report import build_report, overview_table, setting_table
+
+    if out is not None:
+        check_output_path(out / "report.json")
+    report = build_report(sweep_dir, out, width_px=width, height_px=height)
+    for warning in report.warnings:
+        stderr.print(f"td3her: warning: {warning}", highlight=False, markup=False)
+    console = make_console()
+    for setting in report.settings:
+        console.print(setting_table(setting, best=setting.name == report.best))
+    console.print(overview_table(report))
+    if report.best is None:
+        console.print("best setting: none yet (no trial has finished)")
+    else:
+        best = next(s for s in report.settings if s.name == report.best)
+        final = best.final_success
+        console.print(
+            f"best setting: [bold]{report.best}[/] (final success {_percent(final.mean[0])}, "
+            f"95% interval {_percent(final.low[0])} - {_percent(final.high[0])}, "
+            f"{best.finished} seeds)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for path in [*report.plots, report.report_file]:
+        console.print(f"wrote {path}", highlight=False)

@@ -1,0 +1,513 @@
+"""The report of a sweep: each setting's learning curve over seeds, the best setting, figures.
+
+For every setting, the evaluation success rate at each epoch is summarised over its seeds as
+the mean and a 95 % percentile-bootstrap interval of that mean (seeds resampled with
+replacement, Efron & Tibshirani 1993, ch. 13). With the 3-10 seeds a sweep affords, the
+interval is what tells a real difference between settings from seed noise (Agarwal et al.
+2021, "Deep RL at the edge of the statistical precipice"). One figure per metric draws every
+setting as its mean with its interval as a band.
+
+The *best* setting has the highest mean final success rate over its finished trials; ties go
+to the one with the larger area under its mean success curve (it got there sooner), then to the
+higher final mean return.
+
+Reads only sweep.json and the trials' run directories (metrics.jsonl and checkpoint metadata),
+so it works while a sweep is still running, and never imports TensorFlow or Ray. Figures use
+matplotlib's object API as plotting.py does.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from rich.table import Table
+
+from td3her_cli.errors import Td3HerError
+from td3her_cli.metrics import write_atomically
+from td3her_cli.plotting import DPI, RunMetrics, load_run, summary_rows
+from td3her_cli.sweep import (
+    BROKEN,
+    ERROR_FILE,
+    FINISHED,
+    NEW,
+    SweepPlan,
+    Trial,
+    load_plan,
+    trial_status,
+)
+
+REPORT_DIR = "report"
+REPORT_FILE = "report.json"
+LEVEL = 0.95
+RESAMPLES = 2000
+CHUNK_ELEMENTS = 1 << 21  # bootstrap means computed at most this many at a time (16 MB)
+# metric -> (y label, epoch- or cycle-level, log scale if all positive)
+METRICS = {
+    "success_rate": ("eval success rate", "epoch", False),
+    "mean_return": ("eval mean return", "epoch", False),
+    "actor_loss": ("actor loss (-Q)", "cycle", False),
+    "critic_loss": ("critic loss (mean of the twin critics)", "cycle", True),
+}
+# A trial's state in a report.
+PENDING, RUNNING, FAILED = "pending", "incomplete", "failed"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean over seeds and its bootstrap interval, per point of a curve."""
+
+    mean: np.ndarray  # [T]
+    low: np.ndarray  # [T]
+    high: np.ndarray  # [T]
+    count: np.ndarray  # [T] int: seeds that have this point
+
+
+@dataclass(frozen=True)
+class TrialReport:
+    """One trial as found on disk."""
+
+    name: str
+    seed: int
+    state: str
+    """finished, incomplete (running or interrupted), failed, pending (not started) or broken."""
+    epochs_done: int
+    error: str | None
+    run: RunMetrics | None
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One metric of one setting: x, and the mean and interval over seeds at each x."""
+
+    x: np.ndarray  # [T] epochs (fractional for per-cycle metrics)
+    interval: Interval
+
+
+@dataclass(frozen=True)
+class SettingReport:
+    """One setting: its trials, its curves and its final numbers."""
+
+    name: str
+    overrides: dict
+    trials: list[TrialReport]
+    curves: dict[str, Curve]
+    """metric name (see METRICS) -> curve over all trials with metrics, finished or not."""
+    env_steps: np.ndarray  # [E] mean env steps at the end of each epoch
+    final_success: Interval
+    """Over finished trials: their success rate at the last epoch (one point)."""
+    final_return: float | None
+    area: float | None
+    """Mean of the mean success curve over epochs (higher: solved sooner)."""
+    solved_epochs: list[int | None]
+    """Per finished trial: first epoch at >= 95 % success, or None."""
+
+    @property
+    def finished(self) -> int:
+        """Trials that reached their last epoch."""
+        return sum(t.state == FINISHED for t in self.trials)
+
+    @property
+    def failed(self) -> int:
+        """Trials whose last attempt crashed."""
+        return sum(t.state in (FAILED, BROKEN) for t in self.trials)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """The whole report and the files it wrote."""
+
+    sweep_dir: Path
+    plan: SweepPlan
+    settings: list[SettingReport]
+    best: str | None
+    plots: list[Path]
+    report_file: Path
+    warnings: list[str]
+
+
+# ------------------------------------------------------------------------------ statistics
+def bootstrap_mean_ci(
+    values: np.ndarray,
+    rng: np.random.Generator,
+    resamples: int = RESAMPLES,
+    level: float = LEVEL,
+) -> Interval:
+    """Mean over seeds and its percentile-bootstrap interval, for every column at once.
+
+    Args:
+        values: [S, T] one row per seed, one column per point of the curve; NaN where a seed
+            has no value (a run that is behind or crashed), which leaves it out of that point.
+        rng: The only source of randomness.
+        resamples: Bootstrap resamples B.
+        level: Coverage of the interval.
+
+    Returns:
+        mean, low, high and count, each [T]; NaN where no seed has a value. With one seed the
+        interval is that value.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"values must be [seeds, points], got shape {values.shape}")
+    points = values.shape[1]
+    mean, low, high = (np.full(points, np.nan) for _ in range(3))
+    valid = np.isfinite(values)  # [S, T]
+    count = valid.sum(axis=0)
+    if points == 0:
+        return Interval(mean, low, high, count)
+    tails = [(1.0 - level) / 2.0, 1.0 - (1.0 - level) / 2.0]
+    # Columns with the same seeds present share one set of resamples (usually a single group).
+    patterns, group = np.unique(valid.T, axis=0, return_inverse=True)  # [P, S], [T]
+    group = group.reshape(-1)
+    for index, pattern in enumerate(patterns):
+        seeds = np.flatnonzero(pattern)
+        if seeds.size == 0:
+            continue
+        columns = np.flatnonzero(group == index)
+        block = values[np.ix_(seeds, columns)]  # [n, C]
+        n = seeds.size
+        mean[columns] = block.mean(axis=0)
+        # Resampling n seeds with replacement = multinomial counts of each seed, so every
+        # resampled mean is one row of counts @ block / n. E.g. n=3, counts [2, 0, 1] is the
+        # resample (seed a, seed a, seed c).
+        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
+        step = max(1, CHUNK_ELEMENTS // resamples)
+        for start in range(0, columns.size, step):
+            part = columns[start : start + step]
+            means = counts @ block[:, start : start + step] / n  # [B, c]
+            low[part], high[part] = np.quantile(means, tails, axis=0)
+    return Interval(mean, low, high, count)
+
+
+def _by_epoch(runs: list[RunMetrics], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Epochs 1..E and the [S, E] matrix of an epoch-level field (NaN where a run lacks it)."""
+    last = max((int(run.epoch.max()) for run in runs if run.epoch.size), default=0)
+    table = np.full((len(runs), last), np.nan)
+    for row, run in enumerate(runs):
+        table[row, run.epoch - 1] = getattr(run, key)
+    return np.arange(1, last + 1, dtype=np.float64), table
+
+
+def _by_cycle(runs: list[RunMetrics], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional epochs of every cycle and the [S, K] matrix of a cycle-level loss."""
+    per_epoch = max(run.cycles_per_epoch for run in runs)
+    # cycle_x = epoch - 1 + cycle / cycles_per_epoch, so this is the 1-based global cycle index.
+    indices = [np.rint(run.cycle_x * run.cycles_per_epoch).astype(np.int64) for run in runs]
+    last = max((int(i.max()) for i in indices if i.size), default=0)
+    table = np.full((len(runs), last), np.nan)
+    for row, (run, index) in enumerate(zip(runs, indices)):
+        if key == "critic_loss":
+            with warnings.catch_warnings():  # NaN before the first update stays NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                column = np.nanmean(np.stack([run.critic1_loss, run.critic2_loss]), axis=0)
+        else:
+            column = getattr(run, key)
+        table[row, index - 1] = column
+    return np.arange(1, last + 1, dtype=np.float64) / per_epoch, table
+
+
+# ------------------------------------------------------------------------------ the report
+def build_report(
+    sweep_dir: Path,
+    out_dir: Path | None = None,
+    rng: np.random.Generator | None = None,
+    width_px: int = 960,
+    height_px: int = 600,
+) -> SweepReport:
+    """Read a sweep directory, summarise every setting, and write the figures and report.json.
+
+    Args:
+        sweep_dir: A directory written by `td3her sweep` (complete or not).
+        out_dir: Where the PNGs and report.json go (default SWEEP/report).
+        rng: For the bootstrap (default: seeded with 0, so a report is reproducible).
+        width_px, height_px: Size of each figure.
+
+    Returns:
+        The report; `warnings` lists unreadable metrics lines.
+
+    Raises:
+        Td3HerError: If sweep_dir is not a sweep or out_dir cannot be written.
+    """
+    sweep_dir = Path(sweep_dir)
+    plan = load_plan(sweep_dir)
+    rng = rng if rng is not None else np.random.default_rng(0)
+    out_dir = Path(out_dir) if out_dir is not None else sweep_dir / REPORT_DIR
+    found_warnings: list[str] = []
+    settings = []
+    for name in plan.settings:
+        trials = [_trial_report(t, found_warnings) for t in plan.trials if t.setting == name]
+        overrides = next(t.overrides for t in plan.trials if t.setting == name)
+        settings.append(_setting_report(name, overrides, trials, rng))
+    best = choose_best(settings)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        plots = [
+            _plot_metric(settings, metric, out_dir / f"{metric}.png", (width_px, height_px))
+            for metric in METRICS
+        ]
+        report_file = out_dir / REPORT_FILE
+        write_atomically(report_file, json.dumps(_to_json(settings, best), indent=2) + "\n")
+    except OSError as exc:
+        raise Td3HerError(
+            f"cannot write the report to {out_dir} ({exc.strerror}); choose another --out"
+        ) from None
+    return SweepReport(sweep_dir, plan, settings, best, plots, report_file, found_warnings)
+
+
+def _trial_report(trial: Trial, found_warnings: list[str]) -> TrialReport:
+    """A trial's state and metrics as they are on disk now."""
+    status = trial_status(trial)
+    error_path = trial.run_dir / ERROR_FILE
+    error = None
+    if status.state == FINISHED:
+        state = FINISHED
+    elif status.state == BROKEN:
+        state, error = BROKEN, status.detail
+    elif error_path.is_file():
+        state = FAILED
+        lines = error_path.read_text(errors="replace").strip().splitlines()
+        error = lines[-1] if lines else "crashed"
+    else:
+        state = PENDING if status.state == NEW else RUNNING
+    run = None
+    if (trial.run_dir / "metrics.jsonl").is_file():
+        try:
+            run = load_run(trial.run_dir)
+        except Td3HerError:
+            run = None  # no whole row yet
+        else:
+            found_warnings.extend(run.warnings)
+    if state == PENDING and run is not None:
+        state = RUNNING  # in its first epoch
+    epochs_done = int(run.epoch.size) if run is not None else 0
+    return TrialReport(trial.name, trial.seed, state, epochs_done, error, run)
+
+
+def _setting_report(name: str, overrides: dict, trials: list[TrialReport], rng) -> SettingReport:
+    runs = [t.run for t in trials if t.run is not None]
+    finished = [t.run for t in trials if t.state == FINISHED and t.run is not None]
+    curves: dict[str, Curve] = {}
+    env_steps = np.empty(0)
+    if runs:
+        for metric, (_, level, _) in METRICS.items():
+            x, table = _by_epoch(runs, metric) if level == "epoch" else _by_cycle(runs, metric)
+            curves[metric] = Curve(x, bootstrap_mean_ci(table, rng))
+        _, steps = _by_epoch(runs, "epoch_env_steps")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            env_steps = np.nanmean(steps, axis=0)
+    finals = np.array([run.success_rate[-1] for run in finished if run.epoch.size], float)
+    final_success = bootstrap_mean_ci(finals.reshape(-1, 1), rng)  # [seeds, 1 point]
+    final_returns = [run.mean_return[-1] for run in finished if run.epoch.size]
+    success = curves.get("success_rate")
+    area = None
+    if success is not None and np.isfinite(success.interval.mean).any():
+        area = float(np.nanmean(success.interval.mean))
+    solved = [row["solved_epoch"] for row in summary_rows(finished)]
+    return SettingReport(
+        name=name,
+        overrides=overrides,
+        trials=trials,
+        curves=curves,
+        env_steps=env_steps,
+        final_success=final_success,
+        final_return=float(np.mean(final_returns)) if final_returns else None,
+        area=area,
+        solved_epochs=solved,
+    )
+
+
+def choose_best(settings: list[SettingReport]) -> str | None:
+    """The setting with the highest mean final success over finished trials (ties: larger area
+    under the success curve, then higher final return); None while no trial has finished."""
+    ranked = [
+        (
+            float(s.final_success.mean[0]),
+            s.area if s.area is not None else -np.inf,
+            s.final_return if s.final_return is not None else -np.inf,
+            -index,  # a full tie goes to the earlier setting
+            s.name,
+        )
+        for index, s in enumerate(settings)
+        if s.finished and np.isfinite(s.final_success.mean[0])
+    ]
+    return max(ranked)[-1] if ranked else None
+
+
+def _to_json(settings: list[SettingReport], best: str | None) -> dict:
+    def numbers(array: np.ndarray) -> list:
+        return [None if not np.isfinite(v) else float(v) for v in np.asarray(array, float)]
+
+    data = {"level": LEVEL, "resamples": RESAMPLES, "best": best, "settings": []}
+    for setting in settings:
+        curves = {
+            metric: {
+                "x": numbers(curve.x),
+                "mean": numbers(curve.interval.mean),
+                "low": numbers(curve.interval.low),
+                "high": numbers(curve.interval.high),
+                "seeds": [int(c) for c in curve.interval.count],
+            }
+            for metric, curve in setting.curves.items()
+        }
+        final = setting.final_success
+        data["settings"].append(
+            {
+                "name": setting.name,
+                "overrides": {
+                    k: list(v) if isinstance(v, tuple) else v for k, v in setting.overrides.items()
+                },
+                "trials": [
+                    {
+                        "name": t.name,
+                        "seed": t.seed,
+                        "state": t.state,
+                        "epochs": t.epochs_done,
+                        "error": t.error,
+                    }
+                    for t in setting.trials
+                ],
+                "final_success": {
+                    "mean": numbers(final.mean)[0],
+                    "low": numbers(final.low)[0],
+                    "high": numbers(final.high)[0],
+                    "seeds": int(final.count[0]),
+                },
+                "final_return": setting.final_return,
+                "area": setting.area,
+                "solved_epochs": setting.solved_epochs,
+                "env_steps": numbers(setting.env_steps),
+                "curves": curves,
+            }
+        )
+    return data
+
+
+# ------------------------------------------------------------------------------ figures
+def _plot_metric(settings: list[SettingReport], metric: str, path: Path, size) -> Path:
+    """One figure: every setting's mean curve of `metric` with its 95 % interval as a band."""
+    label, level, log_y = METRICS[metric]
+    figure = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI, layout="constrained")
+    axes = figure.subplots()
+    colors = [f"C{i % 10}" for i in range(len(settings))]
+    drawn = []
+    for setting, color in zip(settings, colors):
+        curve = setting.curves.get(metric)
+        if curve is None or not np.isfinite(curve.interval.mean).any():
+            continue
+        interval = curve.interval
+        seeds = int(interval.count.max())
+        axes.fill_between(curve.x, interval.low, interval.high, color=color, alpha=0.2, lw=0)
+        marker = "." if curve.x.size <= 60 else None
+        axes.plot(
+            curve.x, interval.mean, color=color, marker=marker, label=f"{setting.name} (n={seeds})"
+        )
+        drawn.append(interval.mean[np.isfinite(interval.mean)])
+    values = np.concatenate(drawn) if drawn else np.empty(0)
+    if log_y and values.size and np.all(values > 0):
+        axes.set_yscale("log")
+    if metric == "success_rate":
+        axes.set_ylim(-0.03, 1.03)
+    if not drawn:
+        axes.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=axes.transAxes)
+    axes.set_title(f"{label}: mean over seeds, {LEVEL:.0%} bootstrap interval")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(label)
+    axes.set_xlim(left=0)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.grid(True, alpha=0.3)
+    if drawn:
+        axes.legend(loc="best", fontsize="small")
+    figure.savefig(path, dpi=DPI)
+    return path
+
+
+# ------------------------------------------------------------------------------ tables
+def setting_table(setting: SettingReport, best: bool = False) -> Table:
+    """Rich table of one setting: success rate at each epoch as mean [95 % interval]."""
+    mark = " (best)" if best else ""
+    states = ", ".join(f"{n} {s}" for s, n in _count_states(setting.trials).items())
+    table = Table(title=f"{setting.name}{mark}: {states}", title_justify="left")
+    for name in (
+        "epoch",
+        "seeds",
+        "success (mean)",
+        f"{LEVEL:.0%} interval",
+        "mean return",
+        "env steps",
+    ):
+        table.add_column(name, justify="right")
+    success = setting.curves.get("success_rate")
+    returns = setting.curves.get("mean_return")
+    if success is None:
+        table.add_row("-", "0", "-", "-", "-", "-")
+        return table
+    interval = success.interval
+    for index, epoch in enumerate(success.x):
+        table.add_row(
+            str(int(epoch)),
+            str(int(interval.count[index])),
+            _percent(interval.mean[index]),
+            _interval(interval.low[index], interval.high[index]),
+            _number(returns.interval.mean[index], ".1f"),
+            _number(setting.env_steps[index], ".0f"),
+        )
+    return table
+
+
+def overview_table(report: SweepReport) -> Table:
+    """Rich table with one row per setting: trials, final success with its interval, area
+    under the success curve, seeds solved; the best setting is marked."""
+    table = Table(title="Sweep settings (final = last epoch of finished trials)")
+    for name in (
+        "setting",
+        "finished",
+        "failed",
+        "final success",
+        f"{LEVEL:.0%} interval",
+        "final return",
+        "area",
+        "solved (>= 95%)",
+    ):
+        table.add_column(name, justify="left" if name == "setting" else "right")
+    for setting in report.settings:
+        final = setting.final_success
+        solved = [e for e in setting.solved_epochs if e is not None]
+        solved_text = f"{len(solved)}/{len(setting.solved_epochs)}" if setting.finished else "-"
+        if solved:
+            solved_text += f", median epoch {float(np.median(solved)):g}"
+        table.add_row(
+            ("* " if setting.name == report.best else "") + setting.name,
+            f"{setting.finished}/{len(setting.trials)}",
+            str(setting.failed),
+            _percent(final.mean[0]),
+            _interval(final.low[0], final.high[0]),
+            _number(setting.final_return, ".1f"),
+            _number(setting.area, ".2f"),
+            solved_text,
+        )
+    return table
+
+
+def _count_states(trials: list[TrialReport]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for trial in trials:
+        counts[trial.state] = counts.get(trial.state, 0) + 1
+    return counts
+
+
+def _percent(value) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{value:.0%}"
+
+
+def _interval(low, high) -> str:
+    return "-" if not np.isfinite(low) else f"{_percent(low)} - {_percent(high)}"
+
+
+def _number(value, spec: str) -> str:
+    return "-" if value is None or not np.isfinite(value) else format(value, spec)

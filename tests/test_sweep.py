@@ -1,0 +1,349 @@
+"""`td3her sweep` and `td3her sweep-report`: grid parsing, the plan, the bootstrap, the report,
+and real sweeps on a local Ray with 2 CPUs (tiny budgets on the PointGoal test env)."""
+
+import json
+import logging
+import sys
+
+import numpy as np
+import pytest
+
+from td3her_cli.config import TrainConfig
+from td3her_cli.errors import UsageError
+from td3her_cli.sweep import (
+    DONE,
+    FAILED,
+    INSTALL_HINT,
+    SKIPPED,
+    parse_grid,
+    parse_overrides,
+    plan_sweep,
+    prepare_sweep_dir,
+    run_sweep,
+)
+from td3her_cli.sweep_report import bootstrap_mean_ci, build_report
+from tests.crashing_goal_env import MESSAGE
+
+ENV_MODULES = ("tests.point_goal_env", "tests.crashing_goal_env")
+TINY = dict(
+    env_id="PointGoal-v0",
+    env_modules=ENV_MODULES,
+    epochs=1,
+    cycles=2,
+    episodes_per_cycle=1,
+    optimization_steps=2,
+    eval_episodes=1,
+    hidden=(8,),
+    batch_size=8,
+    buffer_size=1000,
+    random_steps=10,
+    xla=False,  # no XLA compile: seconds per trial
+)
+TINY_SET = [
+    "--set",
+    "epochs=1",
+    "--set",
+    "cycles=2",
+    "--set",
+    "episodes-per-cycle=1",
+    "--set",
+    "optimization-steps=2",
+    "--set",
+    "eval-episodes=1",
+    "--set",
+    "hidden=8",
+    "--set",
+    "batch-size=8",
+    "--set",
+    "buffer-size=1000",
+    "--set",
+    "random-steps=10",
+    "--set",
+    "xla=false",
+]
+
+
+# ------------------------------------------------------------------------------ grid and plan
+def test_grid_values_take_the_field_types_and_name_the_settings(tmp_path):
+    base = TrainConfig()
+    grid = parse_grid(
+        ["critic-lr=5e-4,1e-3", "tau=0.001,0.05", "hidden=64x64,256", "xla=off,on"], base
+    )
+    assert [(axis.field, axis.values) for axis in grid] == [
+        ("critic_lr", (0.0005, 0.001)),
+        ("tau", (0.001, 0.05)),
+        ("hidden", ((64, 64), (256,))),
+        ("xla", (False, True)),
+    ]
+    assert parse_overrides(["buffer-size=1e5", "her_strategy=final"], base) == {
+        "buffer_size": 100_000,
+        "her_strategy": "final",
+    }
+    plan = plan_sweep(base, grid[:2], 2, tmp_path / "sweep")
+    assert len(plan.trials) == 8 and len(plan.settings) == 4
+    first = plan.trials[0]
+    assert first.name == "critic_lr=0.0005,tau=0.001/seed0"
+    assert first.run_dir == tmp_path / "sweep" / "critic_lr=0.0005,tau=0.001" / "seed0"
+    assert (first.config.critic_lr, first.config.tau, first.config.seed) == (0.0005, 0.001, 0)
+    # Seed-major: seed 0 of every setting comes before any seed 1.
+    assert [t.seed for t in plan.trials] == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert plan_sweep(base, (), 1, tmp_path).trials[0].name == "base/seed0"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("critic-lr=0,1e-3", "--grid critic-lr=0,1e-3: --critic-lr must be > 0, got 0.0"),
+        ("tau=0.5,2", "--tau must be in (0, 1], got 2.0"),
+        ("criticlr=1e-3", "unknown hyperparameter 'criticlr'; did you mean critic-lr?"),
+        ("seed=1,2", "cannot set seed: use --seeds"),
+        ("tau", "must look like NAME=VALUE[,VALUE...]"),
+        ("tau=", "must look like NAME=VALUE[,VALUE...]"),
+        ("tau=0.1,0.1", "value 0.1 is listed twice"),
+        ("batch-size=1.5", "'1.5' is not an integer"),
+        ("gamma=high", "'high' is not a number"),
+        ("normalize=maybe", "'maybe' is not true or false"),
+        ("noise=pink", "--noise must be one of ou, gaussian"),
+    ],
+)
+def test_a_bad_grid_is_one_clear_usage_error(spec, message):
+    with pytest.raises(UsageError) as error:
+        parse_grid([spec], TrainConfig())
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_combination_that_is_invalid_as_a_whole_names_its_setting(tmp_path):
+    base = TrainConfig(buffer_size=1000)
+    grid = parse_grid(["batch-size=64,2000"], base.replace(buffer_size=10_000))
+    with pytest.raises(UsageError, match="setting batch_size=2000: --batch-size"):
+        plan_sweep(base, grid, 1, tmp_path)
+
+
+def test_a_sweep_dir_refuses_another_sweep_but_takes_more_seeds_and_epochs(tmp_path):
+    base = TrainConfig(**TINY)
+    grid = parse_grid(["tau=0.05,0.1"], base)
+    prepare_sweep_dir(plan_sweep(base, grid, 2, tmp_path / "s"))
+    prepare_sweep_dir(plan_sweep(base.replace(epochs=3), grid, 5, tmp_path / "s"))
+    with pytest.raises(UsageError, match=r"holds a different sweep \(gamma: 0.99 then, 0.9 now\)"):
+        prepare_sweep_dir(plan_sweep(base.replace(gamma=0.9), grid, 2, tmp_path / "s"))
+    other_grid = parse_grid(["tau=0.05,0.2"], base)
+    with pytest.raises(UsageError, match="its --grid differs"):
+        prepare_sweep_dir(plan_sweep(base, other_grid, 2, tmp_path / "s"))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="is not a td3her sweep"):
+        prepare_sweep_dir(plan_sweep(base, grid, 2, tmp_path / "other"))
+
+
+def test_sweep_without_ray_says_how_to_install_it(run_cli, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    code, _, err = run_cli(["sweep", "--seeds", "2", "--out", str(tmp_path / "s")])
+    assert code == 2
+    assert err == f"td3her: error: {INSTALL_HINT}\n"
+    assert not (tmp_path / "s").exists()
+
+
+def test_bad_sweep_options_are_one_line_and_write_nothing(run_cli, tmp_path):
+    pytest.importorskip("ray")
+    out = tmp_path / "s"
+    for args, message in [
+        (["--grid", "tau=0,0.1"], "--tau must be in (0, 1]"),
+        (["--set", "epochs=2", "--grid", "epochs=1,2"], "given to both --set and --grid"),
+        (["--env", "CartPole-v1"], "CartPole-v1 is not a goal-conditioned env"),
+    ]:
+        code, _, err = run_cli(["sweep", *args, "--out", str(out)])
+        assert code == 2 and message in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------------------ statistics
+def test_bootstrap_interval_is_reproducible_vectorised_and_handles_missing_seeds():
+    rng = np.random.default_rng(0)
+    values = np.array([[0.0, 1.0, 0.5], [1.0, 1.0, np.nan], [0.5, 1.0, np.nan]])  # [3 seeds, 3]
+    interval = bootstrap_mean_ci(values, rng)
+    np.testing.assert_allclose(interval.mean, [0.5, 1.0, 0.5])
+    assert list(interval.count) == [3, 3, 1]
+    assert 0.0 <= interval.low[0] < 0.5 < interval.high[0] <= 1.0
+    assert interval.low[1] == interval.high[1] == 1.0  # no spread, no interval
+    assert interval.low[2] == interval.high[2] == 0.5  # one seed: its value
+    again = bootstrap_mean_ci(values, np.random.default_rng(0))
+    np.testing.assert_array_equal(again.low, interval.low)
+    # Thousands of identical columns (chunked) share one set of resamples: identical bounds.
+    wide = np.repeat(np.array([[0.1], [0.4], [0.9], [0.6]]), 5000, axis=1)  # [4, 5000]
+    tiled = bootstrap_mean_ci(wide, np.random.default_rng(1), resamples=1000)
+    assert np.ptp(tiled.low) == 0 and np.ptp(tiled.high) == 0
+    assert tiled.low[0] < 0.5 < tiled.high[0]
+    assert np.isnan(bootstrap_mean_ci(np.full((2, 1), np.nan), rng).mean[0])
+
+
+# ------------------------------------------------------------------------------ report (no Ray)
+def _write_fake_trial(run_dir, config, successes):
+    """A run directory as `train` leaves it: config.json, metrics.jsonl, a checkpoint pointer."""
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(config.to_json())
+    rows = []
+    for epoch, success in enumerate(successes, start=1):
+        for cycle in (1, 2):
+            loss = 1.0 / (epoch * cycle)
+            rows.append(
+                {"kind": "cycle", "epoch": epoch, "cycle": cycle, "env_steps": 10 * epoch,
+                 "actor_loss": -loss, "critic1_loss": loss, "critic2_loss": loss}
+            )  # fmt: skip
+        rows.append(
+            {"kind": "epoch", "epoch": epoch, "success_rate": success, "mean_return": -10 + success,
+             "env_steps": 20 * epoch, "wall_time": float(epoch), "train_seconds": float(epoch)}
+        )  # fmt: skip
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    last = len(successes)
+    checkpoint = run_dir / "checkpoints" / f"epoch_{last:03d}"
+    checkpoint.mkdir(parents=True)
+    meta = {"format_version": 1, "env_id": config.env_id, "spaces": {}, "config": {},
+            "files": {}, "epoch": last, "cycle": 0}  # fmt: skip
+    (checkpoint / "meta.json").write_text(json.dumps(meta))
+    (run_dir / "checkpoints" / "latest.json").write_text(
+        json.dumps({"checkpoint": checkpoint.name})
+    )
+
+
+def test_report_tables_best_setting_and_one_figure_per_metric(tmp_path, run_cli):
+    base = TrainConfig(**{**TINY, "epochs": 3})
+    plan = plan_sweep(base, parse_grid(["tau=0.05,0.1"], base), 3, tmp_path / "s")
+    prepare_sweep_dir(plan)
+    curves = {
+        "tau=0.05/seed0": [0.0, 0.5, 1.0],
+        "tau=0.05/seed1": [0.2, 0.6, 0.9],
+        "tau=0.05/seed2": [0.0, 0.4],  # interrupted in epoch 3
+        "tau=0.1/seed0": [0.1, 0.2, 0.3],
+        "tau=0.1/seed1": [0.0, 0.1, 0.4],
+    }  # tau=0.1/seed2 crashed before its first checkpoint
+    for trial in plan.trials:
+        if trial.name in curves:
+            _write_fake_trial(trial.run_dir, trial.config, curves[trial.name])
+    crashed = tmp_path / "s" / "tau=0.1" / "seed2"
+    crashed.mkdir(parents=True)
+    (crashed / "error.txt").write_text("Traceback ...\nRuntimeError: boom\n")
+
+    report = build_report(tmp_path / "s", width_px=400, height_px=300)
+    assert report.best == "tau=0.05"
+    first, second = report.settings
+    assert [t.state for t in first.trials] == ["finished", "finished", "incomplete"]
+    assert [t.state for t in second.trials] == ["finished", "finished", "failed"]
+    assert second.trials[2].error == "RuntimeError: boom"
+    success = first.curves["success_rate"].interval
+    np.testing.assert_allclose(success.mean, [0.2 / 3, 1.5 / 3, 0.95])
+    assert list(success.count) == [3, 3, 2]
+    assert first.final_success.mean[0] == pytest.approx(0.95)  # finished trials only
+    names = sorted(path.name for path in report.plots)
+    assert names == ["actor_loss.png", "critic_loss.png", "mean_return.png", "success_rate.png"]
+    saved = json.loads(report.report_file.read_text())
+    assert saved["best"] == "tau=0.05" and saved["settings"][1]["trials"][2]["state"] == "failed"
+
+    code, out, err = run_cli(["sweep-report", str(tmp_path / "s"), "--out", str(tmp_path / "r")])
+    assert code == 0, err
+    assert "best setting: tau=0.05" in out and "95% interval" in out
+    assert (tmp_path / "r" / "success_rate.png").is_file()
+
+
+def test_sweep_report_of_a_non_sweep_is_one_line(run_cli, tmp_path):
+    code, _, err = run_cli(["sweep-report", str(tmp_path)])
+    assert code == 1 and "has no sweep.json" in err and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------------------ real sweeps
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local Ray with 2 CPUs for this module; sweeps use it instead of starting their own."""
+    ray = pytest.importorskip("ray")
+    ray.init(
+        num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING
+    )
+    yield ray
+    ray.shutdown()
+
+
+def _mtimes(directory):
+    return {p: p.stat().st_mtime_ns for p in directory.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+def test_sweep_2_settings_x_2_seeds_completes_and_a_rerun_skips_them(local_ray, run_cli, tmp_path):
+    out = tmp_path / "sweep"
+    args = [
+        "sweep",
+        "--env-module",
+        "tests.point_goal_env",
+        "--env",
+        "PointGoal-v0",
+        "--seeds",
+        "2",
+        "--grid",
+        "tau=0.05,0.1",
+        *TINY_SET,
+        "--no-tensorboard",
+        "--out",
+        str(out),
+    ]
+    code, stdout, err = run_cli(args)
+    assert code == 0, err
+    run_dirs = sorted(p.parent for p in out.glob("*/seed*/config.json"))
+    assert [str(p.relative_to(out)) for p in run_dirs] == [
+        "tau=0.05/seed0",
+        "tau=0.05/seed1",
+        "tau=0.1/seed0",
+        "tau=0.1/seed1",
+    ]
+    for run_dir in run_dirs:
+        assert json.loads((run_dir / "checkpoints" / "latest.json").read_text()) == {
+            "checkpoint": "epoch_001"
+        }
+    assert "4 to start" in stdout and stdout.count(": finished in") == 4
+    assert "best setting:" in stdout
+    for name in ("success_rate", "mean_return", "actor_loss", "critic_loss"):
+        assert (out / "report" / f"{name}.png").is_file()
+    saved = json.loads((out / "report" / "report.json").read_text())
+    assert {t["state"] for s in saved["settings"] for t in s["trials"]} == {"finished"}
+
+    trials_before = {p: t for p, t in _mtimes(out).items() if "seed" in str(p)}
+    code, stdout, err = run_cli(args)
+    assert code == 0, err
+    assert "4 finished before" in stdout and stdout.count("finished before, skipped") == 4
+    assert {p: t for p, t in _mtimes(out).items() if "seed" in str(p)} == trials_before
+
+
+@pytest.mark.slow
+def test_a_crashing_trial_is_reported_while_an_interrupted_one_resumes(local_ray, tmp_path):
+    from td3her_cli.training import train
+
+    base = TrainConfig(**{**TINY, "epochs": 2})
+    grid = parse_grid(["env-id=PointGoal-v0,PointGoalCrash-v0"], base)
+    plan = plan_sweep(base, grid, 1, tmp_path / "sweep")
+    prepare_sweep_dir(plan)
+    healthy, crashing = plan.trials
+    # Stop the healthy trial after its first cycle, as Ctrl-C or a lost node would.
+    stopped = train(healthy.config, healthy.run_dir, should_stop=lambda: True, tensorboard=False)
+    assert stopped.interrupted
+
+    ended = []
+    result = run_sweep(plan, cpus_per_trial=1, tensorboard=False, on_trial_end=ended.append)
+    by_name = {outcome.name: outcome for outcome in result.outcomes}
+    assert by_name[crashing.name].status == FAILED
+    assert MESSAGE in by_name[crashing.name].error
+    assert MESSAGE in (crashing.run_dir / "error.txt").read_text()
+    assert by_name[healthy.name].status == DONE
+    assert by_name[healthy.name].resumed_from_epoch == 0
+    assert len(ended) == 2 and result.failed == [by_name[crashing.name]]
+    rows = [
+        json.loads(line) for line in (healthy.run_dir / "metrics.jsonl").read_text().splitlines()
+    ]
+    cycles = [(r["epoch"], r["cycle"]) for r in rows if r["kind"] == "cycle"]
+    assert cycles == [(1, 1), (1, 2), (2, 1), (2, 2)], "resumed without repeating a cycle"
+
+    report = build_report(plan.sweep_dir, width_px=400, height_px=300)
+    assert report.best == "env_id=PointGoal-v0"
+    assert [s.failed for s in report.settings] == [0, 1]
+
+    again = run_sweep(plan, cpus_per_trial=1, tensorboard=False)
+    assert {o.name: o.status for o in again.outcomes} == {
+        healthy.name: SKIPPED,
+        crashing.name: FAILED,
+    }
