@@ -315,6 +315,7 @@ def _compact_count(value: float) -> str:
         return f"{value / 1e3:.0f}k"
     return f"{value:.0f}"
 
+
 def summary_rows(runs: list[RunMetrics], threshold: float = SUCCESS_THRESHOLD) -> list[dict]:
     """One summary dict per run, for a table.
 
