@@ -36,6 +36,15 @@ TINY = dict(
 )
 
 
+def tiny_cli_args(**overrides) -> list[str]:
+    """TINY (with overrides) as `td3her train` options, e.g. ["--epochs", "2", ...]."""
+    args = []
+    for key, value in {**TINY, **overrides}.items():
+        text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        args += ["--" + key.replace("_", "-"), text]
+    return args
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"

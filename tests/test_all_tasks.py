@@ -11,6 +11,8 @@ from td3her_cli.envs import episode_seed
 from td3her_cli.rollout import evaluate
 from td3her_cli.training import Trainer
 
+from .conftest import tiny_cli_args
+
 FAMILIES = ["Reach", "Push", "Slide", "PickAndPlace", "Stack", "Flip"]
 IDS = [f"Panda{family}{control}-v3" for family in FAMILIES for control in ("", "Joints")]
 
@@ -61,22 +63,7 @@ def test_third_party_goal_env_via_env_module(tmp_path, run_cli):
         "PointGoal-v0",
         "--env-module",
         "tests.point_goal_env",
-        "--epochs",
-        "1",
-        "--cycles",
-        "2",
-        "--episodes-per-cycle",
-        "2",
-        "--optimization-steps",
-        "5",
-        "--eval-episodes",
-        "2",
-        "--hidden",
-        "16",
-        "--batch-size",
-        "16",
-        "--random-steps",
-        "10",
+        *tiny_cli_args(epochs=1, hidden=(16,), batch_size=16, random_steps=10),
         "--out",
         str(run_dir),
     ]

@@ -9,24 +9,11 @@ import time
 
 import pytest
 
+from .conftest import tiny_cli_args
+
 pytestmark = pytest.mark.slow
 
-TINY_ARGS = [
-    "--cycles",
-    "2",
-    "--episodes-per-cycle",
-    "2",
-    "--optimization-steps",
-    "5",
-    "--eval-episodes",
-    "2",
-    "--hidden",
-    "32,32",
-    "--batch-size",
-    "32",
-    "--random-steps",
-    "60",
-]
+TINY_ARGS = tiny_cli_args(epochs=1)[2:]  # all but --epochs, which each test sets
 
 
 def start_training(out, epochs, extra_env=None, extra_args=(), new_session=False):
