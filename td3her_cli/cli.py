@@ -252,12 +252,10 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path]:
     """The saved config of RUN with --epochs applied; other options must match it."""
     import json
 
-    from td3her_cli.checkpoint import resolve_checkpoint
-
+    # The checkpoint itself is resolved and checksummed once, by training.train(resume=True).
     config_path = run_dir / "config.json"
     if not config_path.exists():
         raise UsageError(f"--resume {run_dir}: no config.json there; give a td3her run directory")
-    resolve_checkpoint(run_dir, latest=True)  # fails early if there is no checkpoint
     try:
         saved = TrainConfig.from_dict(json.loads(config_path.read_text()))
     except (ValueError, TypeError) as exc:
