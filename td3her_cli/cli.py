@@ -122,6 +122,15 @@ def train(
         str | None, _option("future, final, episode or none.", HER, "her_strategy")
     ] = None,
     her_k: Annotated[int | None, _option("Relabelled goals per real one.", HER, "her_k")] = None,
+    terminal_on_success: Annotated[
+        str | None,
+        _option(
+            "Replayed transitions end where their goal is reached: auto (if the env ends "
+            "episodes on success), on, off.",
+            HER,
+            "terminal_on_success",
+        ),
+    ] = None,
     noise: Annotated[
         str | None, _option("Exploration noise: ou or gaussian.", EXPLORE, "noise")
     ] = None,
@@ -186,6 +195,7 @@ def train(
         "xla": xla,
         "her_strategy": her_strategy,
         "her_k": her_k,
+        "terminal_on_success": terminal_on_success,
         "noise": noise,
         "noise_sigma": noise_sigma,
         "random_steps": random_steps,

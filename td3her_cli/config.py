@@ -14,6 +14,7 @@ from td3her_cli.errors import UsageError
 
 HER_STRATEGIES = ("future", "final", "episode", "none")
 NOISE_KINDS = ("ou", "gaussian")
+TERMINAL_MODES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ class TrainConfig:
     """Weight of the L2 penalty on the actor's (pre-scaling) actions."""
     xla: bool = True
     """Compile the update loop with XLA (jit_compile): 1.1-4x faster steps here, ~1-2 s compile."""
+
+    terminal_on_success: str = "auto"
+    """A replayed transition is terminal when its (relabelled) goal is reached: on, off, or
+    auto (on exactly when the env ends episodes on success, as panda-gym does)."""
 
     # --- HER ---
     her_strategy: str = "future"
@@ -217,6 +222,11 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(
             f"--her-strategy must be one of {', '.join(HER_STRATEGIES)}, "
             f"got {config.her_strategy!r}"
+        )
+    if config.terminal_on_success not in TERMINAL_MODES:
+        raise UsageError(
+            f"--terminal-on-success must be one of {', '.join(TERMINAL_MODES)}, "
+            f"got {config.terminal_on_success!r}"
         )
     if config.noise not in NOISE_KINDS:
         raise UsageError(f"--noise must be one of {', '.join(NOISE_KINDS)}, got {config.noise!r}")

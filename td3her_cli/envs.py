@@ -32,6 +32,8 @@ class EnvSpec:
     max_episode_steps: int | None
     reward_bounds: tuple[float, float] | None
     """(min, max) when the reward takes only two values (sparse), else None (dense)."""
+    terminates_on_success: bool = False
+    """The env ends an episode as soon as its goal is reached (panda-gym v3 does)."""
 
     def to_dict(self) -> dict:
         """A JSON-serialisable description of the spaces."""
@@ -44,6 +46,7 @@ class EnvSpec:
             "action_high": list(self.action_high),
             "max_episode_steps": self.max_episode_steps,
             "reward_bounds": list(self.reward_bounds) if self.reward_bounds else None,
+            "terminates_on_success": self.terminates_on_success,
         }
 
     @functools.cached_property
@@ -88,7 +91,18 @@ def _supply_missing_panda_texture() -> None:
 
 
 def make_env(env_id: str, render_mode: str | None = None, **kwargs):
-    """Create a gymnasium goal env, silencing PyBullet's stdout chatter, and check its API."""
+    """Create a gymnasium goal env, silencing PyBullet's stdout chatter, and check its API.
+
+    Envs that would carry simulator state from one episode into the next are rebuilt at each
+    reset (FreshSimulationOnReset), so an episode depends only on its seed and actions.
+    """
+    env = _make_goal_env(env_id, render_mode, **kwargs)
+    if keeps_state_across_resets(env):
+        env = FreshSimulationOnReset(env, lambda: _make_goal_env(env_id, render_mode, **kwargs))
+    return env
+
+
+def _make_goal_env(env_id: str, render_mode: str | None = None, **kwargs):
     import gymnasium as gym
 
     import_env_modules()
@@ -110,6 +124,41 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs):
     return env
 
 
+def keeps_state_across_resets(env) -> bool:
+    """panda-gym tasks with objects (Push, Slide, PickAndPlace, Stack, Flip).
+
+    Their reset() teleports the objects, but PyBullet keeps contact state from earlier
+    episodes: a used env and a fresh one, given the same seed and actions, drift apart (by
+    ~5e-3 in object velocity on Push within a step; saveState/restoreState does not help).
+    Reach has no object and is exactly reproducible.
+    """
+    task = getattr(env.unwrapped, "task", None)
+    if task is None or not type(env.unwrapped).__module__.startswith("panda_gym"):
+        return False
+    return np.asarray(task.get_obs()).size > 0
+
+
+class FreshSimulationOnReset:
+    """A gymnasium env wrapper that rebuilds the simulation at every reset but the first, so
+    an episode is a function of its seed and actions only. Costs ~0.1 s per episode here."""
+
+    def __init__(self, env, rebuild: Callable[[], object]) -> None:
+        self.env = env
+        self._rebuild = rebuild
+        self._fresh = True
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Reset from a freshly built simulation (the first reset uses the one built)."""
+        if not self._fresh:
+            self.env.close()
+            self.env = self._rebuild()
+        self._fresh = False
+        return self.env.reset(seed=seed, options=options)
+
+    def __getattr__(self, name: str):
+        return getattr(self.env, name)
+
+
 def check_goal_env(env, env_id: str) -> None:
     """Raise EnvError unless env has a Dict observation with goal keys and compute_reward."""
     from gymnasium import spaces
@@ -127,22 +176,30 @@ def check_goal_env(env, env_id: str) -> None:
 
 
 def reward_function(env) -> RewardFn:
-    """Vectorised reward of (achieved_goal [B, G], desired_goal [B, G]) -> [B] float32.
-
-    compute_reward is called once on the whole batch. Envs whose compute_reward is not
-    vectorised (probed here against row-by-row calls; e.g. PandaFlip in panda-gym 3.0.7,
-    whose angle_distance uses np.inner and returns [B, B]) fall back to one call per row.
-    """
+    """Vectorised reward of (achieved_goal [B, G], desired_goal [B, G]) -> [B] float32."""
     compute_reward = env.unwrapped.compute_reward
+    return batched_goal_function(
+        lambda achieved, desired: compute_reward(achieved, desired, {}),
+        env.observation_space["desired_goal"].shape,
+    )
+
+
+def batched_goal_function(goal_fn, goal_shape: tuple[int, ...]) -> RewardFn:
+    """goal_fn(achieved, desired) over a batch: [B, G], [B, G] -> [B] float32.
+
+    goal_fn is called once on the whole batch when it is vectorised. Functions that are not
+    (probed here against row-by-row calls; e.g. PandaFlip's compute_reward and is_success in
+    panda-gym 3.0.7, whose angle_distance uses np.inner and returns [B, B]) fall back to one
+    call per row.
+    """
 
     def batched(achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
-        return np.asarray(compute_reward(achieved_goal, desired_goal, {}), dtype=np.float32)
+        return np.asarray(goal_fn(achieved_goal, desired_goal), dtype=np.float32)
 
     def row_by_row(achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
-        rewards = [compute_reward(a, d, {}) for a, d in zip(achieved_goal, desired_goal)]
-        return np.asarray(rewards, dtype=np.float32).reshape(-1)
+        values = [goal_fn(a, d) for a, d in zip(achieved_goal, desired_goal)]
+        return np.asarray(values, dtype=np.float32).reshape(-1)
 
-    goal_shape = env.observation_space["desired_goal"].shape
     rng = np.random.default_rng(0)
     achieved = rng.uniform(-1.0, 1.0, (5, *goal_shape)).astype(np.float32)
     desired = achieved.copy()
@@ -153,6 +210,44 @@ def reward_function(env) -> RewardFn:
     except Exception:  # noqa: BLE001 - any failure on a batch means: not vectorised
         vectorised = False
     return batched if vectorised else row_by_row
+
+
+def success_function(env) -> RewardFn | None:
+    """Batched success (1.0) or not (0.0) of (achieved_goal, desired_goal), or None if unknown.
+
+    panda-gym tasks have is_success (the very test their step() terminates on); other goal
+    envs with a sparse reward succeed exactly when the reward takes its top value.
+    """
+    goal_shape = env.observation_space["desired_goal"].shape
+    is_success = getattr(getattr(env.unwrapped, "task", None), "is_success", None)
+    if callable(is_success):
+        return batched_goal_function(is_success, goal_shape)
+    bounds = probe_reward_bounds(env)
+    if bounds is None:
+        return None
+    reward = reward_function(env)
+    top = bounds[1]
+    return lambda achieved, desired: (reward(achieved, desired) == top).astype(np.float32)
+
+
+def probe_terminates_on_success(env) -> bool:
+    """Whether the env ends an episode as soon as its goal is reached.
+
+    panda-gym v3's step() sets terminated = task.is_success(...); gymnasium-robotics envs say
+    it with compute_terminated(achieved, desired, info), probed here with a reached goal.
+    """
+    unwrapped = env.unwrapped
+    compute_terminated = getattr(unwrapped, "compute_terminated", None)
+    if callable(compute_terminated):
+        goal = np.zeros(env.observation_space["desired_goal"].shape, np.float32)
+        try:
+            return bool(np.all(compute_terminated(goal, goal, {})))
+        except Exception:  # noqa: BLE001 - an env that cannot answer does not terminate
+            return False
+    task = getattr(unwrapped, "task", None)
+    return callable(getattr(task, "is_success", None)) and type(unwrapped).__module__.startswith(
+        "panda_gym"
+    )
 
 
 def describe_env(env, env_id: str, seed: int = 0) -> EnvSpec:
@@ -168,6 +263,7 @@ def describe_env(env, env_id: str, seed: int = 0) -> EnvSpec:
         action_high=tuple(float(x) for x in np.ravel(env.action_space.high)),
         max_episode_steps=max_steps,
         reward_bounds=probe_reward_bounds(env, seed),
+        terminates_on_success=probe_terminates_on_success(env),
     )
 
 

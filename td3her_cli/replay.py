@@ -9,11 +9,12 @@ are stored whole and contiguous (no padding); an episode that does not fit befor
 the ring starts again at index 0, and older episodes it overlaps are dropped whole, so a goal is
 never taken from another episode.
 
-Termination: we bootstrap through terminations, as OpenAI's HER does (`done` is 0 in every
-batch). panda-gym ends an episode when the *original* goal is reached, so the stored flag is
-wrong for a relabelled goal; reaching a goal gives reward 0 from then on, and the TD target is
-clipped to <= 0 for sparse rewards, so bootstrapping is consistent for every goal. A time-limit
-truncation is never a terminal either.
+Termination: the env's stored `terminated` flag belongs to the *original* goal, so it is wrong
+for a relabelled one. With a `terminal_fn` (an env that ends episodes on success, such as
+panda-gym v3), `done` is recomputed for the batch's goal, exactly as the reward is: a transition
+is terminal when its next achieved goal reaches the goal it is trained for. Without one, `done`
+is 0 (bootstrap through everything, as OpenAI's HER does on Fetch, which never terminates). A
+time-limit truncation is never a terminal.
 """
 
 from __future__ import annotations
@@ -74,9 +75,11 @@ class HerReplayBuffer:
         reward_fn: RewardFn,
         strategy: str = "future",
         her_k: int = 4,
+        terminal_fn: RewardFn | None = None,
     ) -> None:
         self.capacity = capacity
         self.reward_fn = reward_fn
+        self.terminal_fn = terminal_fn
         self.strategy = strategy
         self.relabel_fraction = 0.0 if strategy == "none" else her_k / (her_k + 1.0)
         f32 = np.float32
@@ -153,7 +156,7 @@ class HerReplayBuffer:
         return HerSample(transition, goal_source, relabelled)
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
-        """A training batch with HER goals and recomputed rewards; done is 0 (see module doc)."""
+        """A training batch with HER goals, recomputed rewards and done (see module doc)."""
         transition, goal_source, relabelled = self.sample_indices(batch_size, rng)
         goal = np.where(
             relabelled[:, None],
@@ -161,17 +164,20 @@ class HerReplayBuffer:
             self.desired_goal[transition],
         )  # [B, goal]
         reward = self.reward[transition].copy()  # [B]
+        next_achieved_goal = self.next_achieved_goal[transition]  # [B, goal]
         if relabelled.any():
-            reward[relabelled] = self.reward_fn(
-                self.next_achieved_goal[transition[relabelled]], goal[relabelled]
-            )
+            reward[relabelled] = self.reward_fn(next_achieved_goal[relabelled], goal[relabelled])
+        if self.terminal_fn is None:
+            done = np.zeros(batch_size, np.float32)
+        else:
+            done = self.terminal_fn(next_achieved_goal, goal)  # [B] 1.0 where goal reached
         return Batch(
             observation=self.observation[transition],
             desired_goal=goal.astype(np.float32),
             action=self.action[transition],
             reward=reward.astype(np.float32),
             next_observation=self.next_observation[transition],
-            done=np.zeros(batch_size, np.float32),
+            done=np.asarray(done, np.float32),
         )
 
     def sample_stacked(self, steps: int, batch_size: int, rng: np.random.Generator) -> Batch:

@@ -22,11 +22,13 @@ from td3her_cli.agent import TD3Agent, UpdateMetrics
 from td3her_cli.checkpoint import resolve_checkpoint, restore_trainer, save_checkpoint
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs import (
+    EnvSpec,
     describe_env,
     episode_seed,
     import_env_modules,
     make_env,
     reward_function,
+    success_function,
 )
 from td3her_cli.errors import UsageError
 from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics, write_atomically
@@ -86,18 +88,21 @@ class Trainer:
             reward_function(self.env),
             config.her_strategy,
             config.her_k,
+            terminal_function(config.terminal_on_success, self.env, self.spec),
         )
         seeds = np.random.SeedSequence([config.seed, 11]).spawn(3)
         self.replay_rng, self.noise_rng, self.action_rng = (np.random.default_rng(s) for s in seeds)
+        # More envs than a cycle has episodes would sit idle: use at most that many.
+        workers = min(config.num_envs, config.episodes_per_cycle)
         self.noises = [
-            make_noise(config, self.spec.action_dim, self.noise_rng) for _ in range(config.num_envs)
+            make_noise(config, self.spec.action_dim, self.noise_rng) for _ in range(workers)
         ]
         self.collector = None
-        if config.num_envs > 1:
+        if workers > 1:
             from td3her_cli.parallel import ParallelCollector
 
             self.collector = ParallelCollector(
-                config.env_id, config.env_modules, config.num_envs, self.spec
+                config.env_id, config.env_modules, workers, self.spec
             )
         self.env_steps = 0
         self.episodes = 0
@@ -220,6 +225,22 @@ class Trainer:
             for i in range(count)
         ]
         return evaluate(self.eval_env, self.spec, self.agent.numpy_policy(), seeds)
+
+
+def terminal_function(mode: str, env, spec: EnvSpec):
+    """The success test that makes a replayed transition terminal, or None (never terminal).
+
+    auto: terminal on success exactly when the env itself ends episodes on success.
+    """
+    if mode == "off" or (mode == "auto" and not spec.terminates_on_success):
+        return None
+    success = success_function(env)
+    if success is None:
+        raise UsageError(
+            f"--terminal-on-success {mode}: {spec.env_id} has a dense reward and no success "
+            "test (task.is_success); use --terminal-on-success off"
+        )
+    return success
 
 
 def mean_update(updates: list[UpdateMetrics]) -> dict[str, float]:

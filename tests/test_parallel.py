@@ -18,13 +18,14 @@ def proportional_policy(observation, goal):
     return np.tanh(5.0 * (goal[:, :3] - observation[:, :3])).astype(np.float32)
 
 
-def test_parallel_episodes_equal_single_env_episodes():
-    env = make_env("PandaReach-v3")
-    spec = describe_env(env, "PandaReach-v3")
+@pytest.mark.parametrize("env_id", ["PandaReach-v3", "PandaPush-v3"])
+def test_parallel_episodes_equal_single_env_episodes(env_id):
+    env = make_env(env_id)
+    spec = describe_env(env, env_id)
     seeds = [11, 12, 13, 14, 15]
     expected = {seed: collect_episode(env, spec, proportional_policy, seed) for seed in seeds}
     env.close()
-    collector = ParallelCollector("PandaReach-v3", (), 2, spec)
+    collector = ParallelCollector(env_id, (), 2, spec)
     got = []
     try:
         silent = [GaussianNoise(spec.action_dim, 0.0, np.random.default_rng(0)) for _ in range(2)]
@@ -37,7 +38,7 @@ def test_parallel_episodes_equal_single_env_episodes():
     by_goal = {tuple(e.desired_goal[0]): e for e in got}
     for episode in expected.values():
         match = by_goal[tuple(episode.desired_goal[0])]
-        np.testing.assert_allclose(match.observation, episode.observation, atol=1e-6)
+        np.testing.assert_array_equal(match.observation, episode.observation)
         np.testing.assert_array_equal(match.action, episode.action)
         assert match.success == episode.success
 
@@ -56,3 +57,20 @@ def test_training_with_two_envs(tmp_path):
     )
     result = train(config, tmp_path / "run", tensorboard=False)
     assert result.epochs[0].episodes == 6
+
+
+def test_more_envs_than_episodes_per_cycle(tmp_path):
+    """--num-envs 3 with 2 episodes per cycle used to die with ResetNeeded in the first cycle."""
+    config = TrainConfig(
+        epochs=1,
+        cycles=2,
+        episodes_per_cycle=2,
+        optimization_steps=5,
+        eval_episodes=2,
+        hidden=(16,),
+        batch_size=16,
+        random_steps=20,
+        num_envs=3,
+    )
+    result = train(config, tmp_path / "run", tensorboard=False)
+    assert result.epochs[0].episodes == 4

@@ -84,7 +84,28 @@ def test_rewards_are_recomputed_for_relabelled_goals():
     # The goal achieved right after the transition itself earns reward 0: HER's point.
     assert (batch.reward[relabelled & (source == transition)] == 0).all()
     assert (batch.reward[~relabelled] == -1).all()  # original goals are far away here
-    assert batch.done.dtype == np.float32 and not batch.done.any(), "bootstrap through terminals"
+    assert batch.done.dtype == np.float32 and not batch.done.any(), "no terminal_fn: never done"
+
+
+def success(achieved, desired):
+    """1.0 where the goal is reached (panda-gym's is_success for the sparse reward above)."""
+    return (sparse_reward(achieved, desired) == 0).astype(np.float32)
+
+
+def test_done_is_recomputed_for_the_batch_goal_with_a_terminal_fn():
+    rng = np.random.default_rng(0)
+    buffer = HerReplayBuffer(10_000, OBS, GOAL, ACT, sparse_reward, "future", 4, success)
+    for episode_id, length in enumerate((50, 7, 23, 1, 50, 12)):
+        buffer.add(make_episode(length, episode_id, rng))
+    batch = buffer.sample(4096, np.random.default_rng(4))
+    transition, source, relabelled = buffer.sample_indices(4096, np.random.default_rng(4))
+    # done is 1 exactly where the next achieved goal reaches the batch's goal: reward 0 here.
+    np.testing.assert_array_equal(batch.done, (batch.reward == 0).astype(np.float32))
+    assert (batch.done[relabelled & (source == transition)] == 1).all()
+    assert (batch.done[relabelled & (source > transition)] == 0).all()  # steps apart > 0.05
+    # The stored env flag (terminal at each episode's last step, for the original goal) is
+    # never used: original goals are far away here, so no original-goal row is done.
+    assert not batch.done[~relabelled].any()
 
 
 def test_varying_episode_lengths_are_stored_without_padding():
