@@ -6,7 +6,8 @@ Layout of one checkpoint (see README, "Checkpoints"):
         policy/        SavedModel: normalisers + actor; (observation, desired_goal) -> action
         trainer/       tf.train.Checkpoint of the whole agent (critics, targets, optimisers, ...)
         state.json     counters, NumPy RNG states, exploration noise state
-        buffer.npz     optional replay buffer (--save-buffer), loaded with allow_pickle=False
+        buffer.npz     the replay buffer (unless --no-save-buffer), loaded with allow_pickle=False;
+                       only the newest checkpoint keeps it (older ones drop it to save disk)
         meta.json      versions, env and spaces, config, counters, evaluation, normaliser
                        statistics and a SHA-256 of every file above; written last
     RUN/checkpoints/latest.json, best.json: {"checkpoint": "epoch_003", ...}
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 CHECKPOINTS_DIR = "checkpoints"
 META_FILE = "meta.json"
+BUFFER_FILE = "buffer.npz"
 POINTERS = ("latest", "best")
 PAUSE_HOOK = "TD3HER_TEST_PAUSE_IN_CHECKPOINT"  # test-only: "N:marker" pauses inside write N
 
@@ -90,9 +92,12 @@ def save_checkpoint(
     evaluation: dict | None,
     metrics_rows: int,
     keep: int = 3,
-    save_buffer: bool = False,
+    save_buffer: bool = True,
 ) -> Path:
-    """Write the trainer's current state as a new checkpoint and move the pointers."""
+    """Write the trainer's current state as a new checkpoint and move the pointers.
+
+    With save_buffer, the replay buffer goes into this checkpoint and leaves the older ones.
+    """
     import tensorflow as tf
 
     root = Path(run_dir) / CHECKPOINTS_DIR
@@ -110,9 +115,11 @@ def save_checkpoint(
     )
     tf.train.Checkpoint(agent=agent).write(str(staging / "trainer" / "agent"))
     _write_json(staging / "state.json", trainer.state_dict())
-    if save_buffer:
-        np.savez_compressed(staging / "buffer.npz", **trainer.buffer.state_arrays())
+    if save_buffer:  # uncompressed: float data barely compresses, and zlib took seconds
+        np.savez(staging / BUFFER_FILE, **trainer.buffer.state_arrays())
     _pause_hook(staging)
+    hashes = _hash_files(staging)
+    buffer_hash = hashes.pop(BUFFER_FILE, None)
     meta = {
         "format_version": FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -133,7 +140,8 @@ def save_checkpoint(
         },
         "metrics_rows": metrics_rows,
         "has_buffer": save_buffer,
-        "files": _hash_files(staging),
+        "buffer_sha256": buffer_hash,
+        "files": hashes,
     }
     _write_json(staging / META_FILE, meta)
     _fsync_tree(staging)
@@ -145,7 +153,16 @@ def save_checkpoint(
     if evaluation is not None and _is_better(evaluation, _pointer_meta(root, "best")):
         _write_pointer(root, "best", {"checkpoint": name, **evaluation})
     _prune(root, keep)
+    if save_buffer:
+        _drop_older_buffers(root, name)
     return final
+
+
+def _drop_older_buffers(root: Path, newest: str) -> None:
+    """Remove buffer.npz from every checkpoint but `newest` (a buffer is ~100-200 MB)."""
+    for path in root.glob(f"epoch_*/{BUFFER_FILE}"):
+        if path.parent.name != newest:
+            path.unlink(missing_ok=True)
 
 
 def _pause_hook(staging: Path) -> None:
@@ -204,15 +221,19 @@ def _pointer_meta(root: Path, name: str) -> dict | None:
 
 
 def _hash_files(directory: Path) -> dict[str, str]:
-    hashes = {}
-    for path in sorted(directory.rglob("*")):
-        if path.is_file() and path.name != META_FILE:
-            digest = hashlib.sha256()
-            with open(path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-            hashes[str(path.relative_to(directory))] = digest.hexdigest()
-    return hashes
+    return {
+        str(path.relative_to(directory)): _sha256(path)
+        for path in sorted(directory.rglob("*"))
+        if path.is_file() and path.name != META_FILE
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _fsync_tree(directory: Path) -> None:
@@ -276,11 +297,12 @@ def load_checkpoint_info(path: Path) -> CheckpointInfo:
     for key in ("env_id", "spaces", "config", "files"):
         if key not in meta:
             raise CheckpointError(f"{meta_path} lacks {key!r}: corrupt checkpoint")
-    actual = _hash_files(path)
     for relative, digest in meta["files"].items():
-        if relative not in actual:
+        if relative == BUFFER_FILE:  # optional, checked when a resume loads it (has_buffer)
+            continue
+        if not (path / relative).is_file():
             raise CheckpointError(f"{path} is missing {relative}; the checkpoint is incomplete")
-        if actual[relative] != digest:
+        if _sha256(path / relative) != digest:
             raise CheckpointError(f"{path / relative} is corrupt (checksum mismatch)")
     return CheckpointInfo(path=path, meta=meta)
 
@@ -330,10 +352,21 @@ def restore_trainer(trainer: Trainer, info: CheckpointInfo) -> None:
         raise CheckpointError(f"cannot restore trainer state from {prefix}: {exc}") from None
     state = json.loads((info.path / "state.json").read_text())
     trainer.load_state_dict(state)
-    buffer_path = info.path / "buffer.npz"
-    if buffer_path.exists():
-        with np.load(buffer_path, allow_pickle=False) as arrays:
+    if has_buffer(info):
+        with np.load(info.path / BUFFER_FILE, allow_pickle=False) as arrays:
             trainer.buffer.load_state_arrays(dict(arrays))
+
+
+def has_buffer(info: CheckpointInfo) -> bool:
+    """Whether the checkpoint still holds its replay buffer (checked against its SHA-256)."""
+    path = info.path / BUFFER_FILE
+    # Checkpoints written before the buffer became optional list it among their files.
+    expected = info.meta.get("buffer_sha256") or info.meta["files"].get(BUFFER_FILE)
+    if expected is None or not path.exists():
+        return False
+    if _sha256(path) != expected:
+        raise CheckpointError(f"{path} is corrupt (checksum mismatch); delete it to resume without")
+    return True
 
 
 def policy_module(agent):
@@ -355,7 +388,8 @@ def policy_module(agent):
         input_signature=[
             tf.TensorSpec([None, spec.obs_dim], tf.float32, name="observation"),
             tf.TensorSpec([None, spec.goal_dim], tf.float32, name="desired_goal"),
-        ]
+        ],
+        autograph=False,  # straight-line code; AutoGraph only warned about the closure
     )
     def serve(observation, desired_goal):
         inputs = tf.concat(

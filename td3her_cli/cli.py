@@ -164,8 +164,12 @@ def train(
         int, _option("Checkpoints to keep besides best (default: 3).", OUTPUT, min=1)
     ] = 3,
     save_buffer: Annotated[
-        bool, _option("Also save the replay buffer in each checkpoint (.npz).", OUTPUT)
-    ] = False,
+        bool,
+        _option(
+            "Save the replay buffer in the newest checkpoint, for an exact resume (default: on).",
+            OUTPUT,
+        ),
+    ] = True,
     tensorboard: Annotated[
         bool, _option("Write TensorBoard scalars to RUN/tb/ (default: on).", OUTPUT)
     ] = True,
@@ -241,9 +245,6 @@ def train(
             )
         finally:
             display.close()
-    if result.resumed_from is not None:
-        buffer_note = "an empty replay buffer" if result.empty_buffer else "its saved replay buffer"
-        console.print(f"resumed from {result.resumed_from} with {buffer_note}")
     if display.epochs:
         console.print(display.summary_table())
     console.print(f"run directory: {result.run_dir}  ({result.wall_time:.0f}s training)")
@@ -633,8 +634,8 @@ def sweep(
         int, typer.Option(help="Checkpoints each trial keeps besides best.", min=1)
     ] = 3,
     save_buffer: Annotated[
-        bool, typer.Option(help="Save replay buffers in checkpoints (exact resume).")
-    ] = False,
+        bool, typer.Option(help="Save each trial's replay buffer in its newest checkpoint.")
+    ] = True,
     tensorboard: Annotated[bool, typer.Option(help="Write TensorBoard scalars per trial.")] = True,
 ) -> None:
     """Train every (setting, seed) pair of a grid with Ray; re-running skips finished trials."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -44,8 +45,8 @@ class TrainingDisplay:
         self._status = Text("")
         self._last_eval = "eval: -"
 
-    def on_start(self, config: TrainConfig, run_dir: Path) -> None:
-        """Announce the run and start the bars."""
+    def on_start(self, config: TrainConfig, run_dir: Path, notes: Sequence[str] = ()) -> None:
+        """Announce the run (and the loop's notes, one line each) and start the bars."""
         self.config = config
         self.console.print(
             f"[bold]td3her train[/] {config.env_id} seed {config.seed}: {config.epochs} epochs x "
@@ -53,6 +54,8 @@ class TrainingDisplay:
             f"{config.optimization_steps} optimisation steps) -> {run_dir}",
             soft_wrap=True,
         )
+        for note in notes:
+            self.console.print(note, soft_wrap=True, highlight=False)
         if not self.live:
             return
         self._progress = Progress(

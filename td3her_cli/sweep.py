@@ -392,7 +392,7 @@ class TrialOutcome:
 def run_trial(
     trial: Trial,
     keep: int = 3,
-    save_buffer: bool = False,
+    save_buffer: bool = True,
     tensorboard: bool = True,
     threads: int | None = None,
 ) -> TrialOutcome:
@@ -488,7 +488,7 @@ def run_sweep(
     address: str | None = None,
     cpus_per_trial: float = 1.0,
     keep: int = 3,
-    save_buffer: bool = False,
+    save_buffer: bool = True,
     tensorboard: bool = True,
     on_start: Callable[[dict[str, TrialStatus], float], None] | None = None,
     on_trial_end: Callable[[TrialOutcome], None] | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -58,7 +58,7 @@ class TrainResult:
 class TrainingObserver(Protocol):
     """Receives progress from the loop (the CLI's Rich display implements it)."""
 
-    def on_start(self, config: TrainConfig, run_dir: Path) -> None: ...
+    def on_start(self, config: TrainConfig, run_dir: Path, notes: Sequence[str] = ()) -> None: ...
     def on_cycle(self, stats: CycleStats) -> None: ...
     def on_epoch(self, stats: EpochStats) -> None: ...
 
@@ -110,6 +110,7 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.cycle = 0  # cycles completed in the epoch under way
         self.epoch_losses: list[dict[str, float]] = []  # per-cycle mean losses of that epoch
+        self.random_until = config.random_steps  # env steps before which actions are random
         self.elapsed = 0.0  # wall seconds of the loop before this process (resume)
         self.side_seconds = 0.0  # of which spent evaluating and checkpointing
 
@@ -124,6 +125,7 @@ class Trainer:
             "epoch_losses": self.epoch_losses,
             "elapsed": self.elapsed,
             "side_seconds": self.side_seconds,
+            "random_until": self.random_until,
             "rng": {
                 "replay": self.replay_rng.bit_generator.state,
                 "noise": self.noise_rng.bit_generator.state,
@@ -145,6 +147,7 @@ class Trainer:
         ):
             setattr(self, key, state[key])
         self.epoch_losses = list(state["epoch_losses"])
+        self.random_until = state.get("random_until", self.config.random_steps)
         self.replay_rng.bit_generator.state = state["rng"]["replay"]
         self.noise_rng.bit_generator.state = state["rng"]["noise"]
         self.action_rng.bit_generator.state = state["rng"]["action"]
@@ -165,7 +168,7 @@ class Trainer:
         seeds = [
             episode_seed(self.config.seed, TRAIN_STREAM, self.episodes + i) for i in range(count)
         ]
-        random_steps = max(0, self.config.random_steps - self.env_steps)
+        random_steps = max(0, self.random_until - self.env_steps)
         policy = self.agent.numpy_policy()  # the weights change only in optimise()
         episodes = []
 
@@ -200,17 +203,26 @@ class Trainer:
                     seed,
                     self.noises[0],
                     self.action_rng,
-                    max(0, self.config.random_steps - self.env_steps),
+                    max(0, self.random_until - self.env_steps),
                     self.config.random_action_prob,
                 )
                 store(episode)
         success_rate = float(np.mean([e.success for e in episodes]))
         return success_rate, float(np.mean([e.reward.sum() for e in episodes]))
 
+    def restart_warmup(self) -> None:
+        """After a resume without a replay buffer: random actions for another random_steps
+        env steps, and no updates until the buffer holds a batch (see `optimise`)."""
+        self.random_until = self.env_steps + self.config.random_steps
+
     def optimise(self) -> list[UpdateMetrics]:
-        """One cycle's TD3 updates on HER batches, run as one compiled call."""
+        """One cycle's TD3 updates on HER batches, run as one compiled call.
+
+        None while the buffer holds fewer transitions than a batch: the same few would be
+        drawn again and again (a run resumed without its buffer starts nearly empty).
+        """
         steps = self.config.optimization_steps
-        if steps == 0:
+        if steps == 0 or self.buffer.size < self.config.batch_size:
             return []
         batches = self.buffer.sample_stacked(steps, self.config.batch_size, self.replay_rng)
         updates = self.agent.update_many(batches)
@@ -243,6 +255,31 @@ def terminal_function(mode: str, env, spec: EnvSpec):
     return success
 
 
+def terminal_note(config: TrainConfig, spec: EnvSpec) -> str:
+    """One line saying whether replayed transitions are terminal on success, and why."""
+    mode = config.terminal_on_success
+    on = mode == "on" or (mode == "auto" and spec.terminates_on_success)
+    why = ""
+    if mode == "auto":
+        ends = "ends" if spec.terminates_on_success else "does not end"
+        why = f" (auto: {spec.env_id} {ends} episodes on success)"
+    return f"terminal on success: {'on' if on else 'off'}{why}"
+
+
+def resume_note(trainer: Trainer, checkpoint: Path) -> str:
+    """One line saying where a resumed run continues from, and with what replay data."""
+    if trainer.buffer.size:
+        return (
+            f"resumed from {checkpoint} with its replay buffer "
+            f"({trainer.buffer.size:,} transitions)"
+        )
+    return (
+        f"resumed from {checkpoint} without a replay buffer (saved with --no-save-buffer or "
+        f"dropped): warming up again with {trainer.config.random_steps} random steps, no updates "
+        f"until the buffer holds {trainer.config.batch_size} transitions"
+    )
+
+
 def mean_update(updates: list[UpdateMetrics]) -> dict[str, float]:
     """Average losses over a list of updates (NaN when there were none)."""
     if not updates:
@@ -270,7 +307,7 @@ def train(
     should_stop: Callable[[], bool] = lambda: False,
     resume: bool = False,
     keep: int = 3,
-    save_buffer: bool = False,
+    save_buffer: bool = True,
     tensorboard: bool = True,
 ) -> TrainResult:
     """Train for config.epochs epochs in run_dir: config.json, metrics.jsonl, checkpoints/.
@@ -288,12 +325,16 @@ def train(
         trainer = Trainer(config)
         cleanup.callback(trainer.close)
         metrics_path = run_dir / METRICS_FILE
+        notes = [terminal_note(config, trainer.spec)]
         if resume:
             info = resolve_checkpoint(run_dir, latest=True)
             restore_trainer(trainer, info)
             truncate_metrics(metrics_path, info.meta["metrics_rows"])
             result.resumed_from = info.path
-            result.empty_buffer = not info.meta.get("has_buffer", False)
+            result.empty_buffer = trainer.buffer.size == 0
+            if result.empty_buffer:
+                trainer.restart_warmup()
+            notes.append(resume_note(trainer, info.path))
         else:
             metrics_path.write_text("")
         # Written on resume too, so that a new --epochs is what the next --resume reads.
@@ -309,7 +350,7 @@ def train(
             observers.append(board)
         result.setup_seconds = time.perf_counter() - setup_start
         if observer is not None:
-            observer.on_start(config, run_dir)
+            observer.on_start(config, run_dir, notes)
         run_epochs(trainer, run_dir, writer, observers, should_stop, keep, save_buffer, result)
     return result
 

@@ -41,11 +41,15 @@ def test_layout_and_metadata(tiny_run):
     assert len(meta["normalizer"]["observation"]["mean"]) == 6
     for key in ("tensorflow", "gymnasium", "panda_gym", "td3her"):
         assert meta["versions"][key] != "unknown"
-    for name in ("policy/saved_model.pb", "trainer/agent.index", "state.json", "buffer.npz"):
+    for name in ("policy/saved_model.pb", "trainer/agent.index", "state.json"):
         assert name in meta["files"]
     assert not list(root.glob(".tmp-*"))
     with np.load(root / "epoch_002" / "buffer.npz", allow_pickle=False) as arrays:
         assert arrays["valid"].sum() == meta["env_steps"]
+    assert meta["has_buffer"] and len(meta["buffer_sha256"]) == 64
+    # Only the newest checkpoint keeps its buffer; the older one is still complete without.
+    assert not (root / "epoch_001" / "buffer.npz").exists()
+    resolve_checkpoint(root / "epoch_001")
 
 
 def test_keep_prunes_old_checkpoints_but_not_best(tmp_path):
@@ -89,13 +93,16 @@ def test_policy_loads_without_td3her_and_matches_the_agent(tiny_run, tmp_path):
     np.testing.assert_allclose(load_policy(info)(observation, goal), in_process, atol=1e-5)
 
 
-def test_resume_matches_an_uninterrupted_run(tmp_path):
-    config = TrainConfig(**TINY)
+@pytest.mark.parametrize(
+    "env_id", ["PandaReach-v3", pytest.param("PandaPush-v3", marks=pytest.mark.slow)]
+)
+def test_resume_matches_an_uninterrupted_run(env_id, tmp_path):
+    config = TrainConfig(**TINY, env_id=env_id)
     straight = tmp_path / "straight"
-    train(config, straight, save_buffer=True)
+    train(config, straight, tensorboard=False)  # the buffer is saved by default
     split = tmp_path / "split"
-    train(config.replace(epochs=1), split, save_buffer=True)
-    train(config, split, resume=True, save_buffer=True)
+    train(config.replace(epochs=1), split, tensorboard=False)
+    train(config, split, resume=True, tensorboard=False)
 
     def rows(run_dir):
         found = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
@@ -192,3 +199,56 @@ def test_a_second_resume_uses_the_new_epoch_count(tmp_path):
     train(TrainConfig(**{**TINY, "epochs": 2}), run_dir, resume=True, tensorboard=False)
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["epochs"] == 2, "config.json records the resumed run's --epochs"
+
+
+class Notes:
+    """An observer that keeps the loop's start-up notes and the cycles' losses."""
+
+    def __init__(self):
+        self.notes, self.cycles = [], []
+
+    def on_start(self, config, run_dir, notes=()):
+        self.notes = list(notes)
+
+    def on_cycle(self, stats):
+        self.cycles.append(stats)
+
+    def on_epoch(self, stats):
+        pass
+
+
+def test_resume_without_a_buffer_warms_up_again_and_says_so_first(tmp_path, run_cli):
+    run_dir = tmp_path / "run"
+    config = TrainConfig(**{**TINY, "batch_size": 250, "random_steps": 150})
+    train(config, run_dir, tensorboard=False, save_buffer=False)
+    info = resolve_checkpoint(run_dir, latest=True)
+    assert not info.meta["has_buffer"] and not (info.path / "buffer.npz").exists()
+    assert info.meta["opt_steps"] > 0
+    observer = Notes()
+    result = train(config.replace(epochs=3), run_dir, observer, resume=True, tensorboard=False)
+    assert result.empty_buffer
+    assert any("without a replay buffer" in note for note in observer.notes)
+    assert "150 random steps" in observer.notes[-1]
+    # Two 2-episode cycles of at most 50 steps each: < 250 transitions, so no update at all.
+    assert all(np.isnan(c.critic1_loss) for c in observer.cycles)
+    meta = resolve_checkpoint(run_dir, latest=True).meta
+    assert meta["opt_steps"] == info.meta["opt_steps"], "no updates on a near-empty buffer"
+    state = json.loads((resolve_checkpoint(run_dir, latest=True).path / "state.json").read_text())
+    assert state["random_until"] == info.meta["env_steps"] + 150
+
+
+def test_resume_with_its_buffer_says_so(tmp_path):
+    run_dir = tmp_path / "run"
+    train(TrainConfig(**{**TINY, "epochs": 1}), run_dir, tensorboard=False)
+    observer = Notes()
+    train(TrainConfig(**TINY), run_dir, observer, resume=True, tensorboard=False)
+    assert "with its replay buffer" in observer.notes[-1]
+
+
+def test_a_corrupt_buffer_is_refused_on_resume(tmp_path, run_cli):
+    run_dir = tmp_path / "run"
+    train(TrainConfig(**{**TINY, "epochs": 1}), run_dir, tensorboard=False)
+    buffer = run_dir / "checkpoints" / "epoch_001" / "buffer.npz"
+    buffer.write_bytes(buffer.read_bytes()[:-10] + b"0123456789")
+    code, _, err = run_cli(["train", "--resume", str(run_dir), "--epochs", "2"])
+    assert code == 1 and "buffer.npz is corrupt" in err and "Traceback" not in err
