@@ -93,9 +93,11 @@ def save_checkpoint(
     metrics_rows: int,
     keep: int = 3,
     save_buffer: bool = True,
+    best: dict | None = None,
 ) -> Path:
     """Write the trainer's current state as a new checkpoint and move the pointers.
 
+    `latest` always moves here; `best` moves here with the record `best` when one is given.
     With save_buffer, the replay buffer goes into this checkpoint and leaves the older ones.
     """
     import tensorflow as tf
@@ -150,8 +152,8 @@ def save_checkpoint(
     os.replace(staging, final)
     _fsync_dir(root)
     _write_pointer(root, "latest", {"checkpoint": name})
-    if evaluation is not None and _is_better(evaluation, _pointer_meta(root, "best")):
-        _write_pointer(root, "best", {"checkpoint": name, **evaluation})
+    if best is not None:
+        _write_pointer(root, "best", {"checkpoint": name, **best})
     _prune(root, keep)
     if save_buffer:
         _drop_older_buffers(root, name)
@@ -176,13 +178,6 @@ def _pause_hook(staging: Path) -> None:
     if _pause_hook.calls == int(count):
         Path(marker).write_text(str(staging))
         time.sleep(600)
-
-
-def _is_better(evaluation: dict, best: dict | None) -> bool:
-    if best is None:
-        return True
-    mine = (evaluation["success_rate"], evaluation["mean_return"])
-    return mine > (best.get("success_rate", -1.0), best.get("mean_return", -np.inf))
 
 
 def _prune(root: Path, keep: int) -> None:

@@ -91,6 +91,14 @@ def train(
     eval_episodes: Annotated[
         int | None, _option("Evaluation episodes per epoch.", LOOP, "eval_episodes")
     ] = None,
+    best_eval_episodes: Annotated[
+        int | None,
+        _option(
+            "Episodes that re-evaluate a new best candidate before it becomes best (0: off).",
+            LOOP,
+            "best_eval_episodes",
+        ),
+    ] = None,
     num_envs: Annotated[
         int | None, _option("Envs collecting in parallel subprocesses.", LOOP, "num_envs")
     ] = None,
@@ -184,6 +192,7 @@ def train(
         "episodes_per_cycle": episodes_per_cycle,
         "optimization_steps": optimization_steps,
         "eval_episodes": eval_episodes,
+        "best_eval_episodes": best_eval_episodes,
         "num_envs": num_envs,
         "batch_size": batch_size,
         "buffer_size": buffer_size,

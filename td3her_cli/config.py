@@ -40,6 +40,9 @@ class TrainConfig:
     """TD3 gradient steps (one batch each) at the end of each cycle."""
     eval_episodes: int = 10
     """Deterministic evaluation episodes after each epoch."""
+    best_eval_episodes: int = 100
+    """An epoch that beats the best is re-evaluated on this many fixed episodes before it
+    becomes `best` (0: trust the epoch's own evaluation)."""
     num_envs: int = 1
     """Env copies collecting a cycle's episodes in parallel subprocesses (same data per cycle)."""
 
@@ -198,6 +201,7 @@ def _validate(config: TrainConfig) -> None:
         positive(name)
     for name in (
         "optimization_steps",
+        "best_eval_episodes",
         "target_noise",
         "target_noise_clip",
         "noise_sigma",

@@ -141,10 +141,12 @@ class TrainingDisplay:
 def evaluation_table(result: EvalResult, title: str) -> Table:
     """A one-row table of an evaluation."""
     table = Table(title=title)
-    for name in ("success rate", "mean return", "mean length", "episodes"):
+    for name in ("success rate", "95% interval", "mean return", "mean length", "episodes"):
         table.add_column(name, justify="right")
+    low, high = result.ci95
     table.add_row(
         f"{result.success_rate:.1%}",
+        f"{low:.0%}-{high:.0%}",
         f"{result.mean_return:.2f}",
         f"{result.mean_length:.1f}",
         str(result.episodes),

@@ -23,6 +23,11 @@ class EvalResult:
     mean_length: float
     episodes: int
 
+    @property
+    def ci95(self) -> tuple[float, float]:
+        """95 % Wilson score interval of the success rate over these episodes."""
+        return wilson_interval(round(self.success_rate * self.episodes), self.episodes)
+
     def to_dict(self) -> dict:
         """Plain-number dict for JSON."""
         return {
@@ -30,7 +35,22 @@ class EvalResult:
             "mean_return": self.mean_return,
             "mean_length": self.mean_length,
             "episodes": self.episodes,
+            "ci95": list(self.ci95),
         }
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (Wilson, 1927); (0, 1) for no trials.
+
+    Unlike p +/- z*sqrt(p(1-p)/n) it stays inside [0, 1] and is not zero-width at 0 % or 100 %.
+    """
+    if trials <= 0:
+        return 0.0, 1.0
+    p = successes / trials
+    denominator = 1.0 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
 def collect_episode(

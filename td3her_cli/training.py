@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from td3her_cli.agent import TD3Agent, UpdateMetrics
+from td3her_cli.best import best_record, is_better, is_candidate
 from td3her_cli.checkpoint import resolve_checkpoint, restore_trainer, save_checkpoint
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs import (
@@ -37,7 +38,8 @@ from td3her_cli.replay import Episode, HerReplayBuffer
 from td3her_cli.rollout import EvalResult, collect_episode, evaluate
 from td3her_cli.training_stats import CycleStats, EpochStats
 
-TRAIN_STREAM, EVAL_STREAM = 0, 1  # episode seed streams: training and evaluation never share
+# Episode seed streams: training, evaluation and best-checks never share an episode.
+TRAIN_STREAM, EVAL_STREAM, BEST_CHECK_STREAM = 0, 1, 3  # 2 is `td3her evaluate`'s
 LOSS_KEYS = ("actor_loss", "critic1_loss", "critic2_loss", "mean_q")
 
 
@@ -111,6 +113,7 @@ class Trainer:
         self.cycle = 0  # cycles completed in the epoch under way
         self.epoch_losses: list[dict[str, float]] = []  # per-cycle mean losses of that epoch
         self.random_until = config.random_steps  # env steps before which actions are random
+        self.best: dict | None = None  # best.json's record of the best checkpoint so far
         self.elapsed = 0.0  # wall seconds of the loop before this process (resume)
         self.side_seconds = 0.0  # of which spent evaluating and checkpointing
 
@@ -126,6 +129,7 @@ class Trainer:
             "elapsed": self.elapsed,
             "side_seconds": self.side_seconds,
             "random_until": self.random_until,
+            "best": self.best,
             "rng": {
                 "replay": self.replay_rng.bit_generator.state,
                 "noise": self.noise_rng.bit_generator.state,
@@ -148,6 +152,7 @@ class Trainer:
             setattr(self, key, state[key])
         self.epoch_losses = list(state["epoch_losses"])
         self.random_until = state.get("random_until", self.config.random_steps)
+        self.best = state.get("best")
         self.replay_rng.bit_generator.state = state["rng"]["replay"]
         self.noise_rng.bit_generator.state = state["rng"]["noise"]
         self.action_rng.bit_generator.state = state["rng"]["action"]
@@ -237,6 +242,26 @@ class Trainer:
             for i in range(count)
         ]
         return evaluate(self.eval_env, self.spec, self.agent.numpy_policy(), seeds)
+
+    def check_best(self, evaluation: EvalResult) -> dict | None:
+        """best.json's new record if this epoch's policy becomes `best`, else None.
+
+        A candidate (its evaluation beats the best's) is re-evaluated on the same
+        `best_eval_episodes` episodes as every other candidate before it is promoted.
+        """
+        if not is_candidate(evaluation, self.best):
+            return None
+        confirmation = evaluation
+        if self.config.best_eval_episodes > 0:
+            seeds = [
+                episode_seed(self.config.seed, BEST_CHECK_STREAM, i)
+                for i in range(self.config.best_eval_episodes)
+            ]
+            confirmation = evaluate(self.eval_env, self.spec, self.agent.numpy_policy(), seeds)
+        if not is_better(confirmation, self.best):
+            return None
+        self.best = best_record(self.epoch, evaluation, confirmation)
+        return self.best
 
 
 def terminal_function(mode: str, env, spec: EnvSpec):
@@ -406,10 +431,11 @@ def run_epochs(
             break
         eval_start = time.perf_counter()
         evaluation = trainer.evaluate()
-        eval_seconds = time.perf_counter() - eval_start
-        trainer.side_seconds += eval_seconds
         trainer.epoch += 1
         trainer.cycle = 0
+        new_best = trainer.check_best(evaluation)
+        eval_seconds = time.perf_counter() - eval_start
+        trainer.side_seconds += eval_seconds
         epoch_stats = EpochStats(
             epoch=trainer.epoch,
             env_steps=trainer.env_steps,
@@ -426,7 +452,7 @@ def run_epochs(
         trainer.elapsed = elapsed()
         save_start = time.perf_counter()
         result.last_checkpoint = save_checkpoint(
-            trainer, run_dir, evaluation.to_dict(), writer.rows, keep, save_buffer
+            trainer, run_dir, evaluation.to_dict(), writer.rows, keep, save_buffer, new_best
         )
         trainer.side_seconds += time.perf_counter() - save_start
         result.epochs.append(epoch_stats)
@@ -448,6 +474,7 @@ def epoch_row(stats: EpochStats) -> dict:
             "mean_return": evaluation["mean_return"],
             "mean_length": evaluation["mean_length"],
             "eval_episodes": evaluation["episodes"],
+            "ci95": list(stats.evaluation.ci95),
         }
     )
     return row

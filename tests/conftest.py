@@ -30,6 +30,7 @@ TINY = dict(
     episodes_per_cycle=2,
     optimization_steps=5,
     eval_episodes=2,
+    best_eval_episodes=3,
     hidden=(32, 32),
     batch_size=32,
     random_steps=60,

@@ -1,0 +1,84 @@
+"""The best checkpoint: candidates are re-evaluated on fixed episodes before promotion."""
+
+import json
+
+import pytest
+
+from td3her_cli import training
+from td3her_cli.config import TrainConfig
+from td3her_cli.rollout import EvalResult, wilson_interval
+from td3her_cli.training import Trainer
+
+from .conftest import TINY
+
+
+def result(success_rate, episodes, mean_return=-10.0):
+    return EvalResult(success_rate, mean_return, 20.0, episodes)
+
+
+def test_wilson_interval_against_a_hand_computed_reference():
+    # p = 0.3, n = 20, z = 1.96: centre 0.33222, half-width 0.18675.
+    low, high = wilson_interval(6, 20)
+    assert low == pytest.approx(0.14546, abs=1e-4) and high == pytest.approx(0.51897, abs=1e-4)
+    low, high = wilson_interval(0, 20)
+    assert low == 0.0 and 0.15 < high < 0.17, "0/20 is not proof of 0 %"
+    low, high = wilson_interval(100, 100)
+    assert 0.96 < low < 0.97 and high == pytest.approx(1.0)
+    assert result(0.3, 20).ci95 == wilson_interval(6, 20)
+
+
+@pytest.fixture
+def trainer():
+    trainer = Trainer(TrainConfig(**{**TINY, "best_eval_episodes": 7}))
+    yield trainer
+    trainer.close()
+
+
+def test_a_lucky_epoch_is_not_promoted_without_its_re_evaluation(trainer, monkeypatch):
+    confirmations = iter([result(0.10, 7), result(0.05, 7), result(0.40, 7)])
+    seeds_seen = []
+
+    def scripted_evaluate(env, spec, policy, seeds):
+        seeds_seen.append(list(seeds))
+        return next(confirmations)
+
+    monkeypatch.setattr(training, "evaluate", scripted_evaluate)
+    trainer.epoch = 1
+    first = trainer.check_best(result(0.30, 20))  # no best yet: promoted at its re-evaluation
+    assert first["success_rate"] == 0.10 and first["epoch_evaluation"]["success_rate"] == 0.30
+    assert first["episodes"] == 7 and first["ci95"] == list(wilson_interval(round(0.7), 7))
+    trainer.epoch = 2
+    assert trainer.check_best(result(0.05, 20)) is None, "not above 10 %: not even a candidate"
+    assert len(seeds_seen) == 1
+    trainer.epoch = 3
+    assert trainer.check_best(result(0.80, 20)) is None, "80 % on 20, 5 % on 7: a lucky epoch"
+    assert trainer.best["epoch"] == 1
+    trainer.epoch = 4
+    assert trainer.check_best(result(0.35, 20))["epoch"] == 4
+    assert seeds_seen[0] == seeds_seen[1] == seeds_seen[2], "the same episodes for each"
+    assert len(seeds_seen[0]) == 7
+    eval_seeds = {training.episode_seed(0, training.EVAL_STREAM, i) for i in range(100)}
+    assert not eval_seeds & set(seeds_seen[0])
+
+
+def test_without_re_evaluation_the_epoch_evaluation_decides(monkeypatch):
+    trainer = Trainer(TrainConfig(**{**TINY, "best_eval_episodes": 0}))
+    try:
+        monkeypatch.setattr(training, "evaluate", lambda *a: pytest.fail("no re-evaluation"))
+        trainer.epoch = 1
+        assert trainer.check_best(result(0.5, 20))["success_rate"] == 0.5
+        assert trainer.check_best(result(0.5, 20)) is None
+    finally:
+        trainer.close()
+
+
+def test_best_json_records_the_re_evaluation_and_its_interval(tiny_run):
+    root = tiny_run / "checkpoints"
+    best = json.loads((root / "best.json").read_text())
+    assert best["episodes"] == TINY["best_eval_episodes"]
+    low, high = best["ci95"]
+    assert 0.0 <= low <= best["success_rate"] <= high <= 1.0
+    assert best["epoch_evaluation"]["episodes"] == TINY["eval_episodes"]
+    assert best["checkpoint"] == f"epoch_{best['epoch']:03d}"
+    state = json.loads((root / "epoch_002" / "state.json").read_text())
+    assert state["best"]["epoch"] == best["epoch"], "resume continues from the same best"
