@@ -181,6 +181,15 @@ def train(
     tensorboard: Annotated[
         bool, _option("Write TensorBoard scalars to RUN/tb/ (default: on).", OUTPUT)
     ] = True,
+    threads: Annotated[
+        int,
+        _option(
+            "Threads per TensorFlow pool (default 0: TensorFlow's choice, all cores); "
+            "1 lets two runs share two cores.",
+            OUTPUT,
+            min=0,
+        ),
+    ] = 0,
 ) -> None:
     """Train a TD3 + HER agent; writes config.json and metrics.jsonl into the run directory."""
     given = {
@@ -233,7 +242,7 @@ def train(
 
     from td3her_cli.quiet import import_tensorflow
 
-    import_tensorflow()
+    import_tensorflow(threads)
     from td3her_cli.display import TrainingDisplay
     from td3her_cli.training import train as run_training
 

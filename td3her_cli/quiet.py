@@ -67,9 +67,18 @@ def quiet_native_output() -> Iterator[None]:
         yield
 
 
-def import_tensorflow():
-    """Import TensorFlow without its start-up log lines; returns the module."""
+def import_tensorflow(threads: int | None = None):
+    """Import TensorFlow without its start-up log lines; returns the module.
+
+    With `threads`, each of TF's thread pools gets at most that many threads (e.g. two runs
+    side by side on two cores, or a sweep trial on one CPU). Only possible before TF's
+    runtime starts in this process; later calls leave the pools as they are.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with quiet_native_output():
         import tensorflow as tf
+    if threads:
+        with contextlib.suppress(RuntimeError):
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
     return tf

@@ -428,9 +428,7 @@ def run_trial(
         error_path.unlink(missing_ok=True)
         from td3her_cli.quiet import import_tensorflow
 
-        tf = import_tensorflow()
-        if threads is not None:
-            _limit_threads(tf, threads)
+        import_tensorflow(threads)
         from td3her_cli.training import train
 
         result = train(
@@ -449,14 +447,6 @@ def run_trial(
     final = result.epochs[-1].evaluation.success_rate if result.epochs else None
     resumed = status.epoch if status.state == RESUME else None
     return outcome(DONE, resumed_from_epoch=resumed, final_success_rate=final)
-
-
-def _limit_threads(tf, threads: int) -> None:
-    """At most `threads` threads per TF pool, so a 1-CPU trial does not compete with its
-    neighbours for every core. Only possible before TF's runtime starts in this process."""
-    with contextlib.suppress(RuntimeError):
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 # ------------------------------------------------------------------------------ Ray

@@ -1,0 +1,84 @@
+"""Same seed, same run: bit-identical on an object task, and a sweep trial equals `train`."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from td3her_cli.config import TrainConfig
+
+from .conftest import TINY, tiny_cli_args
+
+pytestmark = pytest.mark.slow
+
+PUSH = dict(TINY, env_id="PandaPush-v3", epochs=1, cycles=3)
+TIMINGS = ("wall_time", "env_steps_per_s", "train_seconds", "eval_seconds")
+
+
+def metrics_rows(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
+    for row in rows:
+        for timing in TIMINGS:
+            row.pop(timing, None)
+    return rows
+
+
+def agent_variables(run_dir):
+    """Every variable of the latest trainer checkpoint (networks, targets, optimisers, ...)."""
+    import tensorflow as tf
+
+    from td3her_cli.checkpoint import resolve_checkpoint
+
+    prefix = resolve_checkpoint(run_dir, latest=True).path / "trainer" / "agent"
+    reader = tf.train.load_checkpoint(str(prefix))
+    names = sorted(reader.get_variable_to_shape_map())
+    return {name: reader.get_tensor(name) for name in names if "CHECKPOINTABLE" not in name}
+
+
+def assert_same_run(a, b):
+    assert metrics_rows(a) == metrics_rows(b)
+    variables_a, variables_b = agent_variables(a), agent_variables(b)
+    assert variables_a.keys() == variables_b.keys() and len(variables_a) > 20
+    for name, value in variables_a.items():
+        np.testing.assert_array_equal(value, variables_b[name], err_msg=name)
+
+
+def test_an_object_task_run_is_bit_identical_for_a_seed(tmp_path):
+    from td3her_cli.training import train
+
+    config = TrainConfig(**PUSH)
+    for name in ("a", "b"):
+        train(config, tmp_path / name, tensorboard=False, save_buffer=False)
+    assert_same_run(tmp_path / "a", tmp_path / "b")
+    rows = metrics_rows(tmp_path / "a")
+    assert rows[-1]["env_steps"] > 0 and not np.isnan(rows[-1]["critic1_loss"])
+
+
+def test_a_sweep_trial_equals_train_with_the_same_seed_options_and_threads(tmp_path):
+    """Each in its own process, as the CLI and a Ray worker run them, at one TF thread."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    train_dir, trial_dir = tmp_path / "train", tmp_path / "trial"
+    options = {k: v for k, v in PUSH.items() if k != "env_id"}
+    args = ["--env", PUSH["env_id"], "--threads", "1", "--out", str(train_dir), "--no-tensorboard"]
+    subprocess.run(
+        [sys.executable, "-m", "td3her_cli", "train", *tiny_cli_args(**options), *args],
+        check=True,
+        env=env,
+        timeout=600,
+        capture_output=True,
+    )
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from td3her_cli.config import TrainConfig
+        from td3her_cli.sweep import Trial, run_trial
+        config = TrainConfig(**{PUSH!r})
+        trial = Trial("base", {{}}, config.seed, config, Path({str(trial_dir)!r}))
+        outcome = run_trial(trial, tensorboard=False, threads=1)
+        assert outcome.status == "finished", outcome
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=600)
+    assert_same_run(train_dir, trial_dir)
