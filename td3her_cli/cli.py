@@ -157,6 +157,15 @@ def train(
         bool | None,
         _option("Normalise observations and goals.", EXPLORE, "normalize"),
     ] = None,
+    normalize_goals_from: Annotated[
+        str | None,
+        _option(
+            "Goal statistics from stored episodes' goals (episodes) or HER's relabelled "
+            "goals (her).",
+            EXPLORE,
+            "normalize_goals_from",
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         _option("Run directory (default: checkpoints/ENV-seedS-TIME).", OUTPUT),
@@ -223,6 +232,7 @@ def train(
         "random_steps": random_steps,
         "random_action_prob": random_action_prob,
         "normalize": normalize,
+        "normalize_goals_from": normalize_goals_from,
     }
     given = {k: v for k, v in given.items() if v is not None}
     if resume is not None:

@@ -15,6 +15,7 @@ from td3her_cli.errors import UsageError
 HER_STRATEGIES = ("future", "final", "episode", "none")
 NOISE_KINDS = ("ou", "gaussian")
 TERMINAL_MODES = ("auto", "on", "off")
+GOAL_STATISTICS = ("episodes", "her")
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,9 @@ class TrainConfig:
     """Raw observations and goals are clipped to +/- this before normalising."""
     clip_normalized: float = 5.0
     """Normalised values are clipped to +/- this."""
+    normalize_goals_from: str = "episodes"
+    """Goal statistics from each stored episode's desired and achieved goals (episodes), or
+    from the goals HER relabels its transitions with (her, as OpenAI's HER)."""
 
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     """Free-form notes carried into metadata (e.g. the preset name)."""
@@ -231,6 +235,11 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(
             f"--terminal-on-success must be one of {', '.join(TERMINAL_MODES)}, "
             f"got {config.terminal_on_success!r}"
+        )
+    if config.normalize_goals_from not in GOAL_STATISTICS:
+        raise UsageError(
+            f"--normalize-goals-from must be one of {', '.join(GOAL_STATISTICS)}, "
+            f"got {config.normalize_goals_from!r}"
         )
     if config.noise not in NOISE_KINDS:
         raise UsageError(f"--noise must be one of {', '.join(NOISE_KINDS)}, got {config.noise!r}")

@@ -141,19 +141,37 @@ class HerReplayBuffer:
         while invalid.any():  # rejection: invalid slots are at most a few episodes' worth
             transition[invalid] = rng.integers(0, self.high_water, int(invalid.sum()))
             invalid = ~self.valid[transition]
+        return self._relabel(transition, rng)
+
+    def _relabel(self, transition: np.ndarray, rng: np.random.Generator) -> HerSample:
+        """For a k/(k+1) fraction of the given transitions, a hindsight goal source."""
+        count = transition.shape[0]
         start = self.episode_start[transition]
         end = self.episode_end[transition]
         if self.strategy == "future":
             # Worked example: t = 7 in an episode [5, 12): offsets 0..4, sources 7..11, i.e. the
             # achieved goals after steps 7..11 -- never one from before the transition.
-            goal_source = transition + (rng.random(batch_size) * (end - transition)).astype(int)
+            goal_source = transition + (rng.random(count) * (end - transition)).astype(int)
         elif self.strategy == "final":
             goal_source = end - 1
         else:  # "episode" (and "none", where nothing is relabelled)
-            goal_source = start + (rng.random(batch_size) * (end - start)).astype(int)
-        relabelled = rng.random(batch_size) < self.relabel_fraction
+            goal_source = start + (rng.random(count) * (end - start)).astype(int)
+        relabelled = rng.random(count) < self.relabel_fraction
         goal_source = np.where(relabelled, goal_source, transition)
         return HerSample(transition, goal_source, relabelled)
+
+    def newest_episode_goals(self, rng: np.random.Generator) -> np.ndarray:
+        """The goals HER would train the newest episode's transitions on: one per transition,
+        relabelled with the buffer's strategy and fraction ([T, goal]; OpenAI HER feeds these
+        to the goal normaliser)."""
+        start = int(self.episode_start[self.position - 1])
+        transition = np.arange(start, self.position)
+        _, goal_source, relabelled = self._relabel(transition, rng)
+        return np.where(
+            relabelled[:, None],
+            self.next_achieved_goal[goal_source],
+            self.desired_goal[transition],
+        )
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
         """A training batch with HER goals, recomputed rewards and done (see module doc)."""

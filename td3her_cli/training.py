@@ -92,8 +92,10 @@ class Trainer:
             config.her_k,
             terminal_function(config.terminal_on_success, self.env, self.spec),
         )
-        seeds = np.random.SeedSequence([config.seed, 11]).spawn(3)
-        self.replay_rng, self.noise_rng, self.action_rng = (np.random.default_rng(s) for s in seeds)
+        seeds = np.random.SeedSequence([config.seed, 11]).spawn(4)
+        self.replay_rng, self.noise_rng, self.action_rng, self.normalizer_rng = (
+            np.random.default_rng(s) for s in seeds
+        )
         # More envs than a cycle has episodes would sit idle: use at most that many.
         workers = min(config.num_envs, config.episodes_per_cycle)
         self.noises = [
@@ -134,6 +136,7 @@ class Trainer:
                 "replay": self.replay_rng.bit_generator.state,
                 "noise": self.noise_rng.bit_generator.state,
                 "action": self.action_rng.bit_generator.state,
+                "normalizer": self.normalizer_rng.bit_generator.state,
             },
             "noise_states": [getattr(n, "state", np.zeros(0)).tolist() for n in self.noises],
         }
@@ -156,6 +159,8 @@ class Trainer:
         self.replay_rng.bit_generator.state = state["rng"]["replay"]
         self.noise_rng.bit_generator.state = state["rng"]["noise"]
         self.action_rng.bit_generator.state = state["rng"]["action"]
+        if "normalizer" in state["rng"]:  # absent from checkpoints before it existed
+            self.normalizer_rng.bit_generator.state = state["rng"]["normalizer"]
         for noise, saved in zip(self.noises, state["noise_states"]):
             if hasattr(noise, "state"):
                 noise.state = np.asarray(saved, dtype=float)
@@ -179,10 +184,7 @@ class Trainer:
 
         def store(episode: Episode) -> None:
             self.buffer.add(episode)
-            # Goals seen by the critic are desired goals and (via HER) achieved goals.
-            self.agent.update_normalizers(
-                episode.observation, np.concatenate([episode.desired_goal, episode.achieved_goal])
-            )
+            self.agent.update_normalizers(episode.observation, self.goals_to_normalize(episode))
             policy.refresh_normalizers()
             self.env_steps += episode.length
             self.episodes += 1
@@ -214,6 +216,13 @@ class Trainer:
                 store(episode)
         success_rate = float(np.mean([e.success for e in episodes]))
         return success_rate, float(np.mean([e.reward.sum() for e in episodes]))
+
+    def goals_to_normalize(self, episode: Episode) -> np.ndarray:
+        """Goals for the goal normaliser from a just-stored episode ([N, goal])."""
+        if self.config.normalize_goals_from == "her":  # what the critic will be trained on
+            return self.buffer.newest_episode_goals(self.normalizer_rng)
+        # Goals seen by the critic are desired goals and (via HER) achieved goals.
+        return np.concatenate([episode.desired_goal, episode.achieved_goal])
 
     def restart_warmup(self) -> None:
         """After a resume without a replay buffer: random actions for another random_steps

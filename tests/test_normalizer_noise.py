@@ -64,3 +64,20 @@ def test_make_noise_follows_config():
     rng = np.random.default_rng(0)
     assert isinstance(make_noise(TrainConfig(), 3, rng), OUNoise)
     assert isinstance(make_noise(TrainConfig(noise="gaussian"), 3, rng), GaussianNoise)
+
+
+@pytest.mark.parametrize(("source", "per_episode"), [("episodes", "2T+1"), ("her", "T")])
+def test_goal_statistics_come_from_the_chosen_goals(source, per_episode):
+    from td3her_cli.training import Trainer
+
+    from .conftest import TINY
+
+    trainer = Trainer(TrainConfig(**{**TINY, "normalize_goals_from": source}))
+    try:
+        trainer.collect()
+        count = trainer.agent.goal_normalizer.count.numpy()
+        steps, episodes = trainer.env_steps, trainer.episodes
+        # episodes: T desired + (T + 1) achieved goals each; her: one goal per transition.
+        assert count == (2 * steps + episodes if per_episode == "2T+1" else steps)
+    finally:
+        trainer.close()

@@ -148,3 +148,18 @@ def test_sampling_empty_buffer_raises():
     buffer = HerReplayBuffer(10, OBS, GOAL, ACT, sparse_reward)
     with pytest.raises(ValueError):
         buffer.sample(4, np.random.default_rng(0))
+
+
+def test_newest_episode_goals_are_her_goals_of_that_episode_only():
+    buffer = filled_buffer(lengths=(50, 40))  # episode ids 0 and 1; 1 is the newest
+    rngs = [np.random.default_rng(i) for i in range(50)]
+    goals = np.concatenate([buffer.newest_episode_goals(rng) for rng in rngs])
+    assert goals.shape == (50 * 40, GOAL)
+    relabelled = goals[:, 0] < 50  # achieved goals encode (episode id, step); desired are ~100
+    assert relabelled.mean() == pytest.approx(0.8, abs=0.03)
+    assert (goals[relabelled, 0] == 1).all(), "only the newest episode's achieved goals"
+    steps = goals[relabelled, 1].reshape(-1)
+    assert steps.min() >= 1 and steps.max() == 40  # next achieved goals ag_1..ag_40
+    single = buffer.newest_episode_goals(np.random.default_rng(0))
+    transition_step = np.arange(40)[single[:, 0] == 1]
+    assert (single[single[:, 0] == 1, 1] > transition_step).all(), "future: from t+1 on"
