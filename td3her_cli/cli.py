@@ -555,6 +555,9 @@ def plot(
     width: Annotated[int, typer.Option(help="Figure width in pixels.", min=200)] = 960,
     height: Annotated[int, typer.Option(help="Figure height in pixels.", min=150)] = 600,
     x_axis: Annotated[str, typer.Option(help="epoch or env_steps.")] = "epoch",
+    compare: Annotated[
+        bool, typer.Option("--compare", help="One line per run (an A/B) instead of mean and band.")
+    ] = False,
 ) -> None:
     """Plot score, actor loss and critic losses from metrics.jsonl (mean and band over runs)."""
     from rich.table import Table
@@ -569,7 +572,7 @@ def plot(
             stderr.print(f"td3her: warning: {warning}", highlight=False, markup=False)
     out_dir = out if out is not None else runs[0] / "plots"
     check_output_path(out_dir / "score.png")
-    paths = plot_runs(loaded, out_dir, width, height, x_axis)
+    paths = plot_runs(loaded, out_dir, width, height, x_axis, compare)
     table = Table(title="Runs")
     for name in (
         "run",

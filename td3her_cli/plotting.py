@@ -137,11 +137,13 @@ def plot_runs(
     width_px: int = 960,
     height_px: int = 600,
     x_axis: str = "epoch",
+    compare: bool = False,
 ) -> list[Path]:
     """Write score.png, actor.png and critics.png for one run or the aggregate of several.
 
     Several runs are aligned by epoch index and by cycle index, truncated to the shortest run,
-    and drawn as their mean with a shaded min-max band.
+    and drawn as their mean with a shaded min-max band; with compare=True each run is drawn
+    as its own line instead (an A/B of settings).
 
     Args:
         runs: Runs from `load_run`, at least one.
@@ -173,11 +175,12 @@ def plot_runs(
 
     size = (width_px, height_px)
     title = runs[0].name if len(runs) == 1 else f"{len(runs)} runs"
+    groups = [[run] for run in runs] if compare else [runs]
     figures = {
-        "score.png": _score_figure(runs, size, x_axis, title),
-        "actor.png": _loss_figure(runs, size, x_axis, f"actor loss - {title}", ("actor_loss",)),
+        "score.png": _score_figure(groups, size, x_axis, title),
+        "actor.png": _loss_figure(groups, size, x_axis, f"actor loss - {title}", ("actor_loss",)),
         "critics.png": _loss_figure(
-            runs,
+            groups,
             size,
             x_axis,
             f"critic losses - {title}",
@@ -205,17 +208,28 @@ def _new_figure(size: tuple[int, int], rows: int = 1) -> tuple[Figure, list]:
     return figure, list(axes)
 
 
-def _score_figure(runs: list[RunMetrics], size, x_axis: str, title: str) -> Figure:
+def _group_color(groups: list, index: int, default: str) -> str:
+    """The fixed color of a curve, or one color per group when several are compared."""
+    return default if len(groups) == 1 else f"C{index % 10}"
+
+
+def _score_figure(groups: list[list[RunMetrics]], size, x_axis: str, title: str) -> Figure:
     """Evaluation success rate (top) and mean return (bottom) per epoch."""
     figure, (success_axes, return_axes) = _new_figure(size, rows=2)
-    length = min(len(run.epoch) for run in runs)
-    x = _x_values(runs, length, x_axis, "epoch", "epoch_env_steps")
-    _draw_curve(success_axes, runs, x, [r.success_rate[:length] for r in runs], "tab:blue")
-    _draw_curve(return_axes, runs, x, [r.mean_return[:length] for r in runs], "tab:purple")
+    lengths = []
+    for index, runs in enumerate(groups):
+        length = min(len(run.epoch) for run in runs)
+        lengths.append(length)
+        x = _x_values(runs, length, x_axis, "epoch", "epoch_env_steps")
+        success = [r.success_rate[:length] for r in runs]
+        returns = [r.mean_return[:length] for r in runs]
+        _draw_curve(success_axes, runs, x, success, _group_color(groups, index, "tab:blue"))
+        _draw_curve(return_axes, runs, x, returns, _group_color(groups, index, "tab:purple"))
     success_axes.set_ylabel("eval success rate")
     success_axes.set_ylim(-0.03, 1.03)
     return_axes.set_ylabel("eval mean return")
-    if length == 0:
+    runs = [run for group in groups for run in group]
+    if max(lengths) == 0:
         success_axes.text(
             0.5,
             0.5,
@@ -229,19 +243,24 @@ def _score_figure(runs: list[RunMetrics], size, x_axis: str, title: str) -> Figu
 
 
 def _loss_figure(
-    runs, size, x_axis: str, title: str, keys: tuple[str, ...], log_y: bool = False
+    groups, size, x_axis: str, title: str, keys: tuple[str, ...], log_y: bool = False
 ) -> Figure:
-    """Per-cycle losses; one curve (or mean + band) per key."""
+    """Per-cycle losses; one curve (or mean + band) per key, and per run when compared."""
     figure, (axes,) = _new_figure(size)
-    length = min(len(run.cycle_x) for run in runs)
-    x = _x_values(runs, length, x_axis, "cycle_x", "cycle_env_steps")
     all_values = []
-    for index, key in enumerate(keys):
-        values = [getattr(run, key)[:length] for run in runs]
-        all_values.append(np.concatenate(values) if values else np.empty(0))
-        color = "tab:red" if len(keys) == 1 else CRITIC_COLORS[index % len(CRITIC_COLORS)]
-        prefix = key.replace("_loss", "").replace("critic", "critic ") + ": "
-        _draw_curve(axes, runs, x, values, color, label_prefix=prefix if len(keys) > 1 else "")
+    for group_index, runs in enumerate(groups):
+        length = min(len(run.cycle_x) for run in runs)
+        x = _x_values(runs, length, x_axis, "cycle_x", "cycle_env_steps")
+        # Compared runs differ by color and show their first critic only, to stay readable.
+        for index, key in enumerate(keys if len(groups) == 1 else keys[:1]):
+            values = [getattr(run, key)[:length] for run in runs]
+            all_values.append(np.concatenate(values) if values else np.empty(0))
+            color = "tab:red" if len(keys) == 1 else CRITIC_COLORS[index % len(CRITIC_COLORS)]
+            color = _group_color(groups, group_index, color)
+            prefix = key.replace("_loss", "").replace("critic", "critic ") + ": "
+            prefix = prefix if len(keys) > 1 and len(groups) == 1 else ""
+            _draw_curve(axes, runs, x, values, color, label_prefix=prefix)
+    runs = [run for group in groups for run in group]
     finite = np.concatenate(all_values)
     finite = finite[np.isfinite(finite)]
     # Critic losses are positive and fall by orders of magnitude; the actor loss (-Q) has no sign.

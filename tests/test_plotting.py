@@ -223,3 +223,18 @@ def test_plots_a_real_training_run(tmp_path):
     assert np.all(np.isfinite(run.critic1_loss))
     assert_pngs(plot_runs([run], tmp_path / "plots", 480, 320), 480, 320)
     assert summary_rows([run])[0]["epochs"] == 2
+
+
+def test_compare_draws_each_run_whole_in_its_own_color(tmp_path):
+    from td3her_cli.plotting import _score_figure
+
+    runs = [
+        load_run(write_run(tmp_path / "on", [0.0, 0.5, 1.0])),
+        load_run(write_run(tmp_path / "off", [0.2, 0.6])),
+    ]
+    assert_pngs(plot_runs(runs, tmp_path / "ab", 640, 400, compare=True), 640, 400)
+    figure = _score_figure([[run] for run in runs], (640, 400), "epoch", "A/B")
+    success_lines = figure.axes[0].lines
+    assert [line.get_label() for line in success_lines] == ["on", "off"]
+    assert [len(line.get_xdata()) for line in success_lines] == [3, 2], "not truncated"
+    assert success_lines[0].get_color() != success_lines[1].get_color()
