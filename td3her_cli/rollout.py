@@ -35,7 +35,7 @@ class EvalResult:
             "mean_return": self.mean_return,
             "mean_length": self.mean_length,
             "episodes": self.episodes,
-            "ci95": list(self.ci95),
+            "ci95": [round(bound, 4) for bound in self.ci95],
         }
 
 

@@ -476,14 +476,15 @@ def run_epochs(
 def epoch_row(stats: EpochStats) -> dict:
     """The metrics.jsonl row of an epoch (evaluation fields flattened)."""
     row = {"kind": "epoch", **asdict(stats)}
-    evaluation = row.pop("evaluation")
+    row.pop("evaluation")
+    evaluation = stats.evaluation.to_dict()
     row.update(
         {
             "success_rate": evaluation["success_rate"],
             "mean_return": evaluation["mean_return"],
             "mean_length": evaluation["mean_length"],
             "eval_episodes": evaluation["episodes"],
-            "ci95": list(stats.evaluation.ci95),
+            "ci95": evaluation["ci95"],
         }
     )
     return row

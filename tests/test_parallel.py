@@ -10,6 +10,8 @@ from td3her_cli.parallel import ParallelCollector
 from td3her_cli.rollout import collect_episode
 from td3her_cli.training import train
 
+from .conftest import TINY
+
 pytestmark = pytest.mark.slow
 
 
@@ -43,34 +45,18 @@ def test_parallel_episodes_equal_single_env_episodes(env_id):
         assert match.success == episode.success
 
 
+def train_one_epoch(tmp_path, **overrides):
+    """A 2-cycle epoch with small networks; returns the TrainResult."""
+    config = TrainConfig(**{**TINY, "epochs": 1, "hidden": (16,), "batch_size": 16, **overrides})
+    return train(config, tmp_path / "run", tensorboard=False)
+
+
 def test_training_with_two_envs(tmp_path):
-    config = TrainConfig(
-        epochs=1,
-        cycles=2,
-        episodes_per_cycle=3,
-        optimization_steps=5,
-        eval_episodes=2,
-        hidden=(16,),
-        batch_size=16,
-        random_steps=20,
-        num_envs=2,
-    )
-    result = train(config, tmp_path / "run", tensorboard=False)
+    result = train_one_epoch(tmp_path, episodes_per_cycle=3, num_envs=2)
     assert result.epochs[0].episodes == 6
 
 
 def test_more_envs_than_episodes_per_cycle(tmp_path):
     """--num-envs 3 with 2 episodes per cycle used to die with ResetNeeded in the first cycle."""
-    config = TrainConfig(
-        epochs=1,
-        cycles=2,
-        episodes_per_cycle=2,
-        optimization_steps=5,
-        eval_episodes=2,
-        hidden=(16,),
-        batch_size=16,
-        random_steps=20,
-        num_envs=3,
-    )
-    result = train(config, tmp_path / "run", tensorboard=False)
+    result = train_one_epoch(tmp_path, episodes_per_cycle=2, num_envs=3)
     assert result.epochs[0].episodes == 4
