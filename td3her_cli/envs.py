@@ -140,7 +140,11 @@ def keeps_state_across_resets(env) -> bool:
 
 class FreshSimulationOnReset:
     """A gymnasium env wrapper that rebuilds the simulation at every reset but the first, so
-    an episode is a function of its seed and actions only. Costs ~0.1 s per episode here."""
+    an episode is a function of its seed and actions only. Costs ~0.1 s per episode here.
+
+    Reward and success functions taken from the first env stay valid after it is closed:
+    panda-gym's compute_reward and is_success are pure functions of the goals.
+    """
 
     def __init__(self, env, rebuild: Callable[[], object]) -> None:
         self.env = env

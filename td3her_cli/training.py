@@ -74,13 +74,17 @@ class Trainer:
         self.env = make_env(config.env_id)
         self.eval_env = make_env(config.env_id)
         self.spec = describe_env(self.env, config.env_id, config.seed)
-        if self.spec.max_episode_steps and self.spec.max_episode_steps > config.buffer_size:
+        try:
+            if self.spec.max_episode_steps and self.spec.max_episode_steps > config.buffer_size:
+                raise UsageError(
+                    f"--buffer-size ({config.buffer_size}) cannot hold one {config.env_id} "
+                    f"episode ({self.spec.max_episode_steps} steps); raise --buffer-size"
+                )
+            terminal_fn = terminal_function(config.terminal_on_success, self.env, self.spec)
+        except UsageError:
             self.env.close()
             self.eval_env.close()
-            raise UsageError(
-                f"--buffer-size ({config.buffer_size}) cannot hold one {config.env_id} episode "
-                f"({self.spec.max_episode_steps} steps); raise --buffer-size"
-            )
+            raise
         self.agent = TD3Agent(config, self.spec)
         self.buffer = HerReplayBuffer(
             config.buffer_size,
@@ -90,7 +94,7 @@ class Trainer:
             reward_function(self.env),
             config.her_strategy,
             config.her_k,
-            terminal_function(config.terminal_on_success, self.env, self.spec),
+            terminal_fn,
         )
         seeds = np.random.SeedSequence([config.seed, 11]).spawn(4)
         self.replay_rng, self.noise_rng, self.action_rng, self.normalizer_rng = (
@@ -273,12 +277,15 @@ class Trainer:
         return self.best
 
 
-def terminal_function(mode: str, env, spec: EnvSpec):
-    """The success test that makes a replayed transition terminal, or None (never terminal).
+def terminal_on_success(mode: str, spec: EnvSpec) -> bool:
+    """Whether --terminal-on-success `mode` is on for this env (auto: iff the env itself ends
+    episodes on success)."""
+    return mode == "on" or (mode == "auto" and spec.terminates_on_success)
 
-    auto: terminal on success exactly when the env itself ends episodes on success.
-    """
-    if mode == "off" or (mode == "auto" and not spec.terminates_on_success):
+
+def terminal_function(mode: str, env, spec: EnvSpec):
+    """The success test that makes a replayed transition terminal, or None (never terminal)."""
+    if not terminal_on_success(mode, spec):
         return None
     success = success_function(env)
     if success is None:
@@ -292,7 +299,7 @@ def terminal_function(mode: str, env, spec: EnvSpec):
 def terminal_note(config: TrainConfig, spec: EnvSpec) -> str:
     """One line saying whether replayed transitions are terminal on success, and why."""
     mode = config.terminal_on_success
-    on = mode == "on" or (mode == "auto" and spec.terminates_on_success)
+    on = terminal_on_success(mode, spec)
     why = ""
     if mode == "auto":
         ends = "ends" if spec.terminates_on_success else "does not end"
