@@ -19,7 +19,7 @@ train: install
 	$(BIN)/td3her train --env PandaReach-v3 $(ARGS)
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"

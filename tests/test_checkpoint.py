@@ -93,6 +93,22 @@ def test_policy_loads_without_td3her_and_matches_the_agent(tiny_run, tmp_path):
     np.testing.assert_allclose(load_policy(info)(observation, goal), in_process, atol=1e-5)
 
 
+class Notes:
+    """An observer that keeps the loop's start-up notes and the cycles' losses."""
+
+    def __init__(self):
+        self.notes, self.cycles = [], []
+
+    def on_start(self, config, run_dir, notes=()):
+        self.notes = list(notes)
+
+    def on_cycle(self, stats):
+        self.cycles.append(stats)
+
+    def on_epoch(self, stats):
+        pass
+
+
 @pytest.mark.parametrize(
     "env_id", ["PandaReach-v3", pytest.param("PandaPush-v3", marks=pytest.mark.slow)]
 )
@@ -102,7 +118,9 @@ def test_resume_matches_an_uninterrupted_run(env_id, tmp_path):
     train(config, straight, tensorboard=False)  # the buffer is saved by default
     split = tmp_path / "split"
     train(config.replace(epochs=1), split, tensorboard=False)
-    train(config, split, resume=True, tensorboard=False)
+    observer = Notes()
+    train(config, split, observer, resume=True, tensorboard=False)
+    assert "with its replay buffer" in observer.notes[-1]
 
     def rows(run_dir):
         found = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
@@ -201,22 +219,6 @@ def test_a_second_resume_uses_the_new_epoch_count(tmp_path):
     assert saved["epochs"] == 2, "config.json records the resumed run's --epochs"
 
 
-class Notes:
-    """An observer that keeps the loop's start-up notes and the cycles' losses."""
-
-    def __init__(self):
-        self.notes, self.cycles = [], []
-
-    def on_start(self, config, run_dir, notes=()):
-        self.notes = list(notes)
-
-    def on_cycle(self, stats):
-        self.cycles.append(stats)
-
-    def on_epoch(self, stats):
-        pass
-
-
 def test_resume_without_a_buffer_warms_up_again_and_says_so_first(tmp_path, run_cli):
     run_dir = tmp_path / "run"
     config = TrainConfig(**{**TINY, "batch_size": 250, "random_steps": 150})
@@ -235,14 +237,6 @@ def test_resume_without_a_buffer_warms_up_again_and_says_so_first(tmp_path, run_
     assert meta["opt_steps"] == info.meta["opt_steps"], "no updates on a near-empty buffer"
     state = json.loads((resolve_checkpoint(run_dir, latest=True).path / "state.json").read_text())
     assert state["random_until"] == info.meta["env_steps"] + 150
-
-
-def test_resume_with_its_buffer_says_so(tmp_path):
-    run_dir = tmp_path / "run"
-    train(TrainConfig(**{**TINY, "epochs": 1}), run_dir, tensorboard=False)
-    observer = Notes()
-    train(TrainConfig(**TINY), run_dir, observer, resume=True, tensorboard=False)
-    assert "with its replay buffer" in observer.notes[-1]
 
 
 def test_a_corrupt_buffer_is_refused_on_resume(tmp_path, run_cli):
