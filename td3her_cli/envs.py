@@ -216,21 +216,21 @@ def batched_goal_function(goal_fn, goal_shape: tuple[int, ...]) -> RewardFn:
     return batched if vectorised else row_by_row
 
 
-def success_function(env) -> RewardFn | None:
+def success_function(env, reward_bounds: tuple[float, float] | None) -> RewardFn | None:
     """Batched success (1.0) or not (0.0) of (achieved_goal, desired_goal), or None if unknown.
 
     panda-gym tasks have is_success (the very test their step() terminates on); other goal
-    envs with a sparse reward succeed exactly when the reward takes its top value.
+    envs with a sparse reward (`reward_bounds`, as describe_env probed them) succeed exactly
+    when the reward takes its top value.
     """
     goal_shape = env.observation_space["desired_goal"].shape
     is_success = getattr(getattr(env.unwrapped, "task", None), "is_success", None)
     if callable(is_success):
         return batched_goal_function(is_success, goal_shape)
-    bounds = probe_reward_bounds(env)
-    if bounds is None:
+    if reward_bounds is None:
         return None
     reward = reward_function(env)
-    top = bounds[1]
+    top = reward_bounds[1]
     return lambda achieved, desired: (reward(achieved, desired) == top).astype(np.float32)
 
 

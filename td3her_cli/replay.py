@@ -166,21 +166,21 @@ class HerReplayBuffer:
         to the goal normaliser)."""
         start = int(self.episode_start[self.position - 1])
         transition = np.arange(start, self.position)
-        _, goal_source, relabelled = self._relabel(transition, rng)
+        return self._goals(self._relabel(transition, rng))
+
+    def _goals(self, sample: HerSample) -> np.ndarray:
+        """Each row's goal: the relabelled one where HER chose one, else the stored goal."""
         return np.where(
-            relabelled[:, None],
-            self.next_achieved_goal[goal_source],
-            self.desired_goal[transition],
-        )
+            sample.relabelled[:, None],
+            self.next_achieved_goal[sample.goal_source],
+            self.desired_goal[sample.transition],
+        )  # [B, goal]
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
         """A training batch with HER goals, recomputed rewards and done (see module doc)."""
-        transition, goal_source, relabelled = self.sample_indices(batch_size, rng)
-        goal = np.where(
-            relabelled[:, None],
-            self.next_achieved_goal[goal_source],
-            self.desired_goal[transition],
-        )  # [B, goal]
+        sample = self.sample_indices(batch_size, rng)
+        transition, relabelled = sample.transition, sample.relabelled
+        goal = self._goals(sample)  # [B, goal]
         reward = self.reward[transition].copy()  # [B]
         next_achieved_goal = self.next_achieved_goal[transition]  # [B, goal]
         if relabelled.any():

@@ -287,7 +287,7 @@ def terminal_function(mode: str, env, spec: EnvSpec):
     """The success test that makes a replayed transition terminal, or None (never terminal)."""
     if not terminal_on_success(mode, spec):
         return None
-    success = success_function(env)
+    success = success_function(env, spec.reward_bounds)
     if success is None:
         raise UsageError(
             f"--terminal-on-success {mode}: {spec.env_id} has a dense reward and no success "
