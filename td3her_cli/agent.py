@@ -121,6 +121,22 @@ class TD3Agent(tf.Module):
         self.actor_updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="actor_updates")
         # NaN until the first delayed actor update (steps before it have no actor loss).
         self.last_actor_loss = tf.Variable(float("nan"), trainable=False, name="last_actor_loss")
+        self._watched = [  # (what, variable) checked for NaN/inf after each cycle
+            *(("actor weights", v) for v in self.actor.weights),
+            *(("critic weights", v) for v in self.critic.weights),
+            *(
+                ("observation normaliser", v)
+                for v in (self.obs_normalizer.mean, self.obs_normalizer.std)
+            ),
+            *(
+                ("goal normaliser", v)
+                for v in (self.goal_normalizer.mean, self.goal_normalizer.std)
+            ),
+        ]
+        self._finite_flags = tf.function(
+            lambda: tf.stack([tf.reduce_all(tf.math.is_finite(v)) for _, v in self._watched]),
+            autograph=False,
+        )
         self.noise_generator = tf.random.Generator.from_seed(config.seed)
         self.target_bounds = td_target_bounds(spec.reward_bounds, config.gamma)
         jit_compile = config.xla if jit_compile is None else jit_compile
@@ -149,6 +165,11 @@ class TD3Agent(tf.Module):
         """Add observations [N, obs] and goals [M, goal] to the running statistics."""
         self.obs_normalizer.update(observations)
         self.goal_normalizer.update(goals)
+
+    def non_finite_parts(self) -> list[str]:
+        """Which of actor, critics and normalisers hold a NaN or an infinity (none: [])."""
+        flags = self._finite_flags().numpy()
+        return list(dict.fromkeys(what for (what, _), ok in zip(self._watched, flags) if not ok))
 
     # ----------------------------------------------------------------- learning
     def update(self, batch: Batch) -> UpdateMetrics:

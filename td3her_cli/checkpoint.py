@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from td3her_cli.errors import CheckpointError
+from td3her_cli import strict_json
+from td3her_cli.errors import CheckpointError, NoCheckpointError
 
 if TYPE_CHECKING:
     from td3her_cli.training import Trainer
@@ -51,6 +52,8 @@ class CheckpointInfo:
 
     path: Path
     meta: dict[str, Any]
+    warning: str = ""
+    """Set when the pointer was broken and a fallback was chosen (for the user to see)."""
 
     @property
     def policy_dir(self) -> Path:
@@ -103,14 +106,38 @@ def save_checkpoint(
     import tensorflow as tf
 
     root = Path(run_dir) / CHECKPOINTS_DIR
-    root.mkdir(parents=True, exist_ok=True)
     name = checkpoint_name(trainer.epoch, trainer.cycle)
     final = root / name
     staging = root / f".tmp-{name}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    agent = trainer.agent
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        _write_files(trainer, staging, evaluation, metrics_rows, save_buffer)
+        _fsync_tree(staging)
+        if final.exists():  # left by a crash between rename and pointer update: replace it
+            shutil.rmtree(final)
+        os.replace(staging, final)
+        _fsync_dir(root)
+        _write_pointer(root, "latest", {"checkpoint": name})
+        if best is not None:
+            _write_pointer(root, "best", {"checkpoint": name, **best})
+    except BaseException as exc:  # disk full, Ctrl-C, ...: no half-written checkpoint stays
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, (OSError, tf.errors.OpError)):
+            raise CheckpointError(_write_failure(final, root, exc)) from None
+        raise
+    _prune(root, keep)
+    if save_buffer:
+        _drop_older_buffers(root, name)
+    return final
 
+
+def _write_files(trainer, staging: Path, evaluation, metrics_rows: int, save_buffer: bool):
+    """Write policy/, trainer/, state.json, buffer.npz and (last) meta.json into `staging`."""
+    import tensorflow as tf
+
+    agent = trainer.agent
     export = policy_module(agent)
     tf.saved_model.save(
         export, str(staging / "policy"), signatures={"serving_default": export.serve}
@@ -146,18 +173,18 @@ def save_checkpoint(
         "files": hashes,
     }
     _write_json(staging / META_FILE, meta)
-    _fsync_tree(staging)
-    if final.exists():  # left by a crash between rename and pointer update: replace it
-        shutil.rmtree(final)
-    os.replace(staging, final)
-    _fsync_dir(root)
-    _write_pointer(root, "latest", {"checkpoint": name})
-    if best is not None:
-        _write_pointer(root, "best", {"checkpoint": name, **best})
-    _prune(root, keep)
-    if save_buffer:
-        _drop_older_buffers(root, name)
-    return final
+
+
+def _write_failure(final: Path, root: Path, exc: BaseException) -> str:
+    """One line: why checkpoint `final` could not be written, and what is still there."""
+    reason = getattr(exc, "strerror", None) or getattr(exc, "message", None) or str(exc)
+    reason = (reason.strip().splitlines() or [type(exc).__name__])[0]
+    previous = (_pointer_meta(root, "latest") or {}).get("checkpoint")
+    kept = f"latest still names {root / previous}" if previous else "no earlier checkpoint"
+    return (
+        f"cannot write checkpoint {final} ({reason}); {kept}; once that is fixed, resume with: "
+        f"td3her train --resume {root.parent}"
+    )
 
 
 def _drop_older_buffers(root: Path, newest: str) -> None:
@@ -195,13 +222,13 @@ def _prune(root: Path, keep: int) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    path.write_text(strict_json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _write_pointer(root: Path, name: str, data: dict) -> None:
     temporary = root / f".{name}.json.tmp"
     with open(temporary, "w") as handle:
-        handle.write(json.dumps(data, sort_keys=True) + "\n")
+        handle.write(strict_json.dumps(data, sort_keys=True) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, root / f"{name}.json")
@@ -210,9 +237,10 @@ def _write_pointer(root: Path, name: str, data: dict) -> None:
 
 def _pointer_meta(root: Path, name: str) -> dict | None:
     try:
-        return json.loads((root / f"{name}.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        pointer = json.loads((root / f"{name}.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
+    return pointer if isinstance(pointer, dict) else None
 
 
 def _hash_files(directory: Path) -> dict[str, str]:
@@ -252,7 +280,9 @@ def _fsync_dir(directory: Path) -> None:
 def resolve_checkpoint(path: Path, latest: bool = False) -> CheckpointInfo:
     """Find and validate a checkpoint: a checkpoint dir, a run dir, or a run's checkpoints/.
 
-    A run directory resolves to its `best` checkpoint (or `latest` with latest=True).
+    A run directory resolves to its `best` checkpoint (or `latest` with latest=True). When no
+    pointer names an existing checkpoint, the newest complete one is used and
+    `info.warning` says why. A run with no checkpoint at all raises NoCheckpointError.
     """
     path = Path(path)
     if not path.exists():
@@ -267,10 +297,43 @@ def resolve_checkpoint(path: Path, latest: bool = False) -> CheckpointInfo:
         pointer = _pointer_meta(root, name)
         if pointer and (root / str(pointer.get("checkpoint"))).is_dir():
             return load_checkpoint_info(root / pointer["checkpoint"])
+    newest = newest_complete_checkpoint(root)
+    if newest is not None:
+        problem = _pointer_problem(root, "latest")
+        warning = f"{problem}; using the newest complete checkpoint, {newest.path.name}"
+        return CheckpointInfo(newest.path, newest.meta, warning)
+    if (path / "config.json").is_file():
+        raise NoCheckpointError(
+            f"{path} has no complete checkpoint yet (the run stopped before its first epoch "
+            f"ended); `td3her train --resume {path}` starts it again"
+        )
     raise CheckpointError(
         f"{path} is not a checkpoint: no meta.json and no {CHECKPOINTS_DIR}/latest.json; "
         "give a run directory written by `td3her train` or one of its checkpoints"
     )
+
+
+def newest_complete_checkpoint(root: Path) -> CheckpointInfo | None:
+    """The checkpoint with the most training in `root` among those that validate, or None."""
+    found = []
+    for candidate in root.glob("epoch_*"):
+        try:
+            info = load_checkpoint_info(candidate)
+        except CheckpointError:
+            continue
+        found.append(((int(info.meta.get("epoch", 0)), int(info.meta.get("cycle", 0))), info))
+    return max(found, key=lambda item: item[0])[1] if found else None
+
+
+def _pointer_problem(root: Path, name: str) -> str:
+    """What is wrong with the pointer `name`.json, in a few words."""
+    path = root / f"{name}.json"
+    if not path.exists():
+        return f"{path} is missing"
+    pointer = _pointer_meta(root, name)
+    if pointer is None:
+        return f"{path} is corrupt"
+    return f"{path} names {pointer.get('checkpoint')}, which is missing"
 
 
 def load_checkpoint_info(path: Path) -> CheckpointInfo:
@@ -289,9 +352,11 @@ def load_checkpoint_info(path: Path) -> CheckpointInfo:
             f"{path} uses checkpoint format {meta['format_version']}, newer than this td3her "
             f"reads ({FORMAT_VERSION}); upgrade td3her"
         )
-    for key in ("env_id", "spaces", "config", "files"):
-        if key not in meta:
-            raise CheckpointError(f"{meta_path} lacks {key!r}: corrupt checkpoint")
+    for key, kind in (("env_id", str), ("spaces", dict), ("config", dict), ("files", dict)):
+        if not isinstance(meta.get(key), kind):
+            raise CheckpointError(f"{meta_path} lacks a valid {key!r}: corrupt checkpoint")
+    if not all(isinstance(v, int) for v in (meta.get("epoch", 0), meta.get("cycle", 0))):
+        raise CheckpointError(f"{meta_path} has a non-integer epoch or cycle: corrupt checkpoint")
     for relative, digest in meta["files"].items():
         if relative == BUFFER_FILE:  # optional, checked when a resume loads it (has_buffer)
             continue

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import shutil
 import signal
 import sys
 import traceback
@@ -17,7 +16,15 @@ import typer
 
 from td3her_cli.config import TrainConfig, parse_hidden
 from td3her_cli.display import make_console
-from td3her_cli.errors import Td3HerError, UsageError
+from td3her_cli.errors import Interrupted, NoCheckpointError, Td3HerError, UsageError
+from td3her_cli.metrics import write_atomically
+from td3her_cli.rundir import (
+    check_new_run_dir,
+    create_run_dir,
+    remove_created,
+    remove_run_files,
+    run_lock,
+)
 
 try:  # Typer >= 0.22 vendors click
     from typer._click.exceptions import ClickException
@@ -235,12 +242,20 @@ def train(
         "normalize_goals_from": normalize_goals_from,
     }
     given = {k: v for k, v in given.items() if v is not None}
+    created: list[Path] = []  # folders this command made, removed again if setup fails
     if resume is not None:
         if out is not None:
             raise UsageError("--resume RUN continues in RUN; drop --out")
         if preset is not None:
             raise UsageError("--resume keeps the run's saved config; drop --preset")
-        config, run_dir = resume_config(resume, given)
+        config, run_dir, done = resume_config(resume, given)
+        if config.epochs <= done:  # before anything is written: config.json stays as it is
+            make_console().print(
+                f"{run_dir} has trained {done} epochs already (--epochs {config.epochs}): "
+                f"nothing to do; give --epochs above {done} to train longer",
+                soft_wrap=True,
+            )
+            return
     else:
         from td3her_cli.presets import DEFAULT_PRESET, preset_values
 
@@ -248,17 +263,56 @@ def train(
         values = {**preset_values(name), **given}
         config = DEFAULTS.replace(**values, extra={"preset": name})
         check_env(config.env_id, config.env_modules)  # before anything is written
-        run_dir = prepare_run_dir(out, config, force)
+        run_dir = out if out is not None else default_run_dir(config)
+        check_new_run_dir(run_dir, force)
+        created = create_run_dir(run_dir)
 
+    console = make_console()
+    stop = StopFlag()
+    try:
+        with run_lock(run_dir):
+            if resume is None:
+                if force:  # a fresh run must not inherit an earlier run's checkpoints or curves
+                    remove_run_files(run_dir)
+                # Written first: from now on the directory is recognisably a td3her run.
+                write_atomically(run_dir / "config.json", config.to_json() + "\n")
+            result = _run_training(
+                config,
+                run_dir,
+                console,
+                stop,
+                resume is not None,
+                keep,
+                save_buffer,
+                tensorboard,
+                threads,
+            )
+    except BaseException:
+        if created and not _has_metrics(run_dir):  # failed while setting up: leave nothing
+            remove_created(created)
+        raise
+    console.print(f"run directory: {result.run_dir}  ({result.wall_time:.0f}s training)")
+    if result.last_checkpoint is not None:
+        console.print(f"last checkpoint: {result.last_checkpoint}")
+    if stop.signal_number is not None and result.interrupted:  # a finished run exits 0
+        stderr.print(
+            f"stopped by signal {stop.signal_number} after saving {result.last_checkpoint}; "
+            f"resume with: td3her train --resume {result.run_dir}",
+            soft_wrap=True,
+            highlight=False,
+        )
+        raise typer.Exit(128 + stop.signal_number)
+
+
+def _run_training(config, run_dir, console, stop, resume, keep, save_buffer, tensorboard, threads):
+    """training.train with the Rich display and the stop flag; the TrainResult."""
     from td3her_cli.quiet import import_tensorflow
 
     import_tensorflow(threads)
     from td3her_cli.display import TrainingDisplay
     from td3her_cli.training import train as run_training
 
-    console = make_console()
     display = TrainingDisplay(console)
-    stop = StopFlag()
     with stop.installed():
         try:
             result = run_training(
@@ -266,32 +320,41 @@ def train(
                 run_dir,
                 display,
                 should_stop=stop,
-                resume=resume is not None,
+                resume=resume,
                 keep=keep,
                 save_buffer=save_buffer,
                 tensorboard=tensorboard,
             )
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now, without a checkpoint
+            raise Interrupted(
+                "interrupted again: stopped at once without saving the cycle under way; the "
+                f"last complete checkpoint is intact; resume with: td3her train --resume {run_dir}"
+            ) from None
         finally:
             display.close()
     if display.epochs:
         console.print(display.summary_table())
-    console.print(f"run directory: {result.run_dir}  ({result.wall_time:.0f}s training)")
-    if result.last_checkpoint is not None:
-        console.print(f"last checkpoint: {result.last_checkpoint}")
-    if stop.signal_number is not None and result.interrupted:  # a finished run exits 0
-        console.print(
-            f"stopped by signal {stop.signal_number}; resume with: "
-            f"td3her train --resume {result.run_dir}",
-            soft_wrap=True,
-        )
-        raise typer.Exit(128 + stop.signal_number)
+    return result
 
 
-def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path]:
-    """The saved config of RUN with --epochs applied; other options must match it."""
+def _has_metrics(run_dir: Path) -> bool:
+    path = run_dir / "metrics.jsonl"
+    return path.is_file() and path.stat().st_size > 0
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    """checkpoints/ENV-seedS-YYYYmmdd-HHMMSS."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("checkpoints") / f"{config.env_id}-seed{config.seed}-{stamp}"
+
+
+def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
+    """The saved config of RUN with --epochs applied (other options must match it), and the
+    epochs its latest checkpoint has done (0 when it has none)."""
     import json
 
-    # The checkpoint itself is resolved and checksummed once, by training.train(resume=True).
+    from td3her_cli.checkpoint import resolve_checkpoint
+
     config_path = run_dir / "config.json"
     if not config_path.exists():
         raise UsageError(f"--resume {run_dir}: no config.json there; give a td3her run directory")
@@ -305,7 +368,11 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path]:
                 f"--{key.replace('_', '-')} {value} differs from the run's saved value "
                 f"{getattr(saved, key)}; a resumed run keeps its config (only --epochs may change)"
             )
-    return saved.replace(epochs=given.get("epochs", saved.epochs)), run_dir
+    try:  # training.train(resume=True) resolves it again, with the warning if any
+        done = int(resolve_checkpoint(run_dir, latest=True).meta.get("epoch", 0))
+    except NoCheckpointError:
+        done = 0
+    return saved.replace(epochs=given.get("epochs", saved.epochs)), run_dir, done
 
 
 @app.command()
@@ -343,13 +410,15 @@ def evaluate(
 def policy_in_env(checkpoint: Path, latest: bool, env_id, env_modules, seed: int, make):
     """Resolve and load a checkpoint's policy and make its env (or `env_id`), checking that
     their spaces match; yields (info, env, spec, policy) and closes the env after."""
-    from td3her_cli.quiet import import_tensorflow
-
-    import_tensorflow()
     from td3her_cli.checkpoint import check_spaces, load_policy, resolve_checkpoint
     from td3her_cli.envs import describe_env, import_env_modules
+    from td3her_cli.quiet import import_tensorflow
 
+    # A wrong path is reported at once: resolving needs no TensorFlow (seconds to import).
     info = resolve_checkpoint(checkpoint, latest=latest)
+    if info.warning:
+        warn(info.warning)
+    import_tensorflow()
     env_id = env_id or info.meta["env_id"]
     saved_modules = info.meta.get("config", {}).get("env_modules", [])
     import_env_modules(tuple(saved_modules) + tuple(env_modules or ()))
@@ -386,6 +455,12 @@ class StopFlag:
         self.signal_number = signum
         for each, handler in self._previous.items():
             signal.signal(each, handler)
+        stderr.print(
+            f"signal {signum}: stopping after this cycle and saving a checkpoint "
+            "(Ctrl-C again stops at once, without it)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     @contextlib.contextmanager
     def installed(self):
@@ -406,34 +481,6 @@ def check_env(env_id: str, modules: tuple[str, ...] = ()) -> None:
 
     import_env_modules(modules)
     make_env(env_id).close()
-
-
-def prepare_run_dir(out: Path | None, config: TrainConfig, force: bool) -> Path:
-    """The run directory to write: --out, or a fresh one under checkpoints/; checked writable."""
-    if out is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path("checkpoints") / f"{config.env_id}-seed{config.seed}-{stamp}"
-    if out.exists():
-        if not out.is_dir():
-            raise UsageError(f"--out {out} exists and is not a directory; choose another path")
-        if any(out.iterdir()) and not force:
-            raise UsageError(
-                f"run directory {out} already exists and is not empty; "
-                "choose another --out or pass --force"
-            )
-        if force:  # a fresh run must not inherit an earlier run's checkpoints or curves
-            for name in ("checkpoints", "tb", "plots"):
-                shutil.rmtree(out / name, ignore_errors=True)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(
-            f"cannot write to run directory {out} ({exc.strerror}); choose another --out"
-        ) from None
-    return out
 
 
 def main() -> None:
@@ -457,6 +504,11 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def warn(message: str) -> None:
+    """Print one `td3her: warning:` line on stderr."""
+    stderr.print(f"td3her: warning: {message}", highlight=False, soft_wrap=True, markup=False)
 
 
 def fail(message: str, exit_code: int) -> None:
@@ -520,7 +572,7 @@ def render(
 
     from td3her_cli.rendering import make_render_env, render_episodes, write_animation
 
-    check_output_path(out)
+    check_render_out(out, mp4)  # before the checkpoint is read, TensorFlow imported, frames made
     console = make_console()
     make = functools.partial(make_render_env, width=width, height=height)
     with policy_in_env(checkpoint, latest, env, env_module, seed, make) as loaded:
@@ -562,14 +614,20 @@ def plot(
     """Plot score, actor loss and critic losses from metrics.jsonl (mean and band over runs)."""
     from rich.table import Table
 
-    from td3her_cli.plotting import load_run, plot_runs, summary_rows
+    from td3her_cli.plotting import NoMetricsError, load_run, plot_runs, summary_rows
 
     if x_axis not in ("epoch", "env_steps"):
         raise UsageError(f"--x-axis must be epoch or env_steps, got {x_axis!r}")
-    loaded = [load_run(run) for run in runs]
-    for run in loaded:
-        for warning in run.warnings:
-            stderr.print(f"td3her: warning: {warning}", highlight=False, markup=False)
+    loaded = []
+    for run_dir in runs:
+        try:
+            loaded.append(load_run(run_dir))
+        except NoMetricsError as exc:  # the lines it skipped, then the error
+            for warning in exc.warnings:
+                warn(warning)
+            raise
+        for warning in loaded[-1].warnings:  # one line each: file and line number
+            warn(warning)
     out_dir = out if out is not None else runs[0] / "plots"
     check_output_path(out_dir / "score.png")
     paths = plot_runs(loaded, out_dir, width, height, x_axis, compare)
@@ -620,6 +678,33 @@ def check_output_path(path: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise UsageError(f"cannot write {path} ({exc.strerror}); choose another --out") from None
+
+
+def check_render_out(out: Path, mp4: bool) -> None:
+    """Raise unless `render` can write --out: a new or regular file (never a symbolic link,
+    device, FIFO, socket or directory, which os.replace would clobber), named .gif (.mp4 with
+    --mp4), in a writable directory, and with --mp4 the MP4 writer installed."""
+    from td3her_cli.rendering import non_regular_kind, require_mp4_writer
+
+    kind = non_regular_kind(out)
+    if kind is not None:
+        raise UsageError(
+            f"--out {out} is {kind}; render writes only regular files: choose another --out"
+        )
+    wanted, other = (".mp4", ".gif") if mp4 else (".gif", ".mp4")
+    suffix = out.suffix.lower()
+    if suffix != wanted:
+        fixed = out.parent / (out.stem + wanted)
+        if suffix == other:
+            toggle = "drop --mp4" if mp4 else "add --mp4"
+            raise UsageError(f"--out {out} names a {suffix} file: {toggle}, or write {fixed}")
+        what = "an MP4 (--mp4)" if mp4 else "a GIF (or an MP4 with --mp4 and a .mp4 name)"
+        raise UsageError(
+            f"--out {out} does not end in {wanted}: render writes {what}; e.g. --out {fixed}"
+        )
+    if mp4:
+        require_mp4_writer()
+    check_output_path(out)
 
 
 @app.command()
@@ -781,13 +866,17 @@ def sweep_report(
 
 def print_sweep_report(sweep_dir: Path, out: Path | None, width: int, height: int) -> None:
     """Build a sweep's report (figures, report.json) and print its tables."""
-    from td3her_cli.sweep_report import build_report, overview_table, setting_table
+    from td3her_cli.sweep_report import CORRUPT, build_report, overview_table, setting_table
 
     if out is not None:
         check_output_path(out / "report.json")
     report = build_report(sweep_dir, out, width_px=width, height_px=height)
-    for warning in report.warnings:
-        stderr.print(f"td3her: warning: {warning}", highlight=False, markup=False)
+    corrupt = [t for s in report.settings for t in s.trials if t.state == CORRUPT]
+    for warning in [
+        *report.warnings,
+        *(f"trial {t.name} is left out of the report: {t.error}" for t in corrupt),
+    ]:
+        warn(warning)
     console = make_console()
     for setting in report.settings:
         console.print(setting_table(setting, best=setting.name == report.best))

@@ -6,10 +6,11 @@ Defaults are the original TD3-HER design's hyperparameters (see README, "The loo
 from __future__ import annotations
 
 import dataclasses
-import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from td3her_cli import strict_json
 from td3her_cli.errors import UsageError
 
 HER_STRATEGIES = ("future", "final", "episode", "none")
@@ -132,7 +133,7 @@ class TrainConfig:
 
     def to_json(self) -> str:
         """The config as pretty JSON."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        return strict_json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -185,6 +186,10 @@ def _validate(config: TrainConfig) -> None:
         if not 0 < value <= 1:
             raise UsageError(f"{_option(name)} must be in (0, 1], got {value}")
 
+    for each in dataclasses.fields(config):
+        value = getattr(config, each.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{_option(each.name)} must be a finite number, got {value}")
     if not config.env_id:
         raise UsageError("--env must name a gymnasium env id, e.g. PandaReach-v3")
     for name in (

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from td3her_cli.errors import EnvError
+from td3her_cli.errors import EnvCrashError, EnvError, Td3HerError
 from td3her_cli.quiet import quiet_native_output
 
 GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
@@ -75,6 +75,11 @@ def import_env_modules(modules: tuple[str, ...] = ()) -> None:
                 raise EnvError(
                     f"cannot import env module {name!r} ({exc}); install it or fix --env-module"
                 ) from None
+            except Exception as exc:  # noqa: BLE001 - the module's own bug, named in one line
+                raise EnvError(
+                    f"env module {name!r} raised {_one_line(exc)} while being imported; "
+                    "fix the module or drop --env-module"
+                ) from exc
     _supply_missing_panda_texture()
 
 
@@ -99,7 +104,7 @@ def make_env(env_id: str, render_mode: str | None = None, **kwargs):
     env = _make_goal_env(env_id, render_mode, **kwargs)
     if keeps_state_across_resets(env):
         env = FreshSimulationOnReset(env, lambda: _make_goal_env(env_id, render_mode, **kwargs))
-    return env
+    return NamedCrashes(env, env_id)
 
 
 def _make_goal_env(env_id: str, render_mode: str | None = None, **kwargs):
@@ -116,6 +121,8 @@ def _make_goal_env(env_id: str, render_mode: str | None = None, **kwargs):
             f"unknown env {env_id!r} ({exc.__class__.__name__}); "
             "run `td3her envs` or check the id, e.g. PandaReach-v3"
         ) from None
+    except Exception as exc:  # noqa: BLE001 - the env's constructor failed: name it and why
+        raise EnvError(f"cannot create env {env_id!r}: {_one_line(exc)}") from exc
     try:
         check_goal_env(env, env_id)
     except EnvError:
@@ -161,6 +168,47 @@ class FreshSimulationOnReset:
 
     def __getattr__(self, name: str):
         return getattr(self.env, name)
+
+
+class NamedCrashes:
+    """A gymnasium env proxy: an exception raised inside the env's reset() or step() becomes
+    an EnvCrashError naming the env, the call and the cause (the original stays its cause)."""
+
+    def __init__(self, env, env_id: str) -> None:
+        self.env = env
+        self.env_id = env_id
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """env.reset, with a crash named."""
+        try:
+            return self.env.reset(seed=seed, options=options)
+        except Td3HerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any bug inside the env
+            raise EnvCrashError(self._message("reset", exc, seed)) from exc
+
+    def step(self, action):
+        """env.step, with a crash named."""
+        try:
+            return self.env.step(action)
+        except Td3HerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any bug inside the env
+            raise EnvCrashError(self._message("step", exc)) from exc
+
+    def _message(self, call: str, exc: Exception, seed: int | None = None) -> str:
+        where = f" (episode seed {seed})" if seed is not None else ""
+        return f"env {self.env_id} crashed in {call}(){where}: {_one_line(exc)}"
+
+    def __getattr__(self, name: str):
+        return getattr(self.env, name)
+
+
+def _one_line(exc: BaseException) -> str:
+    """'Type: first line of the message', at most 300 characters."""
+    text = str(exc).strip().splitlines()
+    line = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return line[:300]
 
 
 def check_goal_env(env, env_id: str) -> None:

@@ -23,3 +23,25 @@ class CheckpointError(Td3HerError):
     """A checkpoint is missing, corrupt, or does not match the request."""
 
     exit_code = 1
+
+
+class NoCheckpointError(CheckpointError):
+    """A td3her run directory that has no complete checkpoint yet."""
+
+
+class RunInUseError(UsageError):
+    """Another td3her process is writing the run directory (exit code 2)."""
+
+
+class DivergenceError(Td3HerError):
+    """Training produced non-finite losses or weights (exit code 1)."""
+
+
+class Interrupted(Td3HerError):
+    """Stopped by a second Ctrl-C, without a final checkpoint (exit code 130)."""
+
+    exit_code = 130
+
+
+class EnvCrashError(Td3HerError):
+    """The env raised inside reset() or step() (exit code 1)."""

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from td3her_cli import strict_json
+
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -19,7 +21,7 @@ class MetricsWriter:
 
     def write(self, row: dict) -> None:
         """Append one row."""
-        self._file.write(json.dumps(row, sort_keys=True) + "\n")
+        self._file.write(strict_json.dumps(row, sort_keys=True) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
         self.rows += 1
@@ -31,8 +33,19 @@ class MetricsWriter:
 
 def read_metrics(path: Path) -> tuple[list[dict], list[str]]:
     """All whole rows of a metrics file, and warnings about lines that could not be read."""
+    numbered, warnings = read_numbered_metrics(path)
+    return [row for _, row in numbered], warnings
+
+
+def read_numbered_metrics(path: Path) -> tuple[list[tuple[int, dict]], list[str]]:
+    """Each whole row of a metrics file with its 1-based line number, and warnings.
+
+    A line that is not whole JSON (a run killed mid-write, bytes that are not UTF-8) or not a
+    JSON object is skipped with a warning naming the file and the line. Old files hold NaN
+    where new ones hold null; json.loads reads both.
+    """
     rows, warnings = [], []
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -42,7 +55,9 @@ def read_metrics(path: Path) -> tuple[list[dict], list[str]]:
                 warnings.append(f"{path}: line {number} is not whole JSON and was skipped")
                 continue
             if isinstance(row, dict):
-                rows.append(row)
+                rows.append((number, row))
+            else:
+                warnings.append(f"{path}: line {number} is not a JSON object and was skipped")
     return rows, warnings
 
 
@@ -54,7 +69,7 @@ def truncate_metrics(path: Path, keep_rows: int) -> None:
     temporary = path.with_suffix(".jsonl.tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
         for row in rows[:keep_rows]:
-            handle.write(json.dumps(row, sort_keys=True) + "\n")
+            handle.write(strict_json.dumps(row, sort_keys=True) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)

@@ -17,13 +17,17 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from td3her_cli.errors import Td3HerError
-from td3her_cli.metrics import METRICS_FILE, read_metrics
+from td3her_cli.metrics import METRICS_FILE, read_numbered_metrics
 
 DPI = 100  # figsize = pixels / DPI, saved at the same DPI: the PNG is exactly width x height
 SUCCESS_THRESHOLD = 0.95  # "solved" in summary_rows
 X_AXES = ("epoch", "env_steps")
 PLOT_FILES = ("score.png", "actor.png", "critics.png")
 CRITIC_COLORS = ("tab:orange", "tab:green")
+# The numeric fields each row kind is plotted from; a value may be null (or NaN in old files):
+# missing, e.g. no loss in a cycle that ran no update.
+CYCLE_FIELDS = ("env_steps", "actor_loss", "critic1_loss", "critic2_loss")
+EPOCH_FIELDS = ("env_steps", "success_rate", "mean_return", "wall_time", "train_seconds")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,17 @@ class RunMetrics:
     warnings: tuple[str, ...] = ()
 
 
+class NoMetricsError(Td3HerError):
+    """A run has no metrics.jsonl, or no row of it can be plotted.
+
+    `warnings` names each line that was skipped, so a caller can still show them.
+    """
+
+    def __init__(self, message: str, warnings: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.warnings = warnings
+
+
 def load_run(run_dir: Path) -> RunMetrics:
     """Read RUN/metrics.jsonl into arrays.
 
@@ -58,25 +73,36 @@ def load_run(run_dir: Path) -> RunMetrics:
         run_dir: A run directory written by `td3her train`.
 
     Returns:
-        The run's epoch-level and cycle-level curves; lines that were not whole JSON (a run
-        killed mid-write) are skipped and reported in `warnings`.
+        The run's epoch-level and cycle-level curves. Lines that cannot be plotted (not whole
+        JSON, as after a run killed mid-write; not a JSON object; not a cycle or epoch row
+        with integer epoch and cycle and numeric fields) are skipped, each reported in
+        `warnings` with the file and line. A null or NaN value is read as NaN (missing).
 
     Raises:
-        Td3HerError: If there is no metrics.jsonl or it holds no whole rows.
+        NoMetricsError: If there is no metrics.jsonl or no row of it can be plotted.
     """
     run_dir = Path(run_dir)
     path = run_dir / METRICS_FILE
     if not path.is_file():
-        raise Td3HerError(
+        raise NoMetricsError(
             f"{run_dir} has no {METRICS_FILE}; pass a run directory written by `td3her train`"
         )
-    rows, read_warnings = read_metrics(path)
+    numbered_rows, read_warnings = read_numbered_metrics(path)
     # Keyed so that a row written twice (e.g. a resumed run) counts once, the last one winning.
-    cycles = {(r["epoch"], r["cycle"]): r for r in rows if _is_row(r, "cycle", "cycle")}
-    epochs = {r["epoch"]: r for r in rows if _is_row(r, "epoch", "success_rate")}
+    cycles: dict[tuple[int, int], dict] = {}
+    epochs: dict[int, dict] = {}
+    for number, row in numbered_rows:
+        problem = _row_problem(row)
+        if problem:
+            read_warnings.append(f"{path}: line {number} was skipped ({problem})")
+        elif row["kind"] == "cycle":
+            cycles[row["epoch"], row["cycle"]] = row
+        else:
+            epochs[row["epoch"]] = row
     if not cycles and not epochs:
-        raise Td3HerError(
-            f"{path} holds no whole metrics rows; let `td3her train` run at least one cycle"
+        raise NoMetricsError(
+            f"{path} holds no whole metrics rows; let `td3her train` run at least one cycle",
+            tuple(read_warnings),
         )
     cycle_rows = [cycles[key] for key in sorted(cycles)]
     epoch_rows = [epochs[key] for key in sorted(epochs)]
@@ -87,7 +113,7 @@ def load_run(run_dir: Path) -> RunMetrics:
 
     return RunMetrics(
         name=run_dir.resolve().name,
-        epoch=np.array([int(r["epoch"]) for r in epoch_rows], dtype=np.int64),
+        epoch=np.array([r["epoch"] for r in epoch_rows], dtype=np.int64),
         epoch_env_steps=column(epoch_rows, "env_steps"),
         success_rate=column(epoch_rows, "success_rate"),
         mean_return=column(epoch_rows, "mean_return"),
@@ -105,14 +131,41 @@ def load_run(run_dir: Path) -> RunMetrics:
     )
 
 
-def _is_row(row: dict, kind: str, field: str) -> bool:
-    """True for a row of this kind with an integer epoch and the field we key or plot on."""
-    return row.get("kind") == kind and isinstance(row.get("epoch"), int) and field in row
+def _row_problem(row: dict) -> str | None:
+    """Why a metrics row cannot be plotted, or None if it can.
+
+    Fields we do not plot are not checked; a missing numeric field is missing data (older runs
+    lack train_seconds), except the success rate an epoch row is plotted for.
+    """
+    kind = row.get("kind")
+    if kind not in ("cycle", "epoch"):
+        return f"kind is {kind!r}, not 'cycle' or 'epoch'"
+    keys = ("epoch", "cycle") if kind == "cycle" else ("epoch",)
+    for key in keys:
+        if not _is_count(row.get(key)):
+            return f"{key} is {row.get(key)!r}, not a whole number >= 1"
+    if kind == "epoch" and "success_rate" not in row:
+        return "an epoch row without success_rate"
+    for key in CYCLE_FIELDS if kind == "cycle" else EPOCH_FIELDS:
+        value = row.get(key)
+        if value is not None and not _is_number(value):
+            return f"{key} is {value!r}, not a number or null"
+    return None
+
+
+def _is_count(value) -> bool:
+    """An int >= 1 (epochs and cycles are 1-based); JSON true is not one."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _number(value) -> float:
-    """A float, or NaN for a missing or non-numeric value."""
-    return float(value) if isinstance(value, (int, float)) else float("nan")
+    """A finite float, or NaN (missing) for null, NaN, infinity or an absent field."""
+    number = float(value) if _is_number(value) else float("nan")
+    return number if np.isfinite(number) else float("nan")
 
 
 def _cycles_per_epoch(run_dir: Path, cycle_rows: list[dict]) -> int:
@@ -254,7 +307,8 @@ def _loss_figure(
         # Compared runs differ by color and show their first critic only, to stay readable.
         for index, key in enumerate(keys if len(groups) == 1 else keys[:1]):
             values = [getattr(run, key)[:length] for run in runs]
-            all_values.append(np.concatenate(values) if values else np.empty(0))
+            # Only points that are drawn (x known) decide the scale: log of no data fails.
+            all_values.append(np.concatenate([v[np.isfinite(x)] for v in values]))
             color = "tab:red" if len(keys) == 1 else CRITIC_COLORS[index % len(CRITIC_COLORS)]
             color = _group_color(groups, group_index, color)
             prefix = key.replace("_loss", "").replace("critic", "critic ") + ": "
@@ -272,9 +326,13 @@ def _loss_figure(
 
 
 def _x_values(runs, length: int, x_axis: str, epoch_field: str, steps_field: str) -> np.ndarray:
-    """X coordinates of the first `length` points: epochs of the first run, or mean env steps."""
+    """X coordinates of the first `length` points: epochs of the first run, or mean env steps
+    (over the runs that have them: NaN where none has)."""
     if x_axis == "env_steps":
-        return np.mean([getattr(run, steps_field)[:length] for run in runs], axis=0)
+        steps = np.array([getattr(run, steps_field)[:length] for run in runs])  # [runs, length]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column: stays NaN
+            return np.nanmean(steps, axis=0) if length else np.empty(0)
     return np.asarray(getattr(runs[0], epoch_field)[:length], dtype=np.float64)
 
 
@@ -347,30 +405,34 @@ def summary_rows(runs: list[RunMetrics], threshold: float = SUCCESS_THRESHOLD) -
         (None before the first evaluation), solved_epoch (first epoch with success rate
         >= threshold, else None), solved_env_steps, solved_wall_time and solved_train_seconds
         (env steps, loop seconds, and loop seconds less evaluation and checkpointing at that
-        epoch, else None) and wall_time (loop seconds at the last epoch).
+        epoch, else None) and wall_time (loop seconds at the last epoch). A value that is
+        missing (null or NaN in metrics.jsonl) is None.
     """
     rows = []
     for run in runs:
-        solved = np.flatnonzero(run.success_rate >= threshold)
-        has_epochs = run.epoch.size > 0
+        solved = np.flatnonzero(run.success_rate >= threshold)  # NaN (missing) is never solved
+        first = int(solved[0]) if solved.size else None
+        measured = run.success_rate[np.isfinite(run.success_rate)]
+        steps = _at(run.epoch_env_steps, first)
         rows.append(
             {
                 "name": run.name,
                 "epochs": int(run.epoch.size),
-                "final_success_rate": float(run.success_rate[-1]) if has_epochs else None,
-                "best_success_rate": float(np.nanmax(run.success_rate)) if has_epochs else None,
-                "solved_epoch": int(run.epoch[solved[0]]) if solved.size else None,
-                "solved_env_steps": int(run.epoch_env_steps[solved[0]]) if solved.size else None,
-                "solved_wall_time": _at(run.epoch_wall_time, solved),
-                "solved_train_seconds": _at(run.epoch_train_seconds, solved),
-                "wall_time": float(run.epoch_wall_time[-1]) if has_epochs else None,
+                "final_success_rate": _at(run.success_rate, -1),
+                "best_success_rate": float(measured.max()) if measured.size else None,
+                "solved_epoch": int(run.epoch[first]) if first is not None else None,
+                "solved_env_steps": int(steps) if steps is not None else None,
+                "solved_wall_time": _at(run.epoch_wall_time, first),
+                "solved_train_seconds": _at(run.epoch_train_seconds, first),
+                "wall_time": _at(run.epoch_wall_time, -1),
             }
         )
     return rows
 
 
-def _at(values: np.ndarray, solved: np.ndarray) -> float | None:
-    """values at the first solved epoch, or None (also for NaN: a field older runs lack)."""
-    if not solved.size or np.isnan(values[solved[0]]):
+def _at(values: np.ndarray, index: int | None) -> float | None:
+    """values[index], or None without an index, without epochs, or for NaN (a missing value:
+    null in the file, or a field older runs lack)."""
+    if index is None or not values.size or np.isnan(values[index]):
         return None
-    return float(values[solved[0]])
+    return float(values[index])

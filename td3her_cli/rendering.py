@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from td3her_cli.envs import EnvSpec, make_env, split_observation
-from td3her_cli.errors import Td3HerError
+from td3her_cli.errors import EnvError, Td3HerError, UsageError
 
 if TYPE_CHECKING:  # rollout -> replay -> agent imports TensorFlow; rendering itself needs none
     from td3her_cli.rollout import Policy
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # rollout -> replay -> agent imports TensorFlow; rendering it
 HOLD_FRAMES = 12  # copies of an episode's last frame, so its outcome stays on screen a moment
 PALETTE_SAMPLES = 8  # frames sampled to build the GIF's shared 256-colour palette
 FrameCallback = Callable[[int, int], None]  # (episode number from 1, step) after each render
+MAX_CAUSE_CHARS = 300  # of a rendering backend's error message, kept on the one error line
 
 
 def make_render_env(env_id: str, width: int, height: int):
@@ -42,11 +44,24 @@ def make_render_env(env_id: str, width: int, height: int):
 
     Returns:
         The env, made with render_mode="rgb_array".
+
+    Raises:
+        EnvError: If the env cannot be made to render, e.g. its rendering backend is missing.
     """
     try:
-        return make_env(env_id, render_mode="rgb_array", render_width=width, render_height=height)
-    except TypeError:  # the env's constructor has no such keyword arguments
-        return make_env(env_id, render_mode="rgb_array")
+        try:
+            return make_env(
+                env_id, render_mode="rgb_array", render_width=width, render_height=height
+            )
+        except TypeError:  # the env's constructor has no such keyword arguments
+            return make_env(env_id, render_mode="rgb_array")
+    except Td3HerError:
+        raise
+    except Exception as exc:  # any backend (OpenGL, EGL, PyBullet, MuJoCo) fails its own way
+        raise EnvError(
+            f"{env_id} cannot be made with render_mode='rgb_array' ({_cause(exc)}); "
+            "install or fix its rendering backend (--debug shows the traceback)"
+        ) from exc
 
 
 def render_episodes(
@@ -79,13 +94,14 @@ def render_episodes(
         info["is_success"] held at its end (as in `rollout.evaluate`).
 
     Raises:
-        Td3HerError: If the env does not return RGB frames.
+        Td3HerError: If env.render() fails (its rendering backend is broken).
+        EnvError: If the env returns no RGB frame.
     """
     frames: list[np.ndarray] = []
     successes: list[bool] = []
 
     def capture(number: int, step: int, success: bool) -> np.ndarray:
-        frame = _frame(env.render(), width, height)
+        frame = _frame(_render(env, spec.env_id), width, height, spec.env_id)
         if caption:
             frame = _captioned(frame, f"episode {number}/{len(seeds)}  step {step}", success)
         frames.append(frame)
@@ -112,13 +128,33 @@ def render_episodes(
     return frames, successes
 
 
-def _frame(image, width: int, height: int) -> np.ndarray:
+def _render(env, env_id: str):
+    """env.render(), with a failing rendering backend turned into one Td3HerError line."""
+    try:
+        return env.render()
+    except Exception as exc:  # any backend (OpenGL, EGL, PyBullet, MuJoCo) fails its own way
+        raise Td3HerError(
+            f"{env_id} failed to render a frame ({_cause(exc)}); check its rendering backend "
+            "(--debug shows the traceback)"
+        ) from exc
+
+
+def _cause(exc: Exception) -> str:
+    """`Type: message` of an exception on one line, at most MAX_CAUSE_CHARS long."""
+    message = " ".join(str(exc).split())
+    cause = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return cause if len(cause) <= MAX_CAUSE_CHARS else cause[: MAX_CAUSE_CHARS - 3] + "..."
+
+
+def _frame(image, width: int, height: int, env_id: str) -> np.ndarray:
     """An env render as a [height, width, 3] uint8 array."""
     if image is None:
-        raise Td3HerError("the env returned no frame; make it with render_mode='rgb_array'")
+        raise EnvError(
+            f"{env_id} returned no frame from render(); it must support render_mode='rgb_array'"
+        )
     frame = np.asarray(image)
     if frame.ndim != 3 or frame.shape[2] not in (3, 4):
-        raise Td3HerError(f"the env rendered shape {frame.shape}, not an RGB image")
+        raise EnvError(f"{env_id} rendered an array of shape {frame.shape}, not an RGB image")
     frame = np.ascontiguousarray(frame[..., :3], dtype=np.uint8)
     if frame.shape[:2] != (height, width):
         from PIL import Image
@@ -175,6 +211,8 @@ def write_animation(frames: Sequence[np.ndarray], path: Path, fps: int, mp4: boo
     Raises:
         Td3HerError: On no frames, a bad fps, a directory that cannot be written, or MP4
             without imageio-ffmpeg.
+        UsageError: If `path` exists and is not a regular file (a symbolic link, a device,
+            a directory, ...): it is never replaced.
     """
     path = Path(path)
     if not frames:
@@ -182,12 +220,7 @@ def write_animation(frames: Sequence[np.ndarray], path: Path, fps: int, mp4: boo
     if fps <= 0:
         raise Td3HerError(f"fps must be positive, not {fps}")
     if mp4:
-        try:
-            import imageio_ffmpeg  # noqa: F401
-        except ImportError:
-            raise Td3HerError(
-                "MP4 needs imageio-ffmpeg: pip install imageio-ffmpeg; or drop --mp4"
-            ) from None
+        require_mp4_writer()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         suffix = path.suffix or (".mp4" if mp4 else ".gif")  # the MP4 writer reads it
@@ -207,6 +240,11 @@ def write_animation(frames: Sequence[np.ndarray], path: Path, fps: int, mp4: boo
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
+        # os.replace would put a regular file in place of a symlink or (as root) a device node;
+        # checked again here, at the last moment, as the path may have changed while rendering.
+        kind = non_regular_kind(path)
+        if kind is not None:
+            raise UsageError(f"{path} is {kind}, not a regular file; it was left as it is")
         os.replace(temporary, path)
     except OSError as exc:
         raise Td3HerError(f"cannot write {path} ({exc.strerror}); choose a writable path") from None
@@ -214,6 +252,40 @@ def write_animation(frames: Sequence[np.ndarray], path: Path, fps: int, mp4: boo
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
     return path
+
+
+def require_mp4_writer() -> None:
+    """Raise Td3HerError unless the MP4 writer (imageio-ffmpeg) can be imported."""
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        raise Td3HerError(
+            "MP4 needs imageio-ffmpeg: pip install imageio-ffmpeg; or drop --mp4"
+        ) from None
+
+
+def non_regular_kind(path: Path) -> str | None:
+    """What `path` is when it exists and is not a regular file, e.g. "a symbolic link (to X)".
+
+    None for a regular file or a path that does not exist (or cannot be looked at: writing
+    there then reports why). A symbolic link is not followed: it is itself the answer.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return f"a symbolic link (to {os.readlink(path)})"
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for is_kind, name in kinds if is_kind(mode)), "a special file")
 
 
 def _write_gif(frames: Sequence[np.ndarray], path: str, fps: int) -> None:

@@ -35,7 +35,6 @@ import itertools
 import json
 import logging
 import re
-import shutil
 import time
 import traceback
 import typing
@@ -44,9 +43,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from td3her_cli import strict_json
 from td3her_cli.config import TrainConfig
 from td3her_cli.errors import CheckpointError, Td3HerError, UsageError
 from td3her_cli.metrics import write_atomically
+from td3her_cli.rundir import remove_run_files, run_lock
 
 SWEEP_FILE = "sweep.json"
 ERROR_FILE = "error.txt"
@@ -299,7 +300,7 @@ def prepare_sweep_dir(plan: SweepPlan) -> None:
         )
     try:
         plan.sweep_dir.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")
+        write_atomically(path, strict_json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n")
     except OSError as exc:
         raise UsageError(
             f"cannot write sweep directory {plan.sweep_dir} ({exc.strerror}); choose another --out"
@@ -335,7 +336,8 @@ def _read_sweep_file(sweep_dir: Path) -> dict:
         saved = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Td3HerError(f"{path} is corrupt or unreadable ({exc})") from None
-    if not isinstance(saved, dict) or saved.get("format_version", 0) > FORMAT_VERSION:
+    version = saved.get("format_version", 0) if isinstance(saved, dict) else None
+    if not isinstance(version, int) or version > FORMAT_VERSION:
         raise Td3HerError(f"{path} is not a sweep file this td3her reads; upgrade td3her")
     return saved
 
@@ -421,24 +423,24 @@ def run_trial(
     try:
         if status.state == BROKEN:
             raise CheckpointError(status.detail)
-        if status.state == NEW:  # e.g. crashed in its first epoch: start clean
-            for name in ("checkpoints", "tb"):
-                shutil.rmtree(trial.run_dir / name, ignore_errors=True)
         trial.run_dir.mkdir(parents=True, exist_ok=True)
-        error_path.unlink(missing_ok=True)
-        from td3her_cli.quiet import import_tensorflow
+        with run_lock(trial.run_dir, "td3her sweep trial"):
+            if status.state == NEW:  # e.g. crashed in its first epoch: start clean
+                remove_run_files(trial.run_dir)
+            error_path.unlink(missing_ok=True)
+            from td3her_cli.quiet import import_tensorflow
 
-        import_tensorflow(threads)
-        from td3her_cli.training import train
+            import_tensorflow(threads)
+            from td3her_cli.training import train
 
-        result = train(
-            trial.config,
-            trial.run_dir,
-            resume=status.state == RESUME,
-            keep=keep,
-            save_buffer=save_buffer,
-            tensorboard=tensorboard,
-        )
+            result = train(
+                trial.config,
+                trial.run_dir,
+                resume=status.state == RESUME,
+                keep=keep,
+                save_buffer=save_buffer,
+                tensorboard=tensorboard,
+            )
     except Exception as exc:  # noqa: BLE001 - a crashing trial is reported; the others go on
         with contextlib.suppress(OSError):
             trial.run_dir.mkdir(parents=True, exist_ok=True)

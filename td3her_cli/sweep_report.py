@@ -30,14 +30,16 @@ from rich.table import Table
 
 from td3her_cli.errors import Td3HerError
 from td3her_cli.metrics import write_atomically
-from td3her_cli.plotting import DPI, RunMetrics, load_run, summary_rows
+from td3her_cli.plotting import DPI, NoMetricsError, RunMetrics, load_run, summary_rows
 from td3her_cli.sweep import (
     BROKEN,
     ERROR_FILE,
     FINISHED,
     NEW,
+    SWEEP_FILE,
     SweepPlan,
     Trial,
+    TrialStatus,
     load_plan,
     trial_status,
 )
@@ -54,8 +56,8 @@ METRICS = {
     "actor_loss": ("actor loss (-Q)", "cycle", False),
     "critic_loss": ("critic loss (mean of the twin critics)", "cycle", True),
 }
-# A trial's state in a report.
-PENDING, RUNNING, FAILED = "pending", "incomplete", "failed"
+# A trial's state in a report (besides sweep's FINISHED).
+PENDING, RUNNING, FAILED, CORRUPT = "pending", "incomplete", "failed", "corrupt"
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,8 @@ class TrialReport:
     name: str
     seed: int
     state: str
-    """finished, incomplete (running or interrupted), failed, pending (not started) or broken."""
+    """finished, incomplete (running or interrupted), failed, pending (not started) or corrupt
+    (its config.json or latest checkpoint cannot be read; `error` says why, `run` is None)."""
     epochs_done: int
     error: str | None
     run: RunMetrics | None
@@ -115,7 +118,7 @@ class SettingReport:
     @property
     def failed(self) -> int:
         """Trials whose last attempt crashed."""
-        return sum(t.state in (FAILED, BROKEN) for t in self.trials)
+        return sum(t.state == FAILED for t in self.trials)
 
 
 @dataclass(frozen=True)
@@ -228,13 +231,18 @@ def build_report(
         width_px, height_px: Size of each figure.
 
     Returns:
-        The report; `warnings` lists unreadable metrics lines.
+        The report; `warnings` lists the metrics lines that were skipped, each with its file
+        and line. Corrupt trials are in it as such (state CORRUPT, the reason in `error`).
 
     Raises:
-        Td3HerError: If sweep_dir is not a sweep or out_dir cannot be written.
+        Td3HerError: If sweep_dir is not a sweep (or its sweep.json is corrupt) or out_dir
+            cannot be written.
     """
     sweep_dir = Path(sweep_dir)
-    plan = load_plan(sweep_dir)
+    try:
+        plan = load_plan(sweep_dir)
+    except (AttributeError, TypeError) as exc:  # e.g. a text format_version: one line, too
+        raise Td3HerError(f"{sweep_dir / SWEEP_FILE} is corrupt ({exc!r})") from None
     rng = rng if rng is not None else np.random.default_rng(0)
     out_dir = Path(out_dir) if out_dir is not None else sweep_dir / REPORT_DIR
     found_warnings: list[str] = []
@@ -260,14 +268,18 @@ def build_report(
 
 
 def _trial_report(trial: Trial, found_warnings: list[str]) -> TrialReport:
-    """A trial's state and metrics as they are on disk now."""
-    status = trial_status(trial)
+    """A trial's state and metrics as they are on disk now.
+
+    A corrupt trial is neither finished nor incomplete: its metrics are left out, since the
+    directory they are in cannot be trusted (and `td3her sweep` cannot resume it either).
+    """
+    status, corruption = _status_or_corruption(trial)
+    if corruption is not None:
+        return TrialReport(trial.name, trial.seed, CORRUPT, 0, corruption, None)
     error_path = trial.run_dir / ERROR_FILE
     error = None
     if status.state == FINISHED:
         state = FINISHED
-    elif status.state == BROKEN:
-        state, error = BROKEN, status.detail
     elif error_path.is_file():
         state = FAILED
         lines = error_path.read_text(errors="replace").strip().splitlines()
@@ -275,17 +287,50 @@ def _trial_report(trial: Trial, found_warnings: list[str]) -> TrialReport:
     else:
         state = PENDING if status.state == NEW else RUNNING
     run = None
-    if (trial.run_dir / "metrics.jsonl").is_file():
+    if trial.run_dir.is_dir():
         try:
             run = load_run(trial.run_dir)
-        except Td3HerError:
-            run = None  # no whole row yet
+        except NoMetricsError as exc:  # none yet, or no whole row yet
+            found_warnings.extend(exc.warnings)
         else:
             found_warnings.extend(run.warnings)
     if state == PENDING and run is not None:
         state = RUNNING  # in its first epoch
     epochs_done = int(run.epoch.size) if run is not None else 0
     return TrialReport(trial.name, trial.seed, state, epochs_done, error, run)
+
+
+def _status_or_corruption(trial: Trial) -> tuple[TrialStatus | None, str | None]:
+    """The trial's status, or why its run directory is corrupt (naming the file and the fix).
+
+    Corrupt: config.json or checkpoints/latest.json is not a JSON object (what `train
+    --resume` and trial_status expect, checked here first), or the checkpoint it points to is
+    missing or corrupt (trial_status's BROKEN).
+    """
+    from td3her_cli.checkpoint import CHECKPOINTS_DIR
+
+    fix = f"delete {trial.run_dir} to start this trial over"
+    for path, key in (
+        (trial.run_dir / "config.json", None),
+        (trial.run_dir / CHECKPOINTS_DIR / "latest.json", "checkpoint"),
+    ):
+        if not path.exists():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return None, f"{path} is corrupt or unreadable ({exc}); {fix}"
+        if not isinstance(data, dict):
+            return None, f"{path} is corrupt: not a JSON object; {fix}"
+        if key is not None and not isinstance(data.get(key), str):
+            return None, f"{path} is corrupt: no {key!r} name; {fix}"
+    try:
+        status = trial_status(trial)
+    except (AttributeError, TypeError, ValueError) as exc:  # a meta.json of the wrong shape
+        return None, f"its latest checkpoint's meta.json is corrupt ({exc!r}); {fix}"
+    if status.state == BROKEN:
+        return None, status.detail  # names the fix too
+    return status, None
 
 
 def _setting_report(name: str, overrides: dict, trials: list[TrialReport], rng) -> SettingReport:
@@ -303,7 +348,11 @@ def _setting_report(name: str, overrides: dict, trials: list[TrialReport], rng) 
             env_steps = np.nanmean(steps, axis=0)
     finals = np.array([run.success_rate[-1] for run in finished if run.epoch.size], float)
     final_success = bootstrap_mean_ci(finals.reshape(-1, 1), rng)  # [seeds, 1 point]
-    final_returns = [run.mean_return[-1] for run in finished if run.epoch.size]
+    final_returns = [  # a missing (null) return leaves that seed out
+        run.mean_return[-1]
+        for run in finished
+        if run.epoch.size and np.isfinite(run.mean_return[-1])
+    ]
     success = curves.get("success_rate")
     area = None
     if success is not None and np.isfinite(success.interval.mean).any():

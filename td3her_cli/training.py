@@ -20,7 +20,12 @@ import numpy as np
 
 from td3her_cli.agent import TD3Agent, UpdateMetrics
 from td3her_cli.best import best_record, is_better, is_candidate
-from td3her_cli.checkpoint import resolve_checkpoint, restore_trainer, save_checkpoint
+from td3her_cli.checkpoint import (
+    CheckpointInfo,
+    resolve_checkpoint,
+    restore_trainer,
+    save_checkpoint,
+)
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs import (
     EnvSpec,
@@ -31,11 +36,13 @@ from td3her_cli.envs import (
     reward_function,
     success_function,
 )
-from td3her_cli.errors import UsageError
+from td3her_cli.errors import DivergenceError, NoCheckpointError, UsageError
+from td3her_cli.memory import check_memory
 from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics, write_atomically
 from td3her_cli.noise import make_noise
 from td3her_cli.replay import Episode, HerReplayBuffer
 from td3her_cli.rollout import EvalResult, collect_episode, evaluate
+from td3her_cli.strict_json import none_to_nan
 from td3her_cli.training_stats import CycleStats, EpochStats
 
 # Episode seed streams: training, evaluation and best-checks never share an episode.
@@ -80,6 +87,7 @@ class Trainer:
                     f"--buffer-size ({config.buffer_size}) cannot hold one {config.env_id} "
                     f"episode ({self.spec.max_episode_steps} steps); raise --buffer-size"
                 )
+            check_memory(config, self.spec)  # before the networks and buffer are allocated
             terminal_fn = terminal_function(config.terminal_on_success, self.env, self.spec)
         except UsageError:
             self.env.close()
@@ -157,7 +165,11 @@ class Trainer:
             "side_seconds",
         ):
             setattr(self, key, state[key])
-        self.epoch_losses = list(state["epoch_losses"])
+        # state.json stores a missing loss as null (strict JSON): back to NaN.
+        self.epoch_losses = [
+            {key: none_to_nan(value) for key, value in losses.items()}
+            for losses in state["epoch_losses"]
+        ]
         self.random_until = state.get("random_until", self.config.random_steps)
         self.best = state.get("best")
         self.replay_rng.bit_generator.state = state["rng"]["replay"]
@@ -307,6 +319,14 @@ def terminal_note(config: TrainConfig, spec: EnvSpec) -> str:
     return f"terminal on success: {'on' if on else 'off'}{why}"
 
 
+def resume_checkpoint(run_dir: Path) -> CheckpointInfo | None:
+    """The checkpoint a resumed run continues from; None when the run has none yet."""
+    try:
+        return resolve_checkpoint(run_dir, latest=True)
+    except NoCheckpointError:
+        return None
+
+
 def resume_note(trainer: Trainer, checkpoint: Path) -> str:
     """One line saying where a resumed run continues from, and with what replay data."""
     if trainer.buffer.size:
@@ -319,6 +339,21 @@ def resume_note(trainer: Trainer, checkpoint: Path) -> str:
         f"dropped): warming up again with {trainer.config.random_steps} random steps, no updates "
         f"until the buffer holds {trainer.config.batch_size} transitions"
     )
+
+
+def divergence(trainer: Trainer, updates: list[UpdateMetrics]) -> str | None:
+    """What went non-finite in this cycle's updates or the agent's variables, or None.
+
+    The actor loss is not checked: it is NaN by design until the first delayed actor update
+    (a diverged actor shows in its weights).
+    """
+    for update in updates:
+        for key in ("critic1_loss", "critic2_loss", "mean_q"):
+            value = getattr(update, key)
+            if not np.isfinite(value):
+                return f"{key.replace('_', ' ')} {value}"
+    parts = trainer.agent.non_finite_parts()
+    return f"non-finite {', '.join(parts)}" if parts else None
 
 
 def mean_update(updates: list[UpdateMetrics]) -> dict[str, float]:
@@ -367,16 +402,19 @@ def train(
         cleanup.callback(trainer.close)
         metrics_path = run_dir / METRICS_FILE
         notes = [terminal_note(config, trainer.spec)]
-        if resume:
-            info = resolve_checkpoint(run_dir, latest=True)
+        info = resume_checkpoint(run_dir) if resume else None
+        if info is not None:
             restore_trainer(trainer, info)
             truncate_metrics(metrics_path, info.meta["metrics_rows"])
             result.resumed_from = info.path
             result.empty_buffer = trainer.buffer.size == 0
             if result.empty_buffer:
                 trainer.restart_warmup()
+            notes.extend([info.warning] if info.warning else [])
             notes.append(resume_note(trainer, info.path))
         else:
+            if resume:
+                notes.append(f"{run_dir} has no checkpoint yet: starting it again from epoch 1")
             metrics_path.write_text("")
         # Written on resume too, so that a new --epochs is what the next --resume reads.
         write_atomically(run_dir / "config.json", config.to_json() + "\n")
@@ -418,7 +456,15 @@ def run_epochs(
             cycle_start, steps_before = time.perf_counter(), trainer.env_steps
             success_rate, mean_return = trainer.collect()
             steps_per_s = (trainer.env_steps - steps_before) / (time.perf_counter() - cycle_start)
-            losses = mean_update(trainer.optimise())
+            updates = trainer.optimise()
+            problem = divergence(trainer, updates)
+            if problem:  # before this cycle is recorded or saved anywhere
+                raise DivergenceError(
+                    f"training diverged in epoch {trainer.epoch + 1}, cycle {cycle} ({problem}); "
+                    "stopped without saving it, so latest and best still name finite "
+                    "checkpoints; lower --actor-lr / --critic-lr"
+                )
+            losses = mean_update(updates)
             trainer.cycle = cycle
             trainer.epoch_losses.append(losses)
             stats = CycleStats(

@@ -46,8 +46,12 @@ def tiny_cli_args(**overrides) -> list[str]:
     return args
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
+    """A finished TINY PandaReach run (2 epochs, buffer saved), trained once per test session.
+
+    Shared by every module: tests that change a run work on a copy.
+    """
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
     from td3her_cli.config import TrainConfig
     from td3her_cli.training import train

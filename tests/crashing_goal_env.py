@@ -1,4 +1,5 @@
-"""A goal env that raises on its first step, registered on import: a sweep trial that crashes.
+"""Goal envs that fail, registered on import: one raises on its first step (a sweep trial that
+crashes, an env bug mid-episode), one raises in its constructor.
 
 `--env-module tests.crashing_goal_env --env PointGoalCrash-v0` (or a grid over env_id) makes
 every trial on it fail inside `training.train`, as a real bug in an env would.
@@ -18,5 +19,14 @@ class CrashingPointGoalEnv(PointGoalEnv):
         raise RuntimeError(MESSAGE)
 
 
+class UnbuildablePointGoalEnv(PointGoalEnv):
+    """PointGoalEnv whose constructor raises (e.g. a missing simulator asset)."""
+
+    def __init__(self):
+        raise FileNotFoundError("injected: robot.xml not found")
+
+
+if "PointGoalBroken-v0" not in gym.registry:
+    gym.register("PointGoalBroken-v0", entry_point=UnbuildablePointGoalEnv, max_episode_steps=20)
 if "PointGoalCrash-v0" not in gym.registry:
     gym.register("PointGoalCrash-v0", entry_point=CrashingPointGoalEnv, max_episode_steps=20)

@@ -39,6 +39,8 @@ def test_defaults_are_the_original_design():
         ({"noise": "pink"}, "--noise must be one of"),
         ({"hidden": (256, 0)}, "--hidden widths must be positive"),
         ({"random_steps": -5}, "--random-steps must be >= 0"),
+        ({"target_noise_clip": float("inf")}, "--target-noise-clip must be a finite number"),
+        ({"actor_lr": float("nan")}, "--actor-lr must be a finite number"),
     ],
 )
 def test_bad_values_are_rejected_with_the_option_name(changes, message):
@@ -52,6 +54,15 @@ def test_json_round_trip():
     assert TrainConfig.from_dict(config.to_dict()) == config
     with pytest.raises(UsageError, match="unknown config keys: bogus"):
         TrainConfig.from_dict({**config.to_dict(), "bogus": 1})
+
+
+def test_strict_json_writes_null_for_non_finite_floats():
+    from td3her_cli import strict_json
+
+    text = strict_json.dumps({"loss": float("nan"), "q": [1.5, float("-inf")], "n": 3})
+    assert text == '{"loss": null, "q": [1.5, null], "n": 3}'
+    assert strict_json.none_to_nan(None) != strict_json.none_to_nan(None)  # NaN
+    assert strict_json.none_to_nan(2) == 2.0
 
 
 def test_parse_hidden():

@@ -51,13 +51,13 @@ def test_small_budget_learns_reach_clearly_better_than_random(tmp_path):
     best = max(epoch.evaluation.success_rate for epoch in result.epochs)
     assert best >= max(0.6, baseline + 0.4), f"best {best:.2f} vs random {baseline:.2f}"
 
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    rows = [strict_loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     cycles = [r for r in rows if r["kind"] == "cycle"]
     epochs = [r for r in rows if r["kind"] == "epoch"]
     assert len(cycles) == 4 * 10 and len(epochs) == 4
     assert [r["epoch"] for r in epochs] == [1, 2, 3, 4]
     # The first cycle's 2 episodes (<= 100 transitions) do not fill a batch of 128: no updates.
-    assert np.isnan(cycles[0]["critic1_loss"]) and cycles[0]["opt_steps"] == 0
+    assert cycles[0]["critic1_loss"] is None and cycles[0]["opt_steps"] == 0
     assert cycles[-1]["opt_steps"] == (4 * 10 - 1) * 100
     for key in (
         "env_steps",
@@ -71,3 +71,18 @@ def test_small_budget_learns_reach_clearly_better_than_random(tmp_path):
     ):
         assert key in epochs[-1]
     assert json.loads((tmp_path / "run" / "config.json").read_text())["tau"] == 0.05
+    # Strict JSON: every JSON file of the run parses without NaN/Infinity (state.json holds
+    # the epoch's losses, where the first cycles have none).
+    written = sorted((tmp_path / "run").rglob("*.json"))
+    assert len(written) >= 8, written
+    for path in written:
+        strict_loads(path.read_text())
+
+
+def strict_loads(text: str):
+    """json.loads that fails on NaN, Infinity and -Infinity."""
+
+    def refuse(token: str):
+        raise AssertionError(f"non-standard JSON constant {token}")
+
+    return json.loads(text, parse_constant=refuse)

@@ -1,0 +1,216 @@
+"""`td3her render --out` and path errors: refused up front, one line, before TensorFlow.
+
+No checkpoint is trained here: every output and path check runs before a checkpoint is read,
+so a missing checkpoint path shows the order (an --out error wins), and the one test that needs
+a policy in an env swaps `cli.policy_in_env` for a point env whose renderer fails.
+"""
+
+import contextlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from td3her_cli import cli
+from td3her_cli.envs import EnvSpec
+from td3her_cli.errors import EnvError, UsageError
+from td3her_cli.rendering import make_render_env, write_animation
+from tests.point_goal_env import PointGoalEnv
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def one_error_line(err: str) -> str:
+    """The single stderr line of a failed command (asserts there is exactly one)."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("td3her: error:"), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def make_special(kind: str, tmp_path: Path) -> Path:
+    """A path at which `render` must not write: a symlink, a FIFO, a directory or a device."""
+    if kind == "device":
+        return Path(os.devnull)
+    path = tmp_path / "out.gif"
+    if kind == "symlink":
+        (tmp_path / "target.gif").write_text("keep me")
+        path.symlink_to("target.gif")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "described"),
+    [
+        ("symlink", "a symbolic link (to target.gif)"),
+        ("fifo", "a named pipe (FIFO)"),
+        ("directory", "a directory"),
+        ("device", "a character device"),
+    ],
+)
+def test_out_that_is_not_a_regular_file_is_refused(kind, described, tmp_path, run_cli):
+    out = make_special(kind, tmp_path)
+    # The checkpoint path is missing too: the --out error must come first, before any reading.
+    code, _, err = run_cli(["render", str(tmp_path / "missing"), "--out", str(out)])
+    assert code == 2
+    assert f"--out {out} is {described}" in one_error_line(err)
+    if kind == "symlink":
+        assert out.is_symlink() and (tmp_path / "target.gif").read_text() == "keep me"
+    if kind == "device":
+        assert out.is_char_device()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize(
+    ("out", "flags", "fix"),
+    [
+        ("x.mp4", [], "add --mp4, or write {dir}/x.gif"),
+        ("x.png", [], "e.g. --out {dir}/x.gif"),
+        ("x", [], "e.g. --out {dir}/x.gif"),
+        ("x.gif", ["--mp4"], "drop --mp4, or write {dir}/x.mp4"),
+    ],
+)
+def test_out_with_the_wrong_extension_names_the_fix(out, flags, fix, tmp_path, run_cli):
+    args = ["render", str(tmp_path / "missing"), "--out", str(tmp_path / out), *flags]
+    code, _, err = run_cli(args)
+    assert code == 2
+    assert fix.format(dir=tmp_path) in one_error_line(err)
+
+
+def test_a_new_or_regular_gif_is_accepted(tmp_path):
+    (tmp_path / "old.GIF").write_bytes(b"GIF89a")
+    cli.check_render_out(tmp_path / "old.GIF", mp4=False)  # upper case, existing regular file
+    cli.check_render_out(tmp_path / "new" / "x.gif", mp4=False)
+    with pytest.raises(UsageError, match="does not end in .gif"):
+        cli.check_render_out(tmp_path / "x.jpeg", mp4=False)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("imageio_ffmpeg") is not None, reason="imageio-ffmpeg is installed"
+)
+def test_mp4_writer_is_checked_before_the_checkpoint(tmp_path, run_cli):
+    args = ["render", str(tmp_path / "missing"), "--mp4", "--out", str(tmp_path / "x.mp4")]
+    code, _, err = run_cli(args)
+    assert code == 1 and "pip install imageio-ffmpeg" in one_error_line(err)
+
+
+def test_write_animation_never_replaces_a_symlink(tmp_path):
+    (tmp_path / "target.gif").write_text("keep me")
+    (tmp_path / "out.gif").symlink_to("target.gif")
+    frames = [np.full((8, 8, 3), value, np.uint8) for value in (0, 255)]
+    with pytest.raises(UsageError, match="symbolic link"):
+        write_animation(frames, tmp_path / "out.gif", fps=25)
+    assert (tmp_path / "out.gif").is_symlink()
+    assert (tmp_path / "target.gif").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "target.gif"]  # no temp
+
+
+# Each case runs cli.main() in one fresh interpreter and records (exit code, seconds,
+# whether TensorFlow got imported); TensorFlow alone takes seconds to import.
+PROBE = """
+import json, sys, time
+from td3her_cli import cli
+results = []
+for args in json.loads(sys.argv[1]):
+    sys.argv = ["td3her", *args]
+    start = time.perf_counter()
+    try:
+        cli.main()
+    except SystemExit as exc:
+        results.append([exc.code, time.perf_counter() - start, "tensorflow" in sys.modules])
+print(json.dumps(results))
+"""
+
+
+def test_path_errors_are_reported_before_tensorflow_is_imported(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    (tmp_path / "not_a_run").mkdir()
+    out = ["--out", str(tmp_path / "x.gif")]
+    cases = [
+        (["evaluate", str(tmp_path / "missing")], "does not exist"),
+        (["evaluate", str(tmp_path / "a_file")], "is not a directory"),
+        (["evaluate", str(tmp_path / "not_a_run"), "--latest"], "is not a checkpoint"),
+        (["render", str(tmp_path / "missing"), *out], "does not exist"),
+        (["render", str(tmp_path / "not_a_run"), *out], "is not a checkpoint"),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    completed = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps([args for args, _ in cases])],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    results = json.loads(completed.stdout)
+    lines = completed.stderr.strip().splitlines()
+    assert len(results) == len(lines) == len(cases), completed.stderr
+    for (args, message), (code, seconds, tensorflow), line in zip(cases, results, lines):
+        assert code == 1 and message in line and line.startswith("td3her: error:"), args
+        assert not tensorflow, f"{args} imported TensorFlow before reporting the path"
+        assert seconds < 1.0, f"{args} took {seconds:.2f}s"
+
+
+class BrokenRenderEnv(PointGoalEnv):
+    """The point env with a rendering backend that raises, or returns no frame."""
+
+    def __init__(self, fault: str):
+        super().__init__()
+        self.fault = fault
+
+    def render(self):
+        if self.fault == "raises":
+            raise RuntimeError("EGL: cannot open display\n(no GPU here)")
+        return None
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "message"),
+    [
+        ("raises", 1, "failed to render a frame (RuntimeError: EGL: cannot open display (no GPU"),
+        ("none", 2, "returned no frame from render()"),
+    ],
+)
+def test_a_render_failure_is_one_line_naming_the_env(
+    fault, code, message, tmp_path, run_cli, monkeypatch
+):
+    spec = EnvSpec(
+        env_id="PointGoal-v0",
+        obs_dim=2,
+        goal_dim=2,
+        action_dim=2,
+        action_low=(-1.0, -1.0),
+        action_high=(1.0, 1.0),
+        max_episode_steps=20,
+        reward_bounds=(-1.0, 0.0),
+    )
+
+    @contextlib.contextmanager
+    def fake_policy_in_env(*_args):
+        policy = lambda observation, goal: np.zeros((1, 2), np.float32)  # noqa: E731
+        yield None, BrokenRenderEnv(fault), spec, policy
+
+    monkeypatch.setattr(cli, "policy_in_env", fake_policy_in_env)
+    out = tmp_path / "x.gif"
+    got, _, err = run_cli(["render", str(tmp_path), "--out", str(out)])
+    line = one_error_line(err)
+    assert got == code and "PointGoal-v0" in line and message in line
+    assert not out.exists()
+
+
+def test_a_missing_rendering_backend_at_make_time_is_an_env_error(monkeypatch):
+    def no_backend(env_id, **_kwargs):
+        raise OSError("libEGL.so.1: cannot open shared object file")
+
+    monkeypatch.setattr("td3her_cli.rendering.make_env", no_backend)
+    with pytest.raises(EnvError, match=r"PandaReach-v3 cannot be made .*libEGL\.so\.1"):
+        make_render_env("PandaReach-v3", 96, 64)

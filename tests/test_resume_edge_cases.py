@@ -1,0 +1,80 @@
+"""Resume edge cases: nothing to do, a broken `latest` pointer, a run with no checkpoint yet."""
+
+import json
+import shutil
+
+import pytest
+
+from td3her_cli.checkpoint import resolve_checkpoint
+from td3her_cli.errors import NoCheckpointError
+
+
+def copy_run(tiny_run, tmp_path):
+    target = tmp_path / "run"
+    shutil.copytree(tiny_run, target)
+    return target
+
+
+def snapshot(run_dir):
+    return {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+
+
+def test_a_changed_option_is_refused_and_nothing_is_written(tiny_run, tmp_path, run_cli):
+    run_dir = copy_run(tiny_run, tmp_path)
+    before = snapshot(run_dir)
+    code, _, err = run_cli(["train", "--resume", str(run_dir), "--gamma", "0.9"])
+    assert code == 2 and "--gamma 0.9 differs from the run's saved value 0.99" in err
+    assert snapshot(run_dir) == before
+
+
+@pytest.mark.parametrize("epochs", ["2", "1"])
+def test_epochs_already_done_is_nothing_to_do(epochs, tiny_run, tmp_path, run_cli):
+    run_dir = copy_run(tiny_run, tmp_path)  # trained 2 epochs
+    before = snapshot(run_dir)
+    code, out, err = run_cli(["train", "--resume", str(run_dir), "--epochs", epochs])
+    assert code == 0, err
+    assert "has trained 2 epochs already" in out and "nothing to do" in out
+    assert snapshot(run_dir) == before, "config.json and everything else stay as they were"
+
+
+def test_a_latest_pointer_to_a_missing_checkpoint_falls_back_with_a_warning(tiny_run, tmp_path):
+    run_dir = copy_run(tiny_run, tmp_path)
+    root = run_dir / "checkpoints"
+    named = json.loads((root / "latest.json").read_text())["checkpoint"]
+    assert named == "epoch_002"
+    shutil.rmtree(root / named)
+    info = resolve_checkpoint(run_dir, latest=True)
+    assert info.path.name == "epoch_001"
+    assert "names epoch_002, which is missing" in info.warning
+    assert "newest complete checkpoint, epoch_001" in info.warning
+
+    (root / "latest.json").write_text("{not json")
+    info = resolve_checkpoint(run_dir, latest=True)
+    assert info.path.name == "epoch_001" and "latest.json is corrupt" in info.warning
+    healthy = resolve_checkpoint(tiny_run, latest=True)
+    assert healthy.warning == "", "a healthy pointer gives no warning"
+
+
+def test_evaluate_says_which_checkpoint_it_fell_back_to(tiny_run, tmp_path, run_cli):
+    run_dir = copy_run(tiny_run, tmp_path)
+    (run_dir / "checkpoints" / "latest.json").unlink()
+    (run_dir / "checkpoints" / "best.json").unlink()
+    code, out, err = run_cli(["evaluate", str(run_dir), "--episodes", "1", "--json"])
+    assert code == 0, err
+    assert "td3her: warning:" in err and "latest.json is missing" in err
+    assert json.loads(out)["checkpoint"].endswith("epoch_002")
+
+
+def test_a_run_without_a_checkpoint_starts_again_on_resume(tiny_run, tmp_path, run_cli):
+    run_dir = copy_run(tiny_run, tmp_path)
+    shutil.rmtree(run_dir / "checkpoints")  # as if killed before its first epoch ended
+    with pytest.raises(NoCheckpointError, match="has no complete checkpoint yet"):
+        resolve_checkpoint(run_dir)
+    code, out, err = run_cli(
+        ["train", "--resume", str(run_dir), "--epochs", "1", "--no-tensorboard"]
+    )
+    assert code == 0, err
+    assert "has no checkpoint yet: starting it again from epoch 1" in out
+    assert resolve_checkpoint(run_dir, latest=True).meta["epoch"] == 1
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
+    assert [r["epoch"] for r in rows if r["kind"] == "epoch"] == [1], "old rows are dropped"
