@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.install-stamp
 ARGS   ?=
 
-.PHONY: install train test test-fast bench lint clean
+.PHONY: install train test test-fast bench readme lint clean
 
 install: $(STAMP)
 
@@ -23,6 +23,9 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
+
+readme: install  # rerun the README's sample commands and write their outputs into it
+	$(BIN)/python -m tests.readme_samples
 
 bench: install
 	$(BIN)/python -m bench --out BENCHMARKS.md $(ARGS)

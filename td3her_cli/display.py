@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,8 +77,8 @@ class TrainingDisplay:
         if self._progress is None:
             return
         self._status.plain = (
-            f"{self._last_eval} | critic {stats.critic1_loss:.4f}/{stats.critic2_loss:.4f} "
-            f"actor {stats.actor_loss:.3f} | {stats.env_steps} steps "
+            f"{self._last_eval} | critic {_critics(stats)} "
+            f"actor {_loss(stats.actor_loss, 3)} | {stats.env_steps} steps "
             f"@ {stats.env_steps_per_s:.0f}/s"
         )
         self._progress.update(self._cycle_task, completed=stats.cycle)
@@ -94,8 +95,8 @@ class TrainingDisplay:
             self.console.print(
                 f"epoch {stats.epoch}/{self.config.epochs}: success {evaluation.success_rate:.0%} "
                 f"return {evaluation.mean_return:.1f} length {evaluation.mean_length:.1f} | "
-                f"env steps {stats.env_steps} | actor {stats.actor_loss:.3f} critics "
-                f"{stats.critic1_loss:.4f}/{stats.critic2_loss:.4f} | {stats.wall_time:.0f}s",
+                f"env steps {stats.env_steps} | actor {_loss(stats.actor_loss, 3)} critics "
+                f"{_critics(stats)} | {stats.wall_time:.0f}s",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -130,9 +131,9 @@ class TrainingDisplay:
                 f"{evaluation.mean_return:.1f}",
                 f"{evaluation.mean_length:.1f}",
                 str(stats.env_steps),
-                f"{stats.actor_loss:.3f}",
-                f"{stats.critic1_loss:.4f}",
-                f"{stats.critic2_loss:.4f}",
+                _loss(stats.actor_loss, 3),
+                _loss(stats.critic1_loss, 4),
+                _loss(stats.critic2_loss, 4),
                 f"{stats.wall_time:.0f}",
             )
         return table
@@ -152,3 +153,13 @@ def evaluation_table(result: EvalResult, title: str) -> Table:
         str(result.episodes),
     )
     return table
+
+
+def _loss(value: float, digits: int) -> str:
+    """A loss with `digits` decimals, or "-" when there was none (no update ran)."""
+    return "-" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _critics(stats) -> str:
+    """The twin critics' losses as "0.1234/0.1240"."""
+    return f"{_loss(stats.critic1_loss, 4)}/{_loss(stats.critic2_loss, 4)}"

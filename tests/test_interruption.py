@@ -107,8 +107,8 @@ def test_signal_stops_at_a_safe_point_with_a_resumable_checkpoint(tmp_path, sign
     process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == code, stderr
-    assert "Traceback" not in stderr
-    assert f"td3her train --resume {out}" in stdout
+    assert "Traceback" not in stderr and "stopping after this cycle" in stderr
+    assert f"td3her train --resume {out}" in stderr, "the stop message goes to stderr"
     latest = json.loads((out / "checkpoints" / "latest.json").read_text())["checkpoint"]
     assert "-cycle_" in latest, "stopped mid-epoch: a checkpoint of the last whole cycle"
     meta = json.loads((out / "checkpoints" / latest / "meta.json").read_text())
@@ -128,6 +128,25 @@ def test_ctrl_c_to_the_process_group_with_parallel_envs(tmp_path):
     os.killpg(process.pid, signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
-    assert "Traceback" not in stderr and "resume with" in stdout
+    assert "Traceback" not in stderr and "resume with" in stderr
     latest = json.loads((out / "checkpoints" / "latest.json").read_text())["checkpoint"]
     assert evaluate(out / "checkpoints" / latest)["episodes"] == 2
+
+
+def test_a_second_ctrl_c_stops_at_once_and_says_so(tmp_path):
+    out = tmp_path / "run"
+    # Long cycles (3000 updates each), so the second signal lands inside one.
+    process = start_training(out, 50, extra_args=["--optimization-steps", "3000"])
+    latest = out / "checkpoints" / "latest.json"
+    wait_for(latest.exists)  # epoch 1 saved
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted again: stopped at once without saving the cycle under way" in stderr
+    assert f"td3her train --resume {out}" in stderr
+    checkpoint = json.loads(latest.read_text())["checkpoint"]
+    assert (out / "checkpoints" / checkpoint / "meta.json").exists(), "latest is whole"
+    assert not list((out / "checkpoints").glob(".tmp-*")), "no half-written checkpoint stays"
