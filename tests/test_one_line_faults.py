@@ -75,6 +75,8 @@ def test_disk_full_while_checkpointing_keeps_the_last_checkpoint(
         code, _, err = run_cli(["train", "--resume", str(run_dir), "--epochs", "3"])
         assert code == 0, err
         assert resolve_checkpoint(run_dir, latest=True).path.name == "epoch_003"
+        saved = json.loads((run_dir / "config.json").read_text())
+        assert saved["epochs"] == 3, "config.json records the resumed run's --epochs"
 
 
 @pytest.mark.parametrize("command", ["train", "envs"])
