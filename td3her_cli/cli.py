@@ -21,6 +21,7 @@ from td3her_cli.metrics import write_atomically
 from td3her_cli.rundir import (
     check_new_run_dir,
     create_run_dir,
+    probe_writable,
     remove_created,
     remove_run_files,
     run_lock,
@@ -670,12 +671,9 @@ def _percent(value: float | None) -> str:
 
 def check_output_path(path: Path) -> None:
     """Raise UsageError unless the file `path` can be created (its directory is writable)."""
-    directory = path.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / f".td3her-write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe_writable(path.parent)
     except OSError as exc:
         raise UsageError(f"cannot write {path} ({exc.strerror}); choose another --out") from None
 

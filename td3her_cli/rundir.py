@@ -83,15 +83,20 @@ def create_run_dir(path: Path) -> list[Path]:
     created = [p for p in [path, *path.parents] if not p.exists()][::-1]
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.write_text("td3her")
-        probe.unlink()
+        probe_writable(path)
     except OSError as exc:
         remove_created(created)
         raise UsageError(
             f"cannot write to run directory {path} ({exc.strerror or exc}); choose another --out"
         ) from None
     return created
+
+
+def probe_writable(directory: Path) -> None:
+    """Create and delete a small file in `directory`; raises OSError where that fails."""
+    probe = Path(directory) / f".write-test-{os.getpid()}"
+    probe.write_text("td3her")
+    probe.unlink()
 
 
 def remove_created(created: list[Path]) -> None:
