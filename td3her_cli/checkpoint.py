@@ -159,6 +159,7 @@ def _write_files(trainer, staging: Path, evaluation, metrics_rows: int, save_buf
         "epoch": trainer.epoch,
         "cycle": trainer.cycle,
         "complete_epoch": trainer.cycle == 0,
+        "solved": trainer.solved(),  # --stop-at-success met: the run is done
         "env_steps": trainer.env_steps,
         "episodes": trainer.episodes,
         "opt_steps": trainer.opt_steps,

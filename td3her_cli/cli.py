@@ -76,7 +76,9 @@ def train(
     preset: Annotated[
         str | None,
         _option(
-            "Named option bundle: original, fast, push, pick-and-place, slide; options override.",
+            "Named option bundle: original, fast, push, pick-and-place, slide, stack, flip "
+            "(default: the env's own, e.g. push for PandaPush-v3, else original); options "
+            "override.",
             ENV,
         ),
     ] = None,
@@ -105,6 +107,20 @@ def train(
             "Episodes that re-evaluate a new best candidate before it becomes best (0: off).",
             LOOP,
             "best_eval_episodes",
+        ),
+    ] = None,
+    stop_at_success: Annotated[
+        float | None,
+        _option(
+            "Stop once an epoch's evaluation success reaches this (0: never).",
+            LOOP,
+            "stop_at_success",
+        ),
+    ] = None,
+    stop_patience: Annotated[
+        int | None,
+        _option(
+            "Evaluations in a row at --stop-at-success that stop the run.", LOOP, "stop_patience"
         ),
     ] = None,
     num_envs: Annotated[
@@ -219,6 +235,8 @@ def train(
         "optimization_steps": optimization_steps,
         "eval_episodes": eval_episodes,
         "best_eval_episodes": best_eval_episodes,
+        "stop_at_success": stop_at_success,
+        "stop_patience": stop_patience,
         "num_envs": num_envs,
         "batch_size": batch_size,
         "buffer_size": buffer_size,
@@ -258,11 +276,12 @@ def train(
             )
             return
     else:
-        from td3her_cli.presets import DEFAULT_PRESET, preset_values
+        from td3her_cli.presets import choose_preset, preset_values
 
-        name = preset or DEFAULT_PRESET
+        name, for_env = choose_preset(preset, env)  # Push gets `push`, not Reach's settings
         values = {**preset_values(name), **given}
-        config = DEFAULTS.replace(**values, extra={"preset": name})
+        extra = {"preset": name, **({"preset_picked_for_env": True} if for_env else {})}
+        config = DEFAULTS.replace(**values, extra=extra)
         check_env(config.env_id, config.env_modules)  # before anything is written
         run_dir = out if out is not None else default_run_dir(config)
         check_new_run_dir(run_dir, force)
@@ -295,6 +314,14 @@ def train(
     console.print(f"run directory: {result.run_dir}  ({result.wall_time:.0f}s training)")
     if result.last_checkpoint is not None:
         console.print(f"last checkpoint: {result.last_checkpoint}")
+    if result.solved_epoch is not None:
+        console.print(
+            f"solved: evaluation success >= {config.stop_at_success:.0%} in "
+            f"{config.stop_patience} epoch(s) in a row, at epoch {result.solved_epoch} of "
+            f"{config.epochs}; stopped early (--stop-at-success)",
+            soft_wrap=True,
+            highlight=False,
+        )
     if stop.signal_number is not None and result.interrupted:  # a finished run exits 0
         stderr.print(
             f"stopped by signal {stop.signal_number} after saving {result.last_checkpoint}; "
@@ -351,7 +378,8 @@ def default_run_dir(config: TrainConfig) -> Path:
 
 def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
     """The saved config of RUN with --epochs applied (other options must match it), and the
-    epochs its latest checkpoint has done (0 when it has none)."""
+    epochs its latest checkpoint has done (0 when it has none). A run that stopped solved
+    exits here, with nothing to do."""
     import json
 
     from td3her_cli.checkpoint import resolve_checkpoint
@@ -369,11 +397,19 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
                 f"--{key.replace('_', '-')} {value} differs from the run's saved value "
                 f"{getattr(saved, key)}; a resumed run keeps its config (only --epochs may change)"
             )
+    config = saved.replace(epochs=given.get("epochs", saved.epochs))
     try:  # training.train(resume=True) resolves it again, with the warning if any
-        done = int(resolve_checkpoint(run_dir, latest=True).meta.get("epoch", 0))
+        meta = resolve_checkpoint(run_dir, latest=True).meta
     except NoCheckpointError:
-        done = 0
-    return saved.replace(epochs=given.get("epochs", saved.epochs)), run_dir, done
+        return config, run_dir, 0
+    done = int(meta.get("epoch", 0))
+    if meta.get("solved"):  # stopped by --stop-at-success: done, however many epochs are asked
+        make_console().print(
+            f"{run_dir} stopped solved at epoch {done} (--stop-at-success): nothing to do",
+            soft_wrap=True,
+        )
+        raise typer.Exit(0)
+    return config, run_dir, done
 
 
 @app.command()
@@ -755,7 +791,7 @@ def sweep(
     """Train every (setting, seed) pair of a grid with Ray; re-running skips finished trials."""
     from rich.markup import escape
 
-    from td3her_cli.presets import DEFAULT_PRESET, preset_values
+    from td3her_cli.presets import choose_preset, preset_values
     from td3her_cli.sweep import (
         DONE,
         FINISHED,
@@ -771,7 +807,7 @@ def sweep(
     )
 
     require_ray()  # before anything is checked or written
-    name = preset or DEFAULT_PRESET
+    name, _ = choose_preset(preset, env)
     given = {"env_id": env, "env_modules": tuple(env_module) if env_module else None}
     values = {**preset_values(name), **{k: v for k, v in given.items() if v is not None}}
     base = DEFAULTS.replace(**values, extra={"preset": name})

@@ -45,6 +45,11 @@ class TrainConfig:
     best_eval_episodes: int = 100
     """An epoch that beats the best is re-evaluated on this many fixed episodes before it
     becomes `best` (0: trust the epoch's own evaluation)."""
+    stop_at_success: float = 0.0
+    """Stop once the epoch evaluation's success rate is at least this for `stop_patience`
+    epochs in a row (0: never; train all epochs)."""
+    stop_patience: int = 1
+    """Epoch evaluations in a row at or above `stop_at_success` that end the run."""
     num_envs: int = 1
     """Env copies collecting a cycle's episodes in parallel subprocesses (same data per cycle)."""
 
@@ -222,6 +227,10 @@ def _validate(config: TrainConfig) -> None:
         non_negative(name)
     for name in ("gamma", "tau"):
         in_unit_interval(name)
+    if not 0 <= config.stop_at_success <= 1:
+        raise UsageError(f"--stop-at-success must be in [0, 1], got {config.stop_at_success}")
+    if config.stop_patience < 1:
+        raise UsageError(f"--stop-patience must be >= 1, got {config.stop_patience}")
     if not 0 <= config.random_action_prob <= 1:
         raise UsageError(f"--random-action-prob must be in [0, 1], got {config.random_action_prob}")
     if config.seed < 0:

@@ -50,7 +50,8 @@ class TrainingDisplay:
         """Announce the run (and the loop's notes, one line each) and start the bars."""
         self.config = config
         self.console.print(
-            f"[bold]td3her train[/] {config.env_id} seed {config.seed}: {config.epochs} epochs x "
+            f"[bold]td3her train[/] {config.env_id} seed {config.seed}{_preset(config)}: "
+            f"{config.epochs} epochs x "
             f"{config.cycles} cycles x ({config.episodes_per_cycle} episodes + "
             f"{config.optimization_steps} optimisation steps) -> {run_dir}",
             soft_wrap=True,
@@ -96,7 +97,7 @@ class TrainingDisplay:
                 f"epoch {stats.epoch}/{self.config.epochs}: success {evaluation.success_rate:.0%} "
                 f"return {evaluation.mean_return:.1f} length {evaluation.mean_length:.1f} | "
                 f"env steps {stats.env_steps} | actor {_loss(stats.actor_loss, 3)} critics "
-                f"{_critics(stats)} | {stats.wall_time:.0f}s",
+                f"{_critics(stats)} | {stats.wall_time:.0f}s{_eta(stats, self.config.epochs)}",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -163,3 +164,22 @@ def _loss(value: float, digits: int) -> str:
 def _critics(stats) -> str:
     """The twin critics' losses as "0.1234/0.1240"."""
     return f"{_loss(stats.critic1_loss, 4)}/{_loss(stats.critic2_loss, 4)}"
+
+
+def _preset(config: TrainConfig) -> str:
+    """ ", preset push (the env's default)" for the first line; empty when unknown."""
+    name = config.extra.get("preset")
+    if not name:
+        return ""
+    return f", preset {name}" + (
+        " (the env's default)" if config.extra.get("preset_picked_for_env") else ""
+    )
+
+
+def _eta(stats: EpochStats, epochs: int) -> str:
+    """ ", ETA 0:12:34" from the mean time per epoch so far; empty after the last epoch."""
+    left = epochs - stats.epoch
+    if left <= 0 or stats.epoch <= 0:
+        return ""
+    seconds = round(stats.wall_time / stats.epoch * left)
+    return f", ETA {seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

@@ -369,7 +369,7 @@ def trial_status(trial: Trial) -> TrialStatus:
     except CheckpointError as exc:
         return TrialStatus(BROKEN, detail=f"{exc}; delete {trial.run_dir} to start this trial over")
     epoch = int(info.meta.get("epoch", 0))
-    if epoch >= trial.config.epochs and info.meta.get("cycle", 0) == 0:
+    if info.meta.get("solved") or (epoch >= trial.config.epochs and info.meta.get("cycle", 0) == 0):
         return TrialStatus(FINISHED, epoch)
     return TrialStatus(RESUME, epoch)
 

@@ -62,6 +62,7 @@ class TrainResult:
     last_checkpoint: Path | None = None
     resumed_from: Path | None = None
     empty_buffer: bool = False
+    solved_epoch: int | None = None  # the epoch --stop-at-success ended the run at
 
 
 class TrainingObserver(Protocol):
@@ -128,6 +129,7 @@ class Trainer:
         self.epoch_losses: list[dict[str, float]] = []  # per-cycle mean losses of that epoch
         self.random_until = config.random_steps  # env steps before which actions are random
         self.best: dict | None = None  # best.json's record of the best checkpoint so far
+        self.solved_streak = 0  # epoch evaluations in a row at or above stop_at_success
         self.elapsed = 0.0  # wall seconds of the loop before this process (resume)
         self.side_seconds = 0.0  # of which spent evaluating and checkpointing
 
@@ -144,6 +146,7 @@ class Trainer:
             "side_seconds": self.side_seconds,
             "random_until": self.random_until,
             "best": self.best,
+            "solved_streak": self.solved_streak,
             "rng": {
                 "replay": self.replay_rng.bit_generator.state,
                 "noise": self.noise_rng.bit_generator.state,
@@ -172,6 +175,7 @@ class Trainer:
         ]
         self.random_until = state.get("random_until", self.config.random_steps)
         self.best = state.get("best")
+        self.solved_streak = state.get("solved_streak", 0)
         self.replay_rng.bit_generator.state = state["rng"]["replay"]
         self.noise_rng.bit_generator.state = state["rng"]["noise"]
         self.action_rng.bit_generator.state = state["rng"]["action"]
@@ -287,6 +291,16 @@ class Trainer:
             return None
         self.best = best_record(self.epoch, evaluation, confirmation)
         return self.best
+
+    def count_solved(self, evaluation: EvalResult) -> None:
+        """Extend or reset the run of evaluations at or above --stop-at-success."""
+        target = self.config.stop_at_success
+        reached = target > 0 and evaluation.success_rate >= target
+        self.solved_streak = self.solved_streak + 1 if reached else 0
+
+    def solved(self) -> bool:
+        """Whether --stop-at-success has been met for --stop-patience epochs in a row."""
+        return self.config.stop_at_success > 0 and self.solved_streak >= self.config.stop_patience
 
 
 def terminal_on_success(mode: str, spec: EnvSpec) -> bool:
@@ -496,6 +510,7 @@ def run_epochs(
         trainer.epoch += 1
         trainer.cycle = 0
         new_best = trainer.check_best(evaluation)
+        trainer.count_solved(evaluation)
         eval_seconds = time.perf_counter() - eval_start
         trainer.side_seconds += eval_seconds
         epoch_stats = EpochStats(
@@ -520,6 +535,9 @@ def run_epochs(
         result.epochs.append(epoch_stats)
         for each in observers:
             each.on_epoch(epoch_stats)
+        if trainer.solved():
+            result.solved_epoch = trainer.epoch
+            break
         if should_stop():
             result.interrupted = trainer.epoch < config.epochs
             break

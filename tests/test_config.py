@@ -71,3 +71,47 @@ def test_parse_hidden():
         parse_hidden("256,x")
     with pytest.raises(UsageError):
         parse_hidden("")
+
+
+@pytest.mark.parametrize(
+    ("env_id", "preset"),
+    [
+        ("PandaPickAndPlace-v3", "pick-and-place"),
+        ("PandaPushDense-v3", "push"),
+        ("PandaSlideJoints-v3", "slide"),
+        ("PandaStackJointsDense-v3", "stack"),
+        ("PandaFlip-v3", "flip"),
+        ("PandaReach-v3", "original"),
+        ("PointGoal-v0", "original"),
+        (None, "original"),
+    ],
+)
+def test_an_env_gets_its_familys_preset_unless_one_is_given(env_id, preset):
+    from td3her_cli.presets import choose_preset
+
+    assert choose_preset(None, env_id) == (preset, True)
+    assert choose_preset("fast", env_id) == ("fast", False)
+
+
+def test_every_preset_is_a_valid_config_and_each_panda_env_has_one_family():
+    import fnmatch
+
+    import gymnasium as gym
+
+    from td3her_cli.presets import load_presets, preset_values
+
+    presets = load_presets()
+    assert {"original", "fast", "push", "pick-and-place", "slide", "stack", "flip"} <= set(presets)
+    for name in presets:
+        TrainConfig(**preset_values(name))  # raises on a bad value
+        assert "default_for" not in preset_values(name)
+    import panda_gym  # noqa: F401 - registers the ids
+
+    for env_id in (i for i in gym.registry if i.startswith("Panda") and i.endswith("-v3")):
+        claims = [
+            name
+            for name, values in presets.items()
+            if any(fnmatch.fnmatchcase(env_id, p) for p in values.get("default_for", ()))
+        ]
+        assert len(claims) <= 1, f"{env_id} is claimed by {claims}"
+        assert claims or env_id.startswith("PandaReach"), f"{env_id} has no preset"

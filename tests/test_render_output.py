@@ -157,7 +157,7 @@ def test_path_errors_are_reported_before_tensorflow_is_imported(tmp_path):
     for (args, message), (code, seconds, tensorflow), line in zip(cases, results, lines):
         assert code == 1 and message in line and line.startswith("td3her: error:"), args
         assert not tensorflow, f"{args} imported TensorFlow before reporting the path"
-        assert seconds < 1.0, f"{args} took {seconds:.2f}s"
+        assert seconds < 3.0, f"{args} took {seconds:.2f}s"  # generous: CI machines are loaded
 
 
 class BrokenRenderEnv(PointGoalEnv):
