@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs import EnvSpec
-from td3her_cli.networks import MLP, build_actor, build_twin_critic, numpy_forward
+from td3her_cli.networks import MLP, build_actor, build_critics, numpy_forward
 from td3her_cli.normalizer import Normalizer
 from td3her_cli.replay import Batch
 
@@ -111,8 +111,10 @@ class TD3Agent(tf.Module):
         )
         self.actor = build_actor(actor_in, spec.action_dim, config.hidden, rng, "actor")
         self.actor_target = build_actor(actor_in, spec.action_dim, config.hidden, rng, "actor_t")
-        self.critic = build_twin_critic(critic_in, config.hidden, rng, "critic")
-        self.critic_target = build_twin_critic(critic_in, config.hidden, rng, "critic_t")
+        self.critic = build_critics(critic_in, config.hidden, config.critics, rng, "critic")
+        self.critic_target = build_critics(
+            critic_in, config.hidden, config.critics, rng, "critic_t"
+        )
         self.actor_target.copy_from(self.actor)
         self.critic_target.copy_from(self.critic)
         self.actor_optimizer = Adam(self.actor.weights, config.actor_lr, "actor_adam")
@@ -211,8 +213,10 @@ class TD3Agent(tf.Module):
         """y = r + gamma (1 - done) min_i Q'_i(s', clip(pi'(s') + clip(eps, -c, c), -1, 1)).
 
         TD3 eq. 10 (clipped double Q) with target policy smoothing (section 5.3); the noise is
-        drawn per sample, fresh each step. The target is clipped to the return's bounds when
-        the reward is sparse (OpenAI HER's [-1/(1-gamma), 0] clip).
+        drawn per sample, fresh each step. With more critics than `target_critics`, the minimum
+        runs over a random subset of that many, one subset per update (REDQ, Chen et al. 2021,
+        Algorithm 1 line 7). The target is clipped to the return's bounds when the reward is
+        sparse (OpenAI HER's [-1/(1-gamma), 0] clip).
         """
         config = self.config
         smoothing = tf.clip_by_value(
@@ -221,7 +225,10 @@ class TD3Agent(tf.Module):
             config.target_noise_clip,
         )
         next_action = tf.clip_by_value(self.actor_target(next_inputs) + smoothing, -1.0, 1.0)
-        q_next_targets = self.critic_target(tf.concat([next_inputs, next_action], -1))  # [2,B,1]
+        q_next_targets = self.critic_target(tf.concat([next_inputs, next_action], -1))  # [N,B,1]
+        if config.target_critics < config.critics:  # REDQ: M of the N critics, drawn per update
+            order = tf.argsort(self.noise_generator.uniform([config.critics]))
+            q_next_targets = tf.gather(q_next_targets, order[: config.target_critics])
         min_q_next_target = tf.reduce_min(q_next_targets, axis=0)[:, 0]  # [B]
         td_target = reward + config.gamma * (1.0 - done) * min_q_next_target
         if self.target_bounds is not None:
@@ -234,7 +241,7 @@ class TD3Agent(tf.Module):
         td_target = self.compute_td_target(next_inputs, reward, done, tf.shape(action))
 
         with tf.GradientTape() as tape:
-            q_values = self.critic(tf.concat([inputs, action], -1))[:, :, 0]  # [2, B]
+            q_values = self.critic(tf.concat([inputs, action], -1))[:, :, 0]  # [N, B]
             critic_losses = tf.reduce_mean(tf.square(q_values - td_target[None, :]), axis=1)
             critic_loss = tf.reduce_sum(critic_losses)
         gradients = tape.gradient(critic_loss, self.critic.weights)
@@ -255,8 +262,12 @@ class TD3Agent(tf.Module):
     def _actor_and_target_step(self, inputs: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
             action = self.actor(inputs)
-            q1 = self.critic.member(0, tf.concat([inputs, action], -1))  # [B, 1]
-            actor_loss = -tf.reduce_mean(q1) + self.config.action_l2 * tf.reduce_mean(
+            critic_inputs = tf.concat([inputs, action], -1)
+            if self.config.critics == 2:  # TD3: the actor follows Q1
+                q_actor = self.critic.member(0, critic_inputs)  # [B, 1]
+            else:  # REDQ: the actor follows the ensemble's mean
+                q_actor = tf.reduce_mean(self.critic(critic_inputs), axis=0)  # [B, 1]
+            actor_loss = -tf.reduce_mean(q_actor) + self.config.action_l2 * tf.reduce_mean(
                 tf.square(action)
             )
         gradients = tape.gradient(actor_loss, self.actor.weights)

@@ -76,6 +76,11 @@ class TrainConfig:
     """Hidden layer widths of the actor and of each critic."""
     action_l2: float = 0.0
     """Weight of the L2 penalty on the actor's (pre-scaling) actions."""
+    critics: int = 2
+    """Critics in the ensemble: 2 is TD3's twin; more is REDQ-style (Chen et al., 2021)."""
+    target_critics: int = 2
+    """Critics whose minimum forms the TD target: a random subset of this size, drawn afresh
+    each update, when it is smaller than `critics` (REDQ's M); all of them otherwise."""
     xla: bool = True
     """Compile the update loop with XLA (jit_compile): 1.1-4x faster steps here, ~1-2 s compile."""
 
@@ -227,6 +232,13 @@ def _validate(config: TrainConfig) -> None:
         non_negative(name)
     for name in ("gamma", "tau"):
         in_unit_interval(name)
+    if config.critics < 2:
+        raise UsageError(f"--critics must be >= 2, got {config.critics}")
+    if not 1 <= config.target_critics <= config.critics:
+        raise UsageError(
+            f"--target-critics must be in [1, --critics ({config.critics})], "
+            f"got {config.target_critics}"
+        )
     if not 0 <= config.stop_at_success <= 1:
         raise UsageError(f"--stop-at-success must be in [0, 1], got {config.stop_at_success}")
     if config.stop_patience < 1:

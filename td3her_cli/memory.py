@@ -11,7 +11,6 @@ from td3her_cli.errors import UsageError
 
 FLOAT_BYTES = 4
 COPIES_PER_WEIGHT = 4  # online weights, target weights, Adam's first and second moments
-TWIN_CRITICS = 2
 
 
 def buffer_bytes_per_transition(spec: EnvSpec) -> int:
@@ -27,9 +26,9 @@ def mlp_parameters(in_dim: int, hidden: tuple[int, ...], out_dim: int) -> int:
 
 
 def required_bytes(config: TrainConfig, spec: EnvSpec) -> tuple[int, int]:
-    """(replay buffer when full, actor and twin critics with targets and Adam state)."""
+    """(replay buffer when full, actor and critics with targets and Adam state)."""
     actor_in = spec.obs_dim + spec.goal_dim
-    parameters = mlp_parameters(actor_in, config.hidden, spec.action_dim) + TWIN_CRITICS * (
+    parameters = mlp_parameters(actor_in, config.hidden, spec.action_dim) + config.critics * (
         mlp_parameters(actor_in + spec.action_dim, config.hidden, 1)
     )
     networks = parameters * FLOAT_BYTES * COPIES_PER_WEIGHT

@@ -111,6 +111,7 @@ def build_actor(in_dim: int, action_dim: int, hidden: tuple[int, ...], rng, name
     return MLP(in_dim, hidden, action_dim, "tanh", rng, name=name)
 
 
-def build_twin_critic(in_dim: int, hidden: tuple[int, ...], rng, name: str) -> MLP:
-    """Twin critics: (observation || goal || action) -> hidden LeakyReLU -> linear Q, x2."""
-    return MLP(in_dim, hidden, 1, None, rng, ensemble=2, name=name)
+def build_critics(in_dim: int, hidden: tuple[int, ...], count: int, rng, name: str) -> MLP:
+    """`count` critics (2: TD3's twin): (observation || goal || action) -> hidden LeakyReLU
+    -> linear Q, as one ensemble module ([count, B, 1])."""
+    return MLP(in_dim, hidden, 1, None, rng, ensemble=count, name=name)

@@ -172,3 +172,70 @@ def test_numpy_policy_matches_the_graph_actor(small_spec):
     goal = rng.normal(-1, 0.5, (9, 2)).astype(np.float32)
     graph = agent.actor(agent._inputs(observation, goal)).numpy()
     np.testing.assert_allclose(agent.numpy_policy()(observation, goal), graph, atol=1e-5)
+
+
+def ensemble_q(critic, inputs):
+    """Every ensemble member's Q in NumPy: [N, B]."""
+    count = critic.kernels[0].shape[0]
+    return np.stack(
+        [
+            numpy_forward(
+                [k.numpy()[i] for k in critic.kernels],
+                [b.numpy()[i] for b in critic.biases],
+                inputs,
+                tanh=False,
+            )[:, 0]
+            for i in range(count)
+        ]
+    )
+
+
+def test_redq_target_is_the_min_over_a_fresh_random_subset(small_spec):
+    from itertools import combinations
+
+    gamma = 0.9
+    agent = make_agent(small_spec, gamma=gamma, critics=5, target_critics=2, target_noise=0.0)
+    rng = np.random.default_rng(3)
+    batch = random_batch(small_spec, 32, rng)
+    next_inputs = np.concatenate([batch.next_observation, batch.desired_goal], -1)
+    actor_t = agent.actor_target
+    next_action = numpy_forward(
+        [k.numpy() for k in actor_t.kernels],
+        [b.numpy() for b in actor_t.biases],
+        next_inputs,
+        tanh=True,
+    )
+    q_all = ensemble_q(agent.critic_target, np.concatenate([next_inputs, next_action], -1))
+    low, high = agent.target_bounds
+    candidates = {
+        pair: np.clip(batch.reward + gamma * (1 - batch.done) * q_all[list(pair)].min(0), low, high)
+        for pair in combinations(range(5), 2)
+    }
+    seen = set()
+    for _ in range(40):
+        target = agent.compute_td_target(
+            tf.constant(next_inputs), batch.reward, batch.done, (32, small_spec.action_dim)
+        ).numpy()
+        matches = [p for p, c in candidates.items() if np.allclose(target, c, atol=1e-5)]
+        assert len(matches) >= 1, "one subset of 2 critics for the whole batch"
+        seen.update(matches)
+    assert len(seen) >= 6, f"the subset is drawn afresh each update (saw {sorted(seen)})"
+    everything = make_agent(small_spec, critics=5, target_critics=5, target_noise=0.0)
+    assert everything.critic.kernels[0].shape[0] == 5
+
+
+def test_redq_actor_follows_the_ensemble_mean(small_spec):
+    agent = make_agent(small_spec, critics=4, target_critics=2, policy_delay=1, action_l2=0.5)
+    batch = random_batch(small_spec, 32, np.random.default_rng(4))
+    inputs = np.concatenate([batch.observation, batch.desired_goal], -1)
+    action = numpy_forward(
+        [k.numpy() for k in agent.actor.kernels],
+        [b.numpy() for b in agent.actor.biases],
+        inputs,
+        tanh=True,
+    )
+    q_all = ensemble_q(agent.critic, np.concatenate([inputs, action], -1))  # before the update
+    expected = -q_all.mean() + 0.5 * np.mean(action**2)
+    actor_loss = agent._actor_and_target_step(tf.constant(inputs)).numpy()
+    np.testing.assert_allclose(actor_loss, expected, rtol=1e-5, atol=1e-5)
+    assert not np.isclose(-q_all[0].mean() + 0.5 * np.mean(action**2), expected, atol=1e-4)
