@@ -10,6 +10,8 @@ the re-evaluation with its 95 % Wilson interval next to the epoch's own evaluati
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from td3her_cli.rollout import EvalResult
 
 
@@ -24,6 +26,17 @@ def is_better(confirmation: EvalResult, best: dict | None) -> bool:
         return True
     mine = (confirmation.success_rate, confirmation.mean_return)
     return mine > (best["success_rate"], best["mean_return"])
+
+
+def cannot_beat(best: dict | None, episodes: int) -> Callable[[int, int], bool] | None:
+    """A `give_up(successes, run)` test for a candidate's re-evaluation on `episodes`
+    episodes: true once even a success in every remaining episode could not reach the best's
+    success count. Stopping then changes no decision (such a result always loses in
+    is_better: its success rate is below the best's), it only saves the remaining episodes."""
+    if best is None or best.get("episodes") != episodes:
+        return None
+    needed = round(best["success_rate"] * episodes)
+    return lambda successes, run: successes + (episodes - run) < needed
 
 
 def best_record(epoch: int, evaluation: EvalResult, confirmation: EvalResult) -> dict:

@@ -107,9 +107,23 @@ def collect_episode(
     )
 
 
-def evaluate(env, spec: EnvSpec, policy: Policy, seeds: Sequence[int]) -> EvalResult:
-    """Deterministic episodes, one per seed; success is info["is_success"] at the end."""
-    episodes = [collect_episode(env, spec, policy, seed) for seed in seeds]
+def evaluate(
+    env,
+    spec: EnvSpec,
+    policy: Policy,
+    seeds: Sequence[int],
+    give_up: Callable[[int, int], bool] | None = None,
+) -> EvalResult:
+    """Deterministic episodes, one per seed; success is info["is_success"] at the end.
+
+    With `give_up(successes, episodes_run)`, the evaluation stops early once it returns true
+    (the result then covers the episodes run so far).
+    """
+    episodes = []
+    for seed in seeds:
+        episodes.append(collect_episode(env, spec, policy, seed))
+        if give_up is not None and give_up(sum(e.success for e in episodes), len(episodes)):
+            break
     return EvalResult(
         success_rate=float(np.mean([e.success for e in episodes])),
         mean_return=float(np.mean([e.reward.sum() for e in episodes])),

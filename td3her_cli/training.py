@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from td3her_cli.agent import TD3Agent, UpdateMetrics
-from td3her_cli.best import best_record, is_better, is_candidate
+from td3her_cli.best import best_record, cannot_beat, is_better, is_candidate
 from td3her_cli.checkpoint import (
     CheckpointInfo,
     resolve_checkpoint,
@@ -286,7 +286,10 @@ class Trainer:
                 episode_seed(self.config.seed, BEST_CHECK_STREAM, i)
                 for i in range(self.config.best_eval_episodes)
             ]
-            confirmation = evaluate(self.eval_env, self.spec, self.agent.numpy_policy(), seeds)
+            # Episodes stop once the candidate can no longer beat the best (same decision).
+            give_up = cannot_beat(self.best, len(seeds))
+            policy = self.agent.numpy_policy()
+            confirmation = evaluate(self.eval_env, self.spec, policy, seeds, give_up)
         if not is_better(confirmation, self.best):
             return None
         self.best = best_record(self.epoch, evaluation, confirmation)

@@ -38,7 +38,7 @@ def test_a_lucky_epoch_is_not_promoted_without_its_re_evaluation(trainer, monkey
     confirmations = iter([result(0.10, 7), result(0.05, 7), result(0.40, 7)])
     seeds_seen = []
 
-    def scripted_evaluate(env, spec, policy, seeds):
+    def scripted_evaluate(env, spec, policy, seeds, give_up=None):
         seeds_seen.append(list(seeds))
         return next(confirmations)
 
@@ -83,3 +83,45 @@ def test_best_json_records_the_re_evaluation_and_its_interval(tiny_run):
     assert best["checkpoint"] == f"epoch_{best['epoch']:03d}"
     state = json.loads((root / "epoch_002" / "state.json").read_text())
     assert state["best"]["epoch"] == best["epoch"], "resume continues from the same best"
+
+
+def test_a_hopeless_candidate_stops_early_and_no_decision_changes():
+    import numpy as np
+
+    from td3her_cli.best import cannot_beat, is_better
+
+    best = result(0.9, 100).to_dict()
+    give_up = cannot_beat(best, 100)
+    assert not give_up(0, 10) and give_up(0, 11), "11 failures: at most 89 of 100 < 90"
+    assert not give_up(80, 90), "80 + 10 could still tie, and the mean return decide"
+    assert cannot_beat(best, 50) is None and cannot_beat(None, 100) is None
+    rng = np.random.default_rng(0)
+    stopped = 0
+    for _ in range(3000):  # whenever it gives up, the partial result would have lost anyway
+        total = int(rng.integers(1, 60))
+        best = result(int(rng.integers(0, total + 1)) / total, total, mean_return=-50.0)
+        run = int(rng.integers(1, total + 1))
+        successes = int(rng.integers(0, run + 1))
+        if cannot_beat(best.to_dict(), total)(successes, run):
+            stopped += 1
+            partial = result(successes / run, run, mean_return=0.0)
+            assert not is_better(partial, best.to_dict()), (successes, run, best)
+    assert stopped > 300
+
+
+def test_evaluate_stops_once_give_up_says_so():
+    import numpy as np
+
+    import tests.point_goal_env  # noqa: F401 - registers PointGoal-v0
+    from td3her_cli.envs import describe_env, make_env
+    from td3her_cli.rollout import evaluate
+
+    env = make_env("PointGoal-v0")
+    try:
+        spec = describe_env(env, "PointGoal-v0", 0)
+        policy = lambda observation, goal: np.zeros((1, 2), np.float32)  # noqa: E731
+        full = evaluate(env, spec, policy, range(12))
+        cut = evaluate(env, spec, policy, range(12), give_up=lambda successes, run: run >= 5)
+    finally:
+        env.close()
+    assert full.episodes == 12 and cut.episodes == 5
