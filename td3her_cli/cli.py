@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import signal
 import sys
@@ -149,6 +148,17 @@ def train(
     action_l2: Annotated[
         float | None, _option("L2 penalty on actor actions.", TD3, "action_l2")
     ] = None,
+    critics: Annotated[
+        int | None, _option("Critics in the ensemble (2: TD3; more: REDQ-style).", TD3, "critics")
+    ] = None,
+    target_critics: Annotated[
+        int | None,
+        _option(
+            "Critics in the TD target's minimum, a random subset per update (REDQ's M).",
+            TD3,
+            "target_critics",
+        ),
+    ] = None,
     xla: Annotated[bool | None, _option("Compile the update loop with XLA.", TD3, "xla")] = None,
     her_strategy: Annotated[
         str | None, _option("future, final, episode or none.", HER, "her_strategy")
@@ -249,6 +259,8 @@ def train(
         "target_noise_clip": target_noise_clip,
         "hidden": parse_hidden(hidden) if hidden is not None else None,
         "action_l2": action_l2,
+        "critics": critics,
+        "target_critics": target_critics,
         "xla": xla,
         "her_strategy": her_strategy,
         "her_k": her_k,
@@ -425,6 +437,10 @@ def evaluate(
     env_module: Annotated[
         list[str] | None, typer.Option(help="Module to import for envs it registers.")
     ] = None,
+    onnx: Annotated[
+        Path | None,
+        typer.Option(help="Act with this `td3her export` file (onnxruntime), not the SavedModel."),
+    ] = None,
 ) -> None:
     """Run a checkpoint's policy deterministically and report success, return and length."""
     import json
@@ -433,20 +449,28 @@ def evaluate(
     from td3her_cli.envs import make_env
     from td3her_cli.rollout import evaluate as run_evaluation
 
-    with policy_in_env(checkpoint, latest, env, env_module, seed, make_env) as loaded:
+    if onnx is not None:
+        from td3her_cli.export import require_packages
+
+        require_packages("onnxruntime", purpose="evaluate --onnx")
+    with policy_in_env(checkpoint, latest, env, env_module, seed, make_env, onnx) as loaded:
         info, gym_env, spec, policy = loaded
         result = run_evaluation(gym_env, spec, policy, evaluation_seeds(seed, episodes))
+    source = {"checkpoint": str(info.path)} | ({"onnx": str(onnx)} if onnx is not None else {})
     if as_json:
-        record = {"checkpoint": str(info.path), "env_id": spec.env_id, **result.to_dict()}
-        typer.echo(json.dumps(record))
+        typer.echo(json.dumps({**source, "env_id": spec.env_id, **result.to_dict()}))
     else:
-        make_console().print(evaluation_table(result, f"{spec.env_id}: {info.path}"))
+        title = f"{spec.env_id}: {onnx if onnx is not None else info.path}"
+        make_console().print(evaluation_table(result, title))
 
 
 @contextlib.contextmanager
-def policy_in_env(checkpoint: Path, latest: bool, env_id, env_modules, seed: int, make):
+def policy_in_env(
+    checkpoint: Path, latest: bool, env_id, env_modules, seed: int, make, onnx: Path | None = None
+):
     """Resolve and load a checkpoint's policy and make its env (or `env_id`), checking that
-    their spaces match; yields (info, env, spec, policy) and closes the env after."""
+    their spaces match; yields (info, env, spec, policy) and closes the env after. With
+    `onnx`, the policy is that exported graph (onnxruntime) instead of the SavedModel."""
     from td3her_cli.checkpoint import check_spaces, load_policy, resolve_checkpoint
     from td3her_cli.envs import describe_env, import_env_modules
     from td3her_cli.quiet import import_tensorflow
@@ -463,7 +487,12 @@ def policy_in_env(checkpoint: Path, latest: bool, env_id, env_modules, seed: int
     try:
         spec = describe_env(gym_env, env_id, seed)
         check_spaces(info, spec)
-        yield info, gym_env, spec, load_policy(info)
+        if onnx is None:
+            yield info, gym_env, spec, load_policy(info)
+        else:
+            from td3her_cli.export import onnx_policy
+
+            yield info, gym_env, spec, onnx_policy(onnx, spec.obs_dim, spec.goal_dim)
     finally:
         gym_env.close()
 
@@ -607,13 +636,20 @@ def render(
     """Record the policy acting deterministically as an animated GIF (headless)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from td3her_cli.rendering import make_render_env, render_episodes, write_animation
+    from td3her_cli.envs import make_env
+    from td3her_cli.remote_env import RemoteEnv
+    from td3her_cli.rendering import render_episodes, write_animation
 
     check_render_out(out, mp4)  # before the checkpoint is read, TensorFlow imported, frames made
     console = make_console()
-    make = functools.partial(make_render_env, width=width, height=height)
-    with policy_in_env(checkpoint, latest, env, env_module, seed, make) as loaded:
-        _, render_env, spec, policy = loaded
+    with contextlib.ExitStack() as stack:
+        info, _, spec, policy = stack.enter_context(
+            policy_in_env(checkpoint, latest, env, env_module, seed, make_env)
+        )
+        # The env renders in a child process without TensorFlow (MuJoCo's GL crashes beside it).
+        modules = (*info.meta.get("config", {}).get("env_modules", []), *(env_module or ()))
+        render_env = RemoteEnv(spec.env_id, tuple(modules), width, height)
+        stack.callback(render_env.close)
         total = episodes * ((spec.max_episode_steps or 50) + 1)
         with Progress(
             TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), console=console
@@ -635,6 +671,54 @@ def render(
         f"wrote {path}: {len(frames)} frames, {size_mb:.2f} MB, "
         f"{sum(successes)}/{len(successes)} episodes successful"
     )
+
+
+@app.command("export")
+def export_onnx(
+    checkpoint: Annotated[Path, typer.Argument(help="A run directory or a checkpoint directory.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Output .onnx file (default: RUN/export/CHECKPOINT.onnx, e.g. "
+            "RUN/export/epoch_010.onnx); its description goes beside it as FILE.json."
+        ),
+    ] = None,
+    latest: Annotated[
+        bool, typer.Option("--latest", help="Use the run's latest checkpoint instead of best.")
+    ] = False,
+) -> None:
+    """Write the policy as one ONNX file (normalisers, actor, action scaling) that runs
+    without TensorFlow, e.g. in onnxruntime; needs the export extra (onnx, onnxruntime)."""
+    from td3her_cli.checkpoint import resolve_checkpoint
+    from td3her_cli.export import default_export_path, export_policy, require_packages, sidecar_path
+    from td3her_cli.quiet import import_tensorflow
+
+    require_packages("onnx", "onnxruntime")
+    info = resolve_checkpoint(checkpoint, latest=latest)
+    if info.warning:
+        warn(info.warning)
+    out = out if out is not None else default_export_path(info)
+    if out.suffix.lower() != ".onnx":
+        raise UsageError(
+            f"--out {out} does not end in .onnx; e.g. --out {out.with_suffix('.onnx')}"
+        )
+    for path in (out, sidecar_path(out)):
+        check_regular_out(path, "export")
+    check_output_path(out)
+    import_tensorflow()
+    result = export_policy(info, out)
+    obs_dim, goal_dim, action_dim = result.dims
+    console = make_console()
+    lines = (
+        f"wrote {result.onnx_path} ({result.size_bytes / 1e3:.1f} kB): {info.meta['env_id']} "
+        f"epoch {info.meta.get('epoch')}, (observation [N, {obs_dim}], desired_goal "
+        f"[N, {goal_dim}]) -> action [N, {action_dim}]",
+        f"checked against the SavedModel on {result.check_inputs} inputs: "
+        f"max |difference| {result.max_abs_difference:.2g}",
+        f"wrote {result.json_path}",
+    )
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -718,13 +802,9 @@ def check_render_out(out: Path, mp4: bool) -> None:
     """Raise unless `render` can write --out: a new or regular file (never a symbolic link,
     device, FIFO, socket or directory, which os.replace would clobber), named .gif (.mp4 with
     --mp4), in a writable directory, and with --mp4 the MP4 writer installed."""
-    from td3her_cli.rendering import non_regular_kind, require_mp4_writer
+    from td3her_cli.rendering import require_mp4_writer
 
-    kind = non_regular_kind(out)
-    if kind is not None:
-        raise UsageError(
-            f"--out {out} is {kind}; render writes only regular files: choose another --out"
-        )
+    check_regular_out(out, "render")
     wanted, other = (".mp4", ".gif") if mp4 else (".gif", ".mp4")
     suffix = out.suffix.lower()
     if suffix != wanted:
@@ -739,6 +819,18 @@ def check_render_out(out: Path, mp4: bool) -> None:
     if mp4:
         require_mp4_writer()
     check_output_path(out)
+
+
+def check_regular_out(out: Path, command: str) -> None:
+    """Raise UsageError if `out` exists and is not a regular file (a symbolic link, device,
+    FIFO, socket or directory, which os.replace would clobber or fail on)."""
+    from td3her_cli.rendering import non_regular_kind
+
+    kind = non_regular_kind(out)
+    if kind is not None:
+        raise UsageError(
+            f"--out {out} is {kind}; {command} writes only regular files: choose another --out"
+        )
 
 
 @app.command()

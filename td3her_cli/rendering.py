@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # rollout -> replay -> agent imports TensorFlow; rendering it
 
 HOLD_FRAMES = 12  # copies of an episode's last frame, so its outcome stays on screen a moment
 PALETTE_SAMPLES = 8  # frames sampled to build the GIF's shared 256-colour palette
+SIZE_KEYWORDS = (("render_width", "render_height"), ("width", "height"))  # panda-gym, MuJoCo
 FrameCallback = Callable[[int, int], None]  # (episode number from 1, step) after each render
 MAX_CAUSE_CHARS = 300  # of a rendering backend's error message, kept on the one error line
 
@@ -34,8 +35,9 @@ MAX_CAUSE_CHARS = 300  # of a rendering backend's error message, kept on the one
 def make_render_env(env_id: str, width: int, height: int):
     """A goal env that renders `width` x `height` RGB frames.
 
-    panda-gym names its camera size `render_width` / `render_height`; an env that does not
-    accept them is made at its own size, and `render_episodes` resizes its frames.
+    panda-gym names its camera size `render_width` / `render_height`, gymnasium's MuJoCo envs
+    (Fetch) `width` / `height`; an env that accepts neither is made at its own size, and
+    `render_episodes` resizes its frames.
 
     Args:
         env_id: Gymnasium id of a goal env, e.g. PandaReach-v3.
@@ -49,12 +51,14 @@ def make_render_env(env_id: str, width: int, height: int):
         EnvError: If the env cannot be made to render, e.g. its rendering backend is missing.
     """
     try:
-        try:
-            return make_env(
-                env_id, render_mode="rgb_array", render_width=width, render_height=height
-            )
-        except TypeError:  # the env's constructor has no such keyword arguments
-            return make_env(env_id, render_mode="rgb_array")
+        for width_key, height_key in SIZE_KEYWORDS:
+            try:
+                size = {width_key: width, height_key: height}
+                return make_env(env_id, render_mode="rgb_array", **size)
+            except EnvError as exc:
+                if not isinstance(exc.__cause__, TypeError):  # not "no such keyword argument"
+                    raise
+        return make_env(env_id, render_mode="rgb_array")
     except Td3HerError:
         raise
     except Exception as exc:  # any backend (OpenGL, EGL, PyBullet, MuJoCo) fails its own way
@@ -142,7 +146,8 @@ def _render(env, env_id: str):
 def _cause(exc: Exception) -> str:
     """`Type: message` of an exception on one line, at most MAX_CAUSE_CHARS long."""
     message = " ".join(str(exc).split())
-    cause = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    name = getattr(exc, "type_name", type(exc).__name__)  # a RemoteEnvError's original type
+    cause = f"{name}: {message}" if message else name
     return cause if len(cause) <= MAX_CAUSE_CHARS else cause[: MAX_CAUSE_CHARS - 3] + "..."
 
 

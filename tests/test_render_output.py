@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,7 +21,6 @@ from td3her_cli import cli
 from td3her_cli.envs import EnvSpec
 from td3her_cli.errors import EnvError, UsageError
 from td3her_cli.rendering import make_render_env, write_animation
-from tests.point_goal_env import PointGoalEnv
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -160,31 +160,23 @@ def test_path_errors_are_reported_before_tensorflow_is_imported(tmp_path):
         assert seconds < 3.0, f"{args} took {seconds:.2f}s"  # generous: CI machines are loaded
 
 
-class BrokenRenderEnv(PointGoalEnv):
-    """The point env with a rendering backend that raises, or returns no frame."""
-
-    def __init__(self, fault: str):
-        super().__init__()
-        self.fault = fault
-
-    def render(self):
-        if self.fault == "raises":
-            raise RuntimeError("EGL: cannot open display\n(no GPU here)")
-        return None
-
-
 @pytest.mark.parametrize(
-    ("fault", "code", "message"),
+    ("env_id", "code", "message"),
     [
-        ("raises", 1, "failed to render a frame (RuntimeError: EGL: cannot open display (no GPU"),
-        ("none", 2, "returned no frame from render()"),
+        (
+            "PointGoalNoRender-v0",
+            1,
+            "failed to render a frame (RuntimeError: EGL: cannot open display (no GPU",
+        ),
+        ("PointGoalNoFrame-v0", 2, "returned no frame from render()"),
     ],
 )
 def test_a_render_failure_is_one_line_naming_the_env(
-    fault, code, message, tmp_path, run_cli, monkeypatch
+    env_id, code, message, tmp_path, run_cli, monkeypatch
 ):
+    """Through the real child process that renders (tests.crashing_goal_env's broken envs)."""
     spec = EnvSpec(
-        env_id="PointGoal-v0",
+        env_id=env_id,
         obs_dim=2,
         goal_dim=2,
         action_dim=2,
@@ -193,17 +185,18 @@ def test_a_render_failure_is_one_line_naming_the_env(
         max_episode_steps=20,
         reward_bounds=(-1.0, 0.0),
     )
+    info = SimpleNamespace(meta={"config": {"env_modules": ["tests.crashing_goal_env"]}})
 
     @contextlib.contextmanager
     def fake_policy_in_env(*_args):
         policy = lambda observation, goal: np.zeros((1, 2), np.float32)  # noqa: E731
-        yield None, BrokenRenderEnv(fault), spec, policy
+        yield info, None, spec, policy
 
     monkeypatch.setattr(cli, "policy_in_env", fake_policy_in_env)
     out = tmp_path / "x.gif"
     got, _, err = run_cli(["render", str(tmp_path), "--out", str(out)])
     line = one_error_line(err)
-    assert got == code and "PointGoal-v0" in line and message in line
+    assert got == code and env_id in line and message in line, line
     assert not out.exists()
 
 
