@@ -593,15 +593,17 @@ def envs(
         bool, typer.Option("--all", help="Probe every registered env, not only panda-gym's.")
     ] = False,
 ) -> None:
-    """List the goal-conditioned envs td3her can train on, with their dimensions."""
+    """List the goal-conditioned envs td3her can train on, with their dimensions, and those
+    that could not be created, with the reason."""
     from rich.table import Table
 
     from td3her_cli.envs import list_goal_envs
 
+    specs, failures = list_goal_envs(tuple(env_module or ()), all_ids)
     table = Table(title="Goal-conditioned envs")
     for name in ("env id", "obs", "goal", "action", "max steps", "reward"):
         table.add_column(name, justify="right" if name != "env id" else "left")
-    for spec in list_goal_envs(tuple(env_module or ()), all_ids):
+    for spec in specs:
         table.add_row(
             spec.env_id,
             str(spec.obs_dim),
@@ -610,7 +612,15 @@ def envs(
             str(spec.max_episode_steps),
             "sparse" if spec.reward_bounds else "dense",
         )
-    make_console().print(table)
+    console = make_console()
+    console.print(table)
+    if failures:
+        broken = Table(title=f"Could not be created ({len(failures)})")
+        broken.add_column("env id")
+        broken.add_column("reason")
+        for env_id, reason in failures:
+            broken.add_row(env_id, reason.replace(f"cannot create env {env_id!r}: ", ""))
+        console.print(broken)
 
 
 @app.command()

@@ -6,12 +6,13 @@ import functools
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from td3her_cli.errors import EnvCrashError, EnvError, Td3HerError
+from td3her_cli.errors import EnvCrashError, EnvError, NotAGoalEnvError, Td3HerError
 from td3her_cli.quiet import quiet_native_output
 
 GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
@@ -116,7 +117,7 @@ def _make_goal_env(env_id: str, render_mode: str | None = None, **kwargs):
             if render_mode is not None:
                 kwargs["render_mode"] = render_mode
             env = gym.make(env_id, **kwargs)
-    except gym.error.Error as exc:
+    except (gym.error.NameNotFound, gym.error.VersionNotFound, gym.error.NamespaceNotFound) as exc:
         raise EnvError(
             f"unknown env {env_id!r} ({exc.__class__.__name__}); "
             "run `td3her envs` or check the id, e.g. PandaReach-v3"
@@ -217,14 +218,21 @@ def check_goal_env(env, env_id: str) -> None:
 
     obs_space = env.observation_space
     if not isinstance(obs_space, spaces.Dict) or not all(k in obs_space.spaces for k in GOAL_KEYS):
-        raise EnvError(
+        raise NotAGoalEnvError(
             f"{env_id} is not a goal-conditioned env: its observation must be a Dict with "
             f"keys {', '.join(GOAL_KEYS)}; use a goal env such as PandaReach-v3"
         )
+    for key in GOAL_KEYS:
+        space = obs_space.spaces[key]
+        if not isinstance(space, spaces.Box) or space.shape is None:
+            raise NotAGoalEnvError(
+                f"{env_id}'s {key} is a {type(space).__name__} space; td3her needs float "
+                "vectors (Box spaces) for the observation and both goals"
+            )
     if not callable(getattr(env.unwrapped, "compute_reward", None)):
-        raise EnvError(f"{env_id} has no compute_reward(achieved_goal, desired_goal, info)")
+        raise NotAGoalEnvError(f"{env_id} has no compute_reward(achieved_goal, desired_goal, info)")
     if not isinstance(env.action_space, spaces.Box):
-        raise EnvError(f"{env_id} needs a continuous (Box) action space for TD3")
+        raise NotAGoalEnvError(f"{env_id} needs a continuous (Box) action space for TD3")
 
 
 def reward_function(env) -> RewardFn:
@@ -349,10 +357,14 @@ def split_observation(obs: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.asarray(obs[k], dtype=np.float32).reshape(-1) for k in GOAL_KEYS)
 
 
-def list_goal_envs(modules: tuple[str, ...] = (), probe_all: bool = False) -> list[EnvSpec]:
-    """Specs of the registered goal envs: panda-gym's and those the given modules register.
+def list_goal_envs(
+    modules: tuple[str, ...] = (), probe_all: bool = False
+) -> tuple[list[EnvSpec], list[tuple[str, str]]]:
+    """Specs of the registered goal envs (panda-gym's and those the given modules register),
+    and (env id, reason) for each env that could not be created.
 
-    With probe_all, every registered id is tried (slow; non-goal envs are skipped).
+    With probe_all, every registered id is tried (slow). Envs that are made but are not
+    goal-conditioned are left out of both lists.
     """
     import gymnasium as gym
 
@@ -370,14 +382,29 @@ def list_goal_envs(modules: tuple[str, ...] = (), probe_all: bool = False) -> li
         for env_id, entry in gym.registry.items()
         if probe_all or defined_in(entry.entry_point, prefixes)
     ]
-    specs = []
+    specs, failures = [], []
     for env_id in sorted(candidates):
-        try:
-            env = make_env(env_id)
-        except Exception:  # noqa: BLE001 - any env that cannot be made is simply not listed
-            continue
-        try:
-            specs.append(describe_env(env, env_id))
-        finally:
-            env.close()
-    return specs
+        with warnings.catch_warnings():  # "env X is out of date" for every old version
+            warnings.simplefilter("ignore")
+            spec, reason = _probe(env_id)
+        if spec is not None:
+            specs.append(spec)
+        elif reason is not None:
+            failures.append((env_id, reason))
+    return specs, failures
+
+
+def _probe(env_id: str) -> tuple[EnvSpec | None, str | None]:
+    """(spec, None) for a goal env, (None, reason) for one that fails, (None, None) otherwise."""
+    try:
+        env = make_env(env_id)
+    except NotAGoalEnvError:
+        return None, None
+    except Exception as exc:  # noqa: BLE001 - listed with its reason
+        return None, str(exc) if isinstance(exc, EnvError) else _one_line(exc)
+    try:
+        return describe_env(env, env_id), None
+    except Exception as exc:  # noqa: BLE001 - made, but not usable: listed with its reason
+        return None, str(exc) if isinstance(exc, EnvError) else _one_line(exc)
+    finally:
+        env.close()

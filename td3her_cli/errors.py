@@ -45,3 +45,7 @@ class Interrupted(Td3HerError):
 
 class EnvCrashError(Td3HerError):
     """The env raised inside reset() or step() (exit code 1)."""
+
+
+class NotAGoalEnvError(EnvError):
+    """The env exists but is not goal-conditioned (or has no continuous actions)."""

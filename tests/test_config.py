@@ -83,6 +83,9 @@ def test_parse_hidden():
         ("PandaFlip-v3", "flip"),
         ("PandaReach-v3", "original"),
         ("PointGoal-v0", "original"),
+        ("FetchPush-v4", "push"),
+        ("FetchPickAndPlaceDense-v4", "pick-and-place"),
+        ("FetchReach-v4", "original"),
         (None, "original"),
     ],
 )
