@@ -23,6 +23,7 @@ from pathlib import Path
 from td3her_cli.errors import RunInUseError, UsageError
 
 CONFIG_FILE = "config.json"
+RUN_CONFIG_KEYS = {"env_id", "epochs", "cycles", "episodes_per_cycle", "her_strategy"}
 LOCK_FILE = ".td3her.lock"
 RUN_FILES = (
     CONFIG_FILE,
@@ -40,14 +41,13 @@ RUN_FOLDERS = {  # folder -> glob patterns of what td3her writes in it
 
 
 def is_run_dir(path: Path) -> bool:
-    """Whether `path` holds a td3her run (a config.json td3her can read)."""
-    from td3her_cli.config import TrainConfig
-
+    """Whether `path` holds a td3her run: a config.json with td3her's keys (any td3her
+    version's, so an older or newer run can still be replaced with --force)."""
     try:
-        TrainConfig.from_dict(json.loads((Path(path) / CONFIG_FILE).read_text()))
-    except Exception:  # noqa: BLE001 - missing, unreadable or foreign: not a td3her run
+        config = json.loads((Path(path) / CONFIG_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
-    return True
+    return isinstance(config, dict) and RUN_CONFIG_KEYS <= config.keys()
 
 
 def check_new_run_dir(path: Path, force: bool) -> None:
