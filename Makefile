@@ -18,11 +18,12 @@ $(STAMP): pyproject.toml
 train: install
 	$(BIN)/td3her train --env PandaReach-v3 $(ARGS)
 
+# Two pytest workers: most tests wait on one env or one subprocess, so the 2 cores both work.
 test: install
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n 2 --durations=15
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 readme: install  # rerun the README's sample commands and write their outputs into it
 	$(BIN)/python -m tests.readme_samples
