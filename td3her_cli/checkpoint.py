@@ -34,6 +34,7 @@ import numpy as np
 
 from td3her_cli import strict_json
 from td3her_cli.errors import CheckpointError, NoCheckpointError
+from td3her_cli.rundir import CHECKPOINT_NAME, STAGING_NAME, is_checkpoint_dir
 
 if TYPE_CHECKING:
     from td3her_cli.training import Trainer
@@ -190,9 +191,14 @@ def _write_failure(final: Path, root: Path, exc: BaseException) -> str:
 
 def _drop_older_buffers(root: Path, newest: str) -> None:
     """Remove buffer.npz from every checkpoint but `newest` (a buffer is ~100-200 MB)."""
-    for path in root.glob(f"epoch_*/{BUFFER_FILE}"):
-        if path.parent.name != newest:
-            path.unlink(missing_ok=True)
+    for checkpoint in checkpoint_dirs(root):
+        if checkpoint.name != newest:
+            (checkpoint / BUFFER_FILE).unlink(missing_ok=True)
+
+
+def checkpoint_dirs(root: Path) -> list[Path]:
+    """The checkpoints td3her wrote in `root` (RUN/checkpoints); the user's folders excluded."""
+    return [p for p in root.iterdir() if is_checkpoint_dir(p)] if root.is_dir() else []
 
 
 def _pause_hook(staging: Path) -> None:
@@ -211,15 +217,13 @@ def _pause_hook(staging: Path) -> None:
 def _prune(root: Path, keep: int) -> None:
     """Keep the newest `keep` checkpoints plus those the pointers name; drop stale temp dirs."""
     pinned = {p.get("checkpoint") for p in (_pointer_meta(root, n) for n in POINTERS) if p}
-    found = sorted(
-        (p for p in root.iterdir() if p.is_dir() and p.name.startswith("epoch_")),
-        key=lambda p: (p / META_FILE).stat().st_mtime if (p / META_FILE).exists() else 0,
-    )
+    found = sorted(checkpoint_dirs(root), key=lambda p: (p / META_FILE).stat().st_mtime)
     for path in found[:-keep] if keep > 0 else found:
         if path.name not in pinned:
             shutil.rmtree(path, ignore_errors=True)
-    for stale in root.glob(".tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
+    for stale in root.iterdir():
+        if STAGING_NAME.fullmatch(stale.name) and stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -237,11 +241,18 @@ def _write_pointer(root: Path, name: str, data: dict) -> None:
 
 
 def _pointer_meta(root: Path, name: str) -> dict | None:
+    """The pointer `name`.json, if it is whole and names a checkpoint of this run by its name
+    (never a path: a pointer must not lead to another run's checkpoint)."""
+    pointer = _read_pointer(root, name)
+    valid = isinstance(pointer, dict) and isinstance(pointer.get("checkpoint"), str)
+    return pointer if valid and CHECKPOINT_NAME.fullmatch(pointer["checkpoint"]) else None
+
+
+def _read_pointer(root: Path, name: str):
     try:
-        pointer = json.loads((root / f"{name}.json").read_text())
+        return json.loads((root / f"{name}.json").read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
-    return pointer if isinstance(pointer, dict) else None
 
 
 def _hash_files(directory: Path) -> dict[str, str]:
@@ -317,7 +328,7 @@ def resolve_checkpoint(path: Path, latest: bool = False) -> CheckpointInfo:
 def newest_complete_checkpoint(root: Path) -> CheckpointInfo | None:
     """The checkpoint with the most training in `root` among those that validate, or None."""
     found = []
-    for candidate in root.glob("epoch_*"):
+    for candidate in checkpoint_dirs(root):
         try:
             info = load_checkpoint_info(candidate)
         except CheckpointError:
@@ -331,10 +342,13 @@ def _pointer_problem(root: Path, name: str) -> str:
     path = root / f"{name}.json"
     if not path.exists():
         return f"{path} is missing"
-    pointer = _pointer_meta(root, name)
-    if pointer is None:
+    pointer = _read_pointer(root, name)
+    if not isinstance(pointer, dict) or "checkpoint" not in pointer:
         return f"{path} is corrupt"
-    return f"{path} names {pointer.get('checkpoint')}, which is missing"
+    named = pointer["checkpoint"]
+    if _pointer_meta(root, name) is None:
+        return f"{path} names {named!r}, which is not a checkpoint name of this run"
+    return f"{path} names {named}, which is missing"
 
 
 def load_checkpoint_info(path: Path) -> CheckpointInfo:

@@ -18,6 +18,7 @@ from td3her_cli.display import make_console
 from td3her_cli.errors import Interrupted, NoCheckpointError, Td3HerError, UsageError
 from td3her_cli.metrics import write_atomically
 from td3her_cli.rundir import (
+    PLOT_FILES,
     check_new_run_dir,
     create_run_dir,
     probe_writable,
@@ -401,8 +402,11 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
         raise UsageError(f"--resume {run_dir}: no config.json there; give a td3her run directory")
     try:
         saved = TrainConfig.from_dict(json.loads(config_path.read_text()))
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"{config_path} is corrupt ({exc})") from None
+    except (ValueError, TypeError, AttributeError, UsageError) as exc:
+        raise UsageError(
+            f"--resume {run_dir}: {config_path} is not a td3her config ({exc}); give a td3her "
+            "run directory"
+        ) from None
     for key, value in given.items():
         if key != "epochs" and value != getattr(saved, key):
             raise UsageError(
@@ -410,10 +414,13 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
                 f"{getattr(saved, key)}; a resumed run keeps its config (only --epochs may change)"
             )
     config = saved.replace(epochs=given.get("epochs", saved.epochs))
-    try:  # training.train(resume=True) resolves it again, with the warning if any
-        meta = resolve_checkpoint(run_dir, latest=True).meta
+    try:  # training.train(resume=True) resolves it again
+        info = resolve_checkpoint(run_dir, latest=True)
     except NoCheckpointError:
         return config, run_dir, 0
+    if info.warning:  # e.g. latest.json lost: the newest complete checkpoint is used
+        warn(info.warning)
+    meta = info.meta
     done = int(meta.get("epoch", 0))
     if meta.get("solved"):  # stopped by --stop-at-success: done, however many epochs are asked
         make_console().print(
@@ -700,7 +707,13 @@ def export_onnx(
     """Write the policy as one ONNX file (normalisers, actor, action scaling) that runs
     without TensorFlow, e.g. in onnxruntime; needs the export extra (onnx, onnxruntime)."""
     from td3her_cli.checkpoint import resolve_checkpoint
-    from td3her_cli.export import default_export_path, export_policy, require_packages, sidecar_path
+    from td3her_cli.export import (
+        check_sidecar_is_ours,
+        default_export_path,
+        export_policy,
+        require_packages,
+        sidecar_path,
+    )
     from td3her_cli.quiet import import_tensorflow
 
     require_packages("onnx", "onnxruntime")
@@ -714,6 +727,7 @@ def export_onnx(
         )
     for path in (out, sidecar_path(out)):
         check_regular_out(path, "export")
+    check_sidecar_is_ours(sidecar_path(out), out)
     check_output_path(out)
     import_tensorflow()
     result = export_policy(info, out)
@@ -760,6 +774,10 @@ def plot(
         for warning in loaded[-1].warnings:  # one line each: file and line number
             warn(warning)
     out_dir = out if out is not None else runs[0] / "plots"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is a file; plot writes a folder of PNGs there")
+    for name in PLOT_FILES:  # never write through a link or onto a device
+        check_regular_out(out_dir / name, "plot")
     check_output_path(out_dir / "score.png")
     paths = plot_runs(loaded, out_dir, width, height, x_axis, compare)
     table = Table(title="Runs")

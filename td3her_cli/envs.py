@@ -81,6 +81,11 @@ def import_env_modules(modules: tuple[str, ...] = ()) -> None:
                     f"env module {name!r} raised {_one_line(exc)} while being imported; "
                     "fix the module or drop --env-module"
                 ) from exc
+            except SystemExit as exc:  # a module that exits must not end td3her silently
+                raise EnvError(
+                    f"env module {name!r} called sys.exit({exc.code!r}) while being imported; "
+                    "fix the module or drop --env-module"
+                ) from None
     _supply_missing_panda_texture()
 
 

@@ -17,6 +17,7 @@ inputs and the largest difference is reported (and must stay below CHECK_TOLERAN
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ import numpy as np
 
 from td3her_cli import strict_json
 from td3her_cli.checkpoint import CHECKPOINTS_DIR, CheckpointInfo, load_policy, versions
-from td3her_cli.errors import CheckpointError, Td3HerError
+from td3her_cli.errors import CheckpointError, Td3HerError, UsageError
 from td3her_cli.metrics import write_atomically
 from td3her_cli.networks import LEAKY_SLOPE
 
@@ -113,6 +114,22 @@ def default_export_path(info: CheckpointInfo) -> Path:
 def sidecar_path(onnx_path: Path) -> Path:
     """The JSON description written beside an exported graph: FILE.onnx -> FILE.json."""
     return Path(onnx_path).with_suffix(".json")
+
+
+def check_sidecar_is_ours(sidecar: Path, out: Path) -> None:
+    """Raise UsageError if `sidecar` exists and is not an earlier td3her export description
+    (exporting would replace a file td3her did not write)."""
+    if not sidecar.exists():
+        return
+    try:
+        ours = json.loads(sidecar.read_text()).get("format") == "td3her-onnx-policy"
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        ours = False
+    if not ours:
+        raise UsageError(
+            f"--out {out}: its description would go to {sidecar}, which exists and is not a "
+            "td3her export description; move it away or choose another --out"
+        )
 
 
 def policy_params(loaded, meta: dict) -> PolicyParams:
@@ -317,8 +334,10 @@ def onnx_policy(path: Path, obs_dim: int, goal_dim: int):
     import onnxruntime
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"ONNX policy {path} does not exist; write one with td3her export")
+    if not path.is_file():
+        raise CheckpointError(f"ONNX policy {path} is not a regular file; give an .onnx file")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1  # one observation per step: threads only add overhead
     try:

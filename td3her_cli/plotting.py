@@ -22,7 +22,6 @@ from td3her_cli.metrics import METRICS_FILE, read_numbered_metrics
 DPI = 100  # figsize = pixels / DPI, saved at the same DPI: the PNG is exactly width x height
 SUCCESS_THRESHOLD = 0.95  # "solved" in summary_rows
 X_AXES = ("epoch", "env_steps")
-PLOT_FILES = ("score.png", "actor.png", "critics.png")
 CRITIC_COLORS = ("tab:orange", "tab:green")
 # The numeric fields each row kind is plotted from; a value may be null (or NaN in old files):
 # missing, e.g. no loss in a cycle that ran no update.

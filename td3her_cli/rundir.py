@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -33,11 +34,35 @@ RUN_FILES = (
     "error.txt",
     LOCK_FILE,
 )
-RUN_FOLDERS = {  # folder -> glob patterns of what td3her writes in it
-    "checkpoints": ("epoch_*", ".tmp-*", "latest.json", "best.json", ".*.json.tmp"),
-    "tb": ("events.out.tfevents.*",),
-    "plots": ("score.png", "actor.png", "critics.png"),
-}
+RUN_FOLDERS = ("checkpoints", "tb", "plots")
+CHECKPOINT_NAME = re.compile(r"epoch_\d{3,}(-cycle_\d{3,})?")  # epoch_003, epoch_004-cycle_017
+STAGING_NAME = re.compile(r"\.tmp-epoch_\d{3,}(-cycle_\d{3,})?-\d+")  # a checkpoint being written
+POINTER_FILES = ("latest.json", "best.json", ".latest.json.tmp", ".best.json.tmp")
+PLOT_FILES = ("score.png", "actor.png", "critics.png")
+
+
+def is_checkpoint_dir(path: Path) -> bool:
+    """Whether `path` is a checkpoint td3her wrote: named epoch_NNN[-cycle_NNN], a real
+    folder, holding meta.json (anything else in checkpoints/ is the user's)."""
+    return (
+        CHECKPOINT_NAME.fullmatch(path.name) is not None
+        and path.is_dir()
+        and not path.is_symlink()
+        and (path / "meta.json").is_file()
+    )
+
+
+def is_run_entry(folder: str, entry: Path) -> bool:
+    """Whether `entry`, inside the run's `folder`, is something td3her writes there."""
+    if entry.is_symlink():
+        return False
+    if folder == "checkpoints":
+        staging = STAGING_NAME.fullmatch(entry.name) is not None and entry.is_dir()
+        pointer = entry.name in POINTER_FILES and entry.is_file()
+        return is_checkpoint_dir(entry) or staging or pointer
+    if folder == "tb":
+        return entry.name.startswith("events.out.tfevents.") and entry.is_file()
+    return folder == "plots" and entry.name in PLOT_FILES and entry.is_file()
 
 
 def is_run_dir(path: Path) -> bool:
@@ -73,6 +98,20 @@ def check_new_run_dir(path: Path, force: bool) -> None:
             f"--force replaces only a td3her run, and {path} is not one (no td3her "
             f"config.json; it holds {shown}); choose another --out"
         )
+    for name in RUN_FILES:  # what --force would delete must be td3her's own files
+        entry = path / name
+        if entry.is_symlink() or (entry.exists() and not entry.is_file()):
+            what = "a symbolic link" if entry.is_symlink() else "not a regular file"
+            raise UsageError(
+                f"--force: {entry} is {what}, so td3her did not write it; move it away or "
+                "choose another --out"
+            )
+    for name in RUN_FOLDERS:
+        if (path / name).exists() and not (path / name).is_dir():
+            raise UsageError(
+                f"--force: {path / name} is not a folder, so td3her did not write it; move it "
+                "away or choose another --out"
+            )
 
 
 def create_run_dir(path: Path) -> list[Path]:
@@ -114,16 +153,17 @@ def remove_run_files(path: Path) -> list[str]:
     for name in RUN_FILES:
         if name != LOCK_FILE:  # the lock is held by whoever is replacing the run
             (path / name).unlink(missing_ok=True)
-    for folder, patterns in RUN_FOLDERS.items():
-        root = path / folder
-        if not root.is_dir() or root.is_symlink():
+    for folder in RUN_FOLDERS:
+        root = path / folder  # may be a link to a folder elsewhere: only td3her's entries go
+        if not root.is_dir():
             continue
-        for pattern in patterns:
-            for entry in root.glob(pattern):
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink(missing_ok=True)
+        for entry in list(root.iterdir()):
+            if not is_run_entry(folder, entry):
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # kept if the user put files of their own there
             root.rmdir()
     return sorted(p.name for p in path.iterdir() if p.name not in (LOCK_FILE, *RUN_FOLDERS))

@@ -427,7 +427,6 @@ def train(
             result.empty_buffer = trainer.buffer.size == 0
             if result.empty_buffer:
                 trainer.restart_warmup()
-            notes.extend([info.warning] if info.warning else [])
             notes.append(resume_note(trainer, info.path))
         else:
             if resume:

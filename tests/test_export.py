@@ -186,6 +186,7 @@ BAD_EXPORTS = {  # case -> what its one error line says
     "directory": "is a directory; export writes only regular files: choose another --out",
     "json symlink": "policy.json is a symbolic link (to elsewhere.json); export writes only",
     "suffix": "does not end in .onnx; e.g. --out",
+    "user json": "policy.json, which exists and is not a td3her export description",
 }
 
 
@@ -198,11 +199,15 @@ def test_bad_exports_are_one_line_and_write_nothing(case, tiny_run, tmp_path, ru
         out.mkdir()
     elif case == "json symlink":
         (tmp_path / "policy.json").symlink_to("elsewhere.json")
+    elif case == "user json":
+        (tmp_path / "policy.json").write_text('{"mine": 1}')
     before = sorted(tmp_path.iterdir())
     code, _, err = run_cli(["export", str(tiny_run), "--out", str(out)])
     assert code == (1 if case == "no onnx" else 2)
     assert BAD_EXPORTS[case] in one_error_line(err)
     assert sorted(tmp_path.iterdir()) == before
+    if case == "user json":
+        assert (tmp_path / "policy.json").read_text() == '{"mine": 1}'
 
 
 def test_evaluate_with_a_missing_onnx_file_is_one_line(tiny_run, tmp_path, run_cli):

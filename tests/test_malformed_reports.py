@@ -9,7 +9,8 @@ import pytest
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.metrics import METRICS_FILE
-from td3her_cli.plotting import PLOT_FILES, NoMetricsError, load_run, summary_rows
+from td3her_cli.plotting import NoMetricsError, load_run, summary_rows
+from td3her_cli.rundir import PLOT_FILES
 from td3her_cli.sweep import parse_grid, plan_sweep, prepare_sweep_dir
 from td3her_cli.sweep_report import CORRUPT, build_report
 from tests.test_plotting import write_run

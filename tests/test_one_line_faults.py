@@ -79,15 +79,23 @@ def test_disk_full_while_checkpointing_keeps_the_last_checkpoint(
         assert saved["epochs"] == 3, "config.json records the resumed run's --epochs"
 
 
-@pytest.mark.parametrize("command", ["train", "envs"])
-def test_an_env_module_that_raises_on_import_is_named(command, tmp_path, run_cli, monkeypatch):
-    (tmp_path / "broken_envs.py").write_text("raise RuntimeError('no licence for the simulator')\n")
+@pytest.mark.parametrize(
+    ("command", "body", "message"),
+    [
+        ("train", "raise RuntimeError('no licence')", "raised RuntimeError: no licence while"),
+        ("envs", "raise RuntimeError('no licence')", "raised RuntimeError: no licence while"),
+        ("envs", "import sys; sys.exit(3)", "called sys.exit(3) while being imported"),
+    ],
+)
+def test_an_env_module_that_raises_on_import_is_named(
+    command, body, message, tmp_path, run_cli, monkeypatch
+):
+    (tmp_path / "broken_envs.py").write_text(body + "\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
     code, _, err = run_cli([command, "--env-module", "broken_envs"])
     line = one_error_line(err)
-    assert code == 2
-    assert "env module 'broken_envs' raised RuntimeError: no licence for the simulator" in line
+    assert code == 2 and f"env module 'broken_envs' {message}" in line
 
 
 def test_an_env_that_fails_to_construct_is_named(tmp_path, run_cli):

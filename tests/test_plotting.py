@@ -11,7 +11,8 @@ from PIL import Image
 
 from td3her_cli.errors import Td3HerError
 from td3her_cli.metrics import METRICS_FILE
-from td3her_cli.plotting import PLOT_FILES, load_run, plot_runs, summary_rows
+from td3her_cli.plotting import load_run, plot_runs, summary_rows
+from td3her_cli.rundir import PLOT_FILES
 
 STEPS_PER_EPISODE = 50
 

@@ -51,6 +51,11 @@ def test_a_latest_pointer_to_a_missing_checkpoint_falls_back_with_a_warning(tiny
     (root / "latest.json").write_text("{not json")
     info = resolve_checkpoint(run_dir, latest=True)
     assert info.path.name == "epoch_001" and "latest.json is corrupt" in info.warning
+    for elsewhere in (str(tiny_run / "checkpoints" / "epoch_002"), ".."):  # never another run's
+        (root / "latest.json").write_text(json.dumps({"checkpoint": elsewhere}))
+        info = resolve_checkpoint(run_dir, latest=True)
+        assert info.path.parent == root and info.path.name == "epoch_001"
+        assert "which is not a checkpoint name of this run" in info.warning
     healthy = resolve_checkpoint(tiny_run, latest=True)
     assert healthy.warning == "", "a healthy pointer gives no warning"
 

@@ -45,13 +45,20 @@ def test_force_refuses_a_directory_that_is_not_a_td3her_run(tmp_path, run_cli):
 def test_force_replaces_a_run_but_keeps_the_users_files(tiny_run, tmp_path, run_cli):
     out = tmp_path / "run"
     shutil.copytree(tiny_run, out)
-    mine = [out / "notes.txt", out / "checkpoints" / "my-notes.txt", out / "tb" / "mine.csv"]
+    mine = [
+        out / "notes.txt",
+        out / "checkpoints" / "my-notes.txt",
+        out / "checkpoints" / "epoch_summary.csv",  # named like td3her's, but not a checkpoint
+        out / "checkpoints" / "epoch_002_backup" / "meta.json",
+        out / "tb" / "mine.csv",
+    ]
     for path in mine:
+        path.parent.mkdir(exist_ok=True)
         path.write_text("keep me")
     code, _, err = run_cli(["train", "--out", str(out), "--force", *ONE_CYCLE])
     assert code == 0, err
     kept = sorted(p.name for p in (out / "checkpoints").iterdir() if p.is_dir())
-    assert kept == ["epoch_001"], "the earlier run's epoch_002 must not survive --force"
+    assert kept == ["epoch_001", "epoch_002_backup"], "the old epoch_002 must not survive --force"
     assert all(path.read_text() == "keep me" for path in mine)
     assert not list((out / "tb").glob("events.out.tfevents.*")), "old curves are gone"
 
@@ -154,3 +161,45 @@ def test_a_run_directory_that_cannot_be_written_is_not_left_behind(tmp_path, run
     assert code == 2 and f"cannot write to run directory {out}" in err
     assert "No space left on device" in err
     assert not (tmp_path / "new").exists(), "the folders it made are removed again"
+
+
+def test_pruning_keeps_folders_td3her_did_not_write(tiny_run, tmp_path):
+    from td3her_cli.checkpoint import _prune
+
+    root = tmp_path / "run" / "checkpoints"
+    shutil.copytree(tiny_run / "checkpoints", root)
+    (root / "best.json").unlink()
+    shutil.copytree(root / "epoch_001", root / "epoch_001_mybackup")
+    (root / "epoch_photos").mkdir()
+    _prune(root, keep=1)
+    kept = sorted(p.name for p in root.iterdir() if p.is_dir())
+    assert kept == ["epoch_001_mybackup", "epoch_002", "epoch_photos"]
+
+
+@pytest.mark.parametrize("fault", ["metrics.jsonl is a folder", "config.json is a link"])
+def test_force_refuses_entries_td3her_cannot_have_written(fault, tiny_run, tmp_path, run_cli):
+    out = tmp_path / "run"
+    shutil.copytree(tiny_run, out)
+    if fault == "metrics.jsonl is a folder":
+        (out / "metrics.jsonl").unlink()
+        (out / "metrics.jsonl").mkdir()
+        (out / "metrics.jsonl" / "keep.txt").write_text("mine")
+    else:
+        (tmp_path / "my-config.json").write_bytes((out / "config.json").read_bytes())
+        (out / "config.json").unlink()
+        (out / "config.json").symlink_to(tmp_path / "my-config.json")
+    before = snapshot(out)
+    code, _, err = run_cli(["train", "--out", str(out), "--force", *ONE_CYCLE])
+    assert code == 2 and "so td3her did not write it" in err, err
+    assert snapshot(out) == before and (out / "config.json").exists()
+
+
+def test_plot_never_writes_through_a_link(tiny_run, tmp_path, run_cli):
+    precious = tmp_path / "precious.png"
+    precious.write_text("precious")
+    out = tmp_path / "plots"
+    out.mkdir()
+    (out / "score.png").symlink_to(precious)
+    code, _, err = run_cli(["plot", str(tiny_run), "--out", str(out)])
+    assert code == 2 and "is a symbolic link" in err, err
+    assert precious.read_text() == "precious"
