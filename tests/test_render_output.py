@@ -6,6 +6,7 @@ a policy in an env swaps `cli.policy_in_env` for a point env whose renderer fail
 """
 
 import contextlib
+import dataclasses
 import importlib.util
 import json
 import os
@@ -18,7 +19,6 @@ import numpy as np
 import pytest
 
 from td3her_cli import cli
-from td3her_cli.envs import EnvSpec
 from td3her_cli.errors import EnvError, UsageError
 from td3her_cli.rendering import make_render_env, write_animation
 
@@ -172,19 +172,10 @@ def test_path_errors_are_reported_before_tensorflow_is_imported(tmp_path):
     ],
 )
 def test_a_render_failure_is_one_line_naming_the_env(
-    env_id, code, message, tmp_path, run_cli, monkeypatch
+    env_id, code, message, small_spec, tmp_path, run_cli, monkeypatch
 ):
     """Through the real child process that renders (tests.crashing_goal_env's broken envs)."""
-    spec = EnvSpec(
-        env_id=env_id,
-        obs_dim=2,
-        goal_dim=2,
-        action_dim=2,
-        action_low=(-1.0, -1.0),
-        action_high=(1.0, 1.0),
-        max_episode_steps=20,
-        reward_bounds=(-1.0, 0.0),
-    )
+    spec = dataclasses.replace(small_spec, env_id=env_id, obs_dim=2, max_episode_steps=20)
     info = SimpleNamespace(meta={"config": {"env_modules": ["tests.crashing_goal_env"]}})
 
     @contextlib.contextmanager

@@ -16,7 +16,7 @@ import pytest
 from td3her_cli.errors import RunInUseError
 from td3her_cli.rundir import LOCK_FILE, run_lock
 
-from .conftest import tiny_cli_args
+from .test_interruption import start_training
 
 ONE_CYCLE = [
     "--epochs", "1", "--cycles", "1", "--episodes-per-cycle", "1", "--optimization-steps", "1",
@@ -118,19 +118,7 @@ def test_a_killed_holder_never_blocks_the_run(tmp_path):
 
 def test_two_concurrent_trains_never_share_a_run_directory(tmp_path, run_cli):
     out = tmp_path / "run"
-    first = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "td3her_cli",
-            "train",
-            *tiny_cli_args(epochs=100),
-            "--out",
-            str(out),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    first = start_training(out, 100)
     try:
         deadline = time.monotonic() + 60
         while not (out / "config.json").exists() or not (out / LOCK_FILE).read_text():
