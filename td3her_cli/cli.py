@@ -16,8 +16,9 @@ import typer
 from td3her_cli.config import TrainConfig, parse_hidden
 from td3her_cli.display import make_console
 from td3her_cli.errors import Interrupted, NoCheckpointError, Td3HerError, UsageError
-from td3her_cli.metrics import write_atomically
+from td3her_cli.metrics import METRICS_FILE, write_atomically
 from td3her_cli.rundir import (
+    CONFIG_FILE,
     PLOT_FILES,
     check_new_run_dir,
     create_run_dir,
@@ -308,7 +309,7 @@ def train(
                 if force:  # a fresh run must not inherit an earlier run's checkpoints or curves
                     remove_run_files(run_dir)
                 # Written first: from now on the directory is recognisably a td3her run.
-                write_atomically(run_dir / "config.json", config.to_json() + "\n")
+                write_atomically(run_dir / CONFIG_FILE, config.to_json() + "\n")
             result = _run_training(
                 config,
                 run_dir,
@@ -379,7 +380,7 @@ def _run_training(config, run_dir, console, stop, resume, keep, save_buffer, ten
 
 
 def _has_metrics(run_dir: Path) -> bool:
-    path = run_dir / "metrics.jsonl"
+    path = run_dir / METRICS_FILE
     return path.is_file() and path.stat().st_size > 0
 
 
@@ -397,7 +398,7 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
 
     from td3her_cli.checkpoint import resolve_checkpoint
 
-    config_path = run_dir / "config.json"
+    config_path = run_dir / CONFIG_FILE
     if not config_path.exists():
         raise UsageError(f"--resume {run_dir}: no config.json there; give a td3her run directory")
     try:

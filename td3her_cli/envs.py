@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from td3her_cli.errors import EnvCrashError, EnvError, NotAGoalEnvError, Td3HerError
+from td3her_cli.errors import EnvCrashError, EnvError, NotAGoalEnvError, Td3HerError, one_line
 from td3her_cli.quiet import quiet_native_output
 
 GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
+CAUSE_CHARS = 300  # longest cause an error line quotes from an env or env module
 
 RewardFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -78,8 +79,8 @@ def import_env_modules(modules: tuple[str, ...] = ()) -> None:
                 ) from None
             except Exception as exc:  # noqa: BLE001 - the module's own bug, named in one line
                 raise EnvError(
-                    f"env module {name!r} raised {_one_line(exc)} while being imported; "
-                    "fix the module or drop --env-module"
+                    f"env module {name!r} raised {one_line(exc, CAUSE_CHARS)} while being "
+                    "imported; fix the module or drop --env-module"
                 ) from exc
             except SystemExit as exc:  # a module that exits must not end td3her silently
                 raise EnvError(
@@ -128,7 +129,7 @@ def _make_goal_env(env_id: str, render_mode: str | None = None, **kwargs):
             "run `td3her envs` or check the id, e.g. PandaReach-v3"
         ) from None
     except Exception as exc:  # noqa: BLE001 - the env's constructor failed: name it and why
-        raise EnvError(f"cannot create env {env_id!r}: {_one_line(exc)}") from exc
+        raise EnvError(f"cannot create env {env_id!r}: {one_line(exc, CAUSE_CHARS)}") from exc
     try:
         check_goal_env(env, env_id)
     except EnvError:
@@ -204,17 +205,10 @@ class NamedCrashes:
 
     def _message(self, call: str, exc: Exception, seed: int | None = None) -> str:
         where = f" (episode seed {seed})" if seed is not None else ""
-        return f"env {self.env_id} crashed in {call}(){where}: {_one_line(exc)}"
+        return f"env {self.env_id} crashed in {call}(){where}: {one_line(exc, CAUSE_CHARS)}"
 
     def __getattr__(self, name: str):
         return getattr(self.env, name)
-
-
-def _one_line(exc: BaseException) -> str:
-    """'Type: first line of the message', at most 300 characters."""
-    text = str(exc).strip().splitlines()
-    line = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-    return line[:300]
 
 
 def check_goal_env(env, env_id: str) -> None:
@@ -401,15 +395,19 @@ def list_goal_envs(
 
 def _probe(env_id: str) -> tuple[EnvSpec | None, str | None]:
     """(spec, None) for a goal env, (None, reason) for one that fails, (None, None) otherwise."""
+
+    def reason(exc: Exception) -> str:
+        return str(exc) if isinstance(exc, EnvError) else one_line(exc, CAUSE_CHARS)
+
     try:
         env = make_env(env_id)
     except NotAGoalEnvError:
         return None, None
     except Exception as exc:  # noqa: BLE001 - listed with its reason
-        return None, str(exc) if isinstance(exc, EnvError) else _one_line(exc)
+        return None, reason(exc)
     try:
         return describe_env(env, env_id), None
     except Exception as exc:  # noqa: BLE001 - made, but not usable: listed with its reason
-        return None, str(exc) if isinstance(exc, EnvError) else _one_line(exc)
+        return None, reason(exc)
     finally:
         env.close()

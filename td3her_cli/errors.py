@@ -1,6 +1,13 @@
 """Domain errors: each becomes one friendly line and an exit code in the CLI."""
 
 
+def one_line(exc: BaseException, limit: int | None = None) -> str:
+    """'TypeName: first line of the message' (at most `limit` characters), for error lines."""
+    lines = str(exc).strip().splitlines()
+    line = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return line if limit is None else line[:limit]
+
+
 class Td3HerError(Exception):
     """A user-facing error. The message names the problem and, where possible, the fix."""
 

@@ -119,10 +119,11 @@ def evaluate(
     With `give_up(successes, episodes_run)`, the evaluation stops early once it returns true
     (the result then covers the episodes run so far).
     """
-    episodes = []
+    episodes, successes = [], 0
     for seed in seeds:
         episodes.append(collect_episode(env, spec, policy, seed))
-        if give_up is not None and give_up(sum(e.success for e in episodes), len(episodes)):
+        successes += episodes[-1].success
+        if give_up is not None and give_up(successes, len(episodes)):
             break
     return EvalResult(
         success_rate=float(np.mean([e.success for e in episodes])),

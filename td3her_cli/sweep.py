@@ -45,7 +45,7 @@ from typing import Any
 
 from td3her_cli import strict_json
 from td3her_cli.config import TrainConfig
-from td3her_cli.errors import CheckpointError, Td3HerError, UsageError
+from td3her_cli.errors import CheckpointError, Td3HerError, UsageError, one_line
 from td3her_cli.metrics import write_atomically
 from td3her_cli.rundir import remove_run_files, run_lock
 
@@ -445,7 +445,7 @@ def run_trial(
         with contextlib.suppress(OSError):
             trial.run_dir.mkdir(parents=True, exist_ok=True)
             write_atomically(error_path, traceback.format_exc())
-        return outcome(FAILED, error=_one_line(exc))
+        return outcome(FAILED, error=one_line(exc))
     final = result.epochs[-1].evaluation.success_rate if result.epochs else None
     resumed = status.epoch if status.state == RESUME else None
     return outcome(DONE, resumed_from_epoch=resumed, final_success_rate=final)
@@ -545,7 +545,7 @@ def run_sweep(
                         outcome = ray.get(ref)
                     except ray.exceptions.RayError as exc:  # the worker died (OOM, segfault)
                         outcome = TrialOutcome(
-                            trial.name, trial.setting, trial.seed, FAILED, error=_one_line(exc)
+                            trial.name, trial.setting, trial.seed, FAILED, error=one_line(exc)
                         )
                     report(outcome)
         except KeyboardInterrupt:  # checkpoints are atomic: a re-run resumes from them
@@ -569,7 +569,7 @@ def _init_ray(ray, address: str | None) -> None:
         ray.init(address=address or "local", **kwargs)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         where = f"--address {address}" if address else "a local Ray"
-        raise UsageError(f"cannot start or join {where} ({_one_line(exc)})") from None
+        raise UsageError(f"cannot start or join {where} ({one_line(exc)})") from None
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -648,9 +648,3 @@ def _first_difference(saved: dict, current: dict) -> str:
     if saved.get("grid") != current.get("grid"):
         return "its --grid differs"
     return ""
-
-
-def _one_line(exc: BaseException) -> str:
-    """'TypeName: first line of the message'."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
