@@ -1,0 +1,73 @@
+"""`python -m bench.update_scaling [--threads N]`: what a TD3 update costs as batch and critics grow.
+
+Times `agent.update_many` (K fused steps in one XLA call, as a training cycle runs them) on
+synthetic PandaPush-v3-shaped batches (obs 18, goal 3, action 3; 3x256 networks) for each batch
+size and critic-ensemble size, interleaving the configurations over repeats so machine drift is
+shared. Prints a Markdown table: milliseconds per update (median and range) and updates per
+second, which bound the update-to-data ratio a run can afford at a given env-step rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from td3her_cli.quiet import import_tensorflow
+
+PANDA_PUSH_DIMS = {"obs_dim": 18, "goal_dim": 3, "action_dim": 3}
+
+
+def main() -> None:
+    """Measure and print the update cost table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=None, help="TF threads (default: all)")
+    parser.add_argument("--batches", default="256,512,1024,2048")
+    parser.add_argument("--critics", default="2:2,10:2", help="N:M pairs (critics, target critics)")
+    parser.add_argument("--steps", type=int, default=40, help="updates per fused call")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    import_tensorflow(args.threads)
+
+    import numpy as np
+
+    from bench.td3_update import stack_batches, synthetic_batches
+    from td3her_cli.agent import TD3Agent
+    from td3her_cli.config import TrainConfig
+    from td3her_cli.envs import EnvSpec
+
+    spec = EnvSpec(
+        env_id="PandaPush-v3", **PANDA_PUSH_DIMS, action_low=(-1.0,) * 3,
+        action_high=(1.0,) * 3, max_episode_steps=50, reward_bounds=(-1.0, 0.0),
+    )
+    rng = np.random.default_rng(0)
+    calls = {}
+    for batch in (int(b) for b in args.batches.split(",")):
+        for pair in args.critics.split(","):
+            critics, target = (int(x) for x in pair.split(":"))
+            config = TrainConfig(
+                batch_size=batch, critics=critics, target_critics=target, policy_delay=2
+            )
+            agent = TD3Agent(config, spec, jit_compile=True)
+            stacked = stack_batches(synthetic_batches(spec, batch, 4, rng), args.steps)
+            agent.update_many(stacked)  # trace and compile
+            calls[(batch, critics, target)] = (agent, stacked, [])
+    for _ in range(args.repeats):
+        for agent, stacked, seconds in calls.values():
+            start = time.perf_counter()
+            agent.update_many(stacked)
+            seconds.append((time.perf_counter() - start) / args.steps)
+    threads = args.threads or "all"
+    print(f"TF threads: {threads}; {args.steps} fused updates per call; {args.repeats} repeats")
+    print("| batch | critics (target subset) | ms per update, median (min–max) | updates/s |")
+    print("|---|---|---|---|")
+    for (batch, critics, target), (_, _, seconds) in calls.items():
+        median = statistics.median(seconds)
+        print(
+            f"| {batch} | {critics} ({target}) | {median * 1e3:.2f} "
+            f"({min(seconds) * 1e3:.2f}–{max(seconds) * 1e3:.2f}) | {1 / median:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
