@@ -118,7 +118,7 @@ def render_report(
 ) -> str:
     """The whole Markdown document."""
     header = [
-        "# td3her benchmarks",
+        "### `make bench` output",
         "",
         f"Plan: **{plan.name}** ({plan.repeats} interleaved repeats per in-process figure); "
         f"whole run {seconds:.0f} s. Each row is the median over repeats with its min – max "

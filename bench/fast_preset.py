@@ -58,7 +58,7 @@ class SeedRun:
 
     seed: int
     process_seconds: float
-    """Wall seconds of the whole `td3her train` process (all epochs)."""
+    """Wall seconds of the whole `td3her train` process (to its last epoch or its early stop)."""
     import_seconds: float | None
     """Wall seconds of `python -c "import tensorflow"` run just before it (None: not run)."""
     epochs: tuple[dict, ...]

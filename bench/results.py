@@ -163,7 +163,7 @@ def _markdown_row(cells: Sequence[str]) -> str:
 
 def render_figure(figure: Figure) -> str:
     """A Markdown section for one figure."""
-    parts = [f"## {figure.number}. {figure.title}", "", figure.description, ""]
+    parts = [f"### Figure {figure.number}. {figure.title}", "", figure.description, ""]
     for table in figure.tables:
         parts += [render_table(table) if isinstance(table, Table) else render_grid(table), ""]
     for note in figure.notes:
@@ -176,6 +176,6 @@ def render_figure(figure: Figure) -> str:
 
 def render_machine(info: Sequence[tuple[str, str]]) -> str:
     """A two-column Markdown table of machine facts."""
-    lines = ["## Machine", "", "| | |", "| --- | --- |"]
+    lines = ["### Machine", "", "| | |", "| --- | --- |"]
     lines += [f"| {key} | {value} |" for key, value in info]
     return "\n".join(lines) + "\n"
