@@ -1,4 +1,4 @@
-"""`python -m bench.update_scaling [--threads N]`: what a TD3 update costs as batch and critics grow.
+"""`python -m bench.update_scaling [--threads N]`: TD3 update cost as batch and critics grow.
 
 Times `agent.update_many` (K fused steps in one XLA call, as a training cycle runs them) on
 synthetic PandaPush-v3-shaped batches (obs 18, goal 3, action 3; 3x256 networks) for each batch
@@ -37,8 +37,12 @@ def main() -> None:
     from td3her_cli.envs import EnvSpec
 
     spec = EnvSpec(
-        env_id="PandaPush-v3", **PANDA_PUSH_DIMS, action_low=(-1.0,) * 3,
-        action_high=(1.0,) * 3, max_episode_steps=50, reward_bounds=(-1.0, 0.0),
+        env_id="PandaPush-v3",
+        **PANDA_PUSH_DIMS,
+        action_low=(-1.0,) * 3,
+        action_high=(1.0,) * 3,
+        max_episode_steps=50,
+        reward_bounds=(-1.0, 0.0),
     )
     rng = np.random.default_rng(0)
     calls = {}
