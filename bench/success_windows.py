@@ -7,16 +7,17 @@ it, with the number of epochs in brackets. Runs of different settings compare at
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
+
+from td3her_cli.metrics import METRICS_FILE, read_metrics
 
 EDGES = (0, 40e3, 60e3, 80e3, 100e3, 120e3, 140e3, 160e3, 180e3, 200e3)
 
 
 def window_means(run_dir: Path) -> list[tuple[float, int] | None]:
     """(mean success, epochs) per window of EDGES, None where no epoch falls."""
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").open() if line.strip()]
+    rows, _ = read_metrics(run_dir / METRICS_FILE)  # a run still going may end mid-line
     epochs = [r for r in rows if r["kind"] == "epoch" and r.get("success_rate") is not None]
     means = []
     for low, high in zip(EDGES, EDGES[1:]):
@@ -31,11 +32,7 @@ def main() -> None:
     print("| run | " + " | ".join(windows) + " |")
     print("|---" * (len(windows) + 1) + "|")
     for run in sys.argv[1:]:
-        cells = [
-            f"{m:.0%} ({n})" if c else "—"
-            for c in window_means(Path(run))
-            for m, n in [c or (0, 0)]
-        ]
+        cells = [f"{w[0]:.0%} ({w[1]})" if w else "—" for w in window_means(Path(run))]
         print(f"| {Path(run).name} | " + " | ".join(cells) + " |")
 
 

@@ -10,13 +10,14 @@ cycle of each epoch (not timed on its own).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from td3her_cli.metrics import METRICS_FILE, read_metrics
 
 
 def time_split(run_dir: Path) -> dict[str, float]:
     """Seconds of collection, updates (+ HER sampling), evaluation and the rest of a run."""
-    rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").open() if line.strip()]
+    rows, _ = read_metrics(Path(run_dir) / METRICS_FILE)
     epochs = [r for r in rows if r["kind"] == "epoch"]
     done = epochs[-1]["epoch"] if epochs else 0  # a run still going has cycles past it
     cycles = [r for r in rows if r["kind"] == "cycle" and r["epoch"] <= done]

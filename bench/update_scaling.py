@@ -10,12 +10,13 @@ second, which bound the update-to-data ratio a run can afford at a given env-ste
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
 from td3her_cli.quiet import import_tensorflow
 
-PANDA_PUSH_DIMS = {"obs_dim": 18, "goal_dim": 3, "action_dim": 3}
+PANDA_PUSH_OBS_DIM = 18  # goal and action dims are Reach's (3 each)
 
 
 def main() -> None:
@@ -31,19 +32,11 @@ def main() -> None:
 
     import numpy as np
 
-    from bench.td3_update import stack_batches, synthetic_batches
+    from bench.td3_update import PANDA_REACH, stack_batches, synthetic_batches
     from td3her_cli.agent import TD3Agent
     from td3her_cli.config import TrainConfig
-    from td3her_cli.envs import EnvSpec
 
-    spec = EnvSpec(
-        env_id="PandaPush-v3",
-        **PANDA_PUSH_DIMS,
-        action_low=(-1.0,) * 3,
-        action_high=(1.0,) * 3,
-        max_episode_steps=50,
-        reward_bounds=(-1.0, 0.0),
-    )
+    spec = dataclasses.replace(PANDA_REACH, env_id="PandaPush-v3", obs_dim=PANDA_PUSH_OBS_DIM)
     rng = np.random.default_rng(0)
     calls = {}
     for batch in (int(b) for b in args.batches.split(",")):
