@@ -14,6 +14,10 @@ Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]  # ([N, obs], [N, goal])
 Noise = Callable[[], np.ndarray]
 
 
+class EvaluationStopped(Exception):
+    """An evaluation given up because a stop was requested (Ctrl-C, SIGTERM)."""
+
+
 @dataclass(frozen=True)
 class EvalResult:
     """Deterministic evaluation over several episodes."""
@@ -113,14 +117,18 @@ def evaluate(
     policy: Policy,
     seeds: Sequence[int],
     give_up: Callable[[int, int], bool] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> EvalResult:
     """Deterministic episodes, one per seed; success is info["is_success"] at the end.
 
     With `give_up(successes, episodes_run)`, the evaluation stops early once it returns true
-    (the result then covers the episodes run so far).
+    (the result then covers the episodes run so far). With `stop`, EvaluationStopped is
+    raised before the next episode once stop() is true (the result would be incomplete).
     """
     episodes, successes = [], 0
     for seed in seeds:
+        if stop is not None and stop():
+            raise EvaluationStopped
         episodes.append(collect_episode(env, spec, policy, seed))
         successes += episodes[-1].success
         if give_up is not None and give_up(successes, len(episodes)):

@@ -41,7 +41,7 @@ from td3her_cli.memory import check_memory
 from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics, write_atomically
 from td3her_cli.noise import make_noise
 from td3her_cli.replay import Episode, HerReplayBuffer
-from td3her_cli.rollout import EvalResult, collect_episode, evaluate
+from td3her_cli.rollout import EvalResult, EvaluationStopped, collect_episode, evaluate
 from td3her_cli.strict_json import none_to_nan
 from td3her_cli.training_stats import CycleStats, EpochStats
 
@@ -263,20 +263,24 @@ class Trainer:
         self.opt_steps += steps
         return updates
 
-    def evaluate(self) -> EvalResult:
-        """Deterministic evaluation episodes with seeds unique to this epoch."""
+    def evaluate(self, stop: Callable[[], bool] | None = None) -> EvalResult:
+        """Deterministic evaluation episodes with seeds unique to this epoch (the one whose
+        cycles are done). Raises EvaluationStopped once stop() turns true."""
         count = self.config.eval_episodes
         seeds = [
             episode_seed(self.config.seed, EVAL_STREAM, self.epoch * count + i)
             for i in range(count)
         ]
-        return evaluate(self.eval_env, self.spec, self.agent.numpy_policy(), seeds)
+        return evaluate(self.eval_env, self.spec, self.agent.numpy_policy(), seeds, stop=stop)
 
-    def check_best(self, evaluation: EvalResult) -> dict | None:
-        """best.json's new record if this epoch's policy becomes `best`, else None.
+    def check_best(
+        self, evaluation: EvalResult, epoch: int, stop: Callable[[], bool] | None = None
+    ) -> dict | None:
+        """best.json's new record if epoch `epoch`'s policy becomes `best`, else None.
 
         A candidate (its evaluation beats the best's) is re-evaluated on the same
         `best_eval_episodes` episodes as every other candidate before it is promoted.
+        Raises EvaluationStopped once stop() turns true (best is then unchanged).
         """
         if not is_candidate(evaluation, self.best):
             return None
@@ -289,10 +293,10 @@ class Trainer:
             # Episodes stop once the candidate can no longer beat the best (same decision).
             give_up = cannot_beat(self.best, len(seeds))
             policy = self.agent.numpy_policy()
-            confirmation = evaluate(self.eval_env, self.spec, policy, seeds, give_up)
+            confirmation = evaluate(self.eval_env, self.spec, policy, seeds, give_up, stop)
         if not is_better(confirmation, self.best):
             return None
-        self.best = best_record(self.epoch, evaluation, confirmation)
+        self.best = best_record(epoch, evaluation, confirmation)
         return self.best
 
     def count_solved(self, evaluation: EvalResult) -> None:
@@ -500,18 +504,22 @@ def run_epochs(
                 each.on_cycle(stats)
             if should_stop():
                 break
-        if trainer.cycle < config.cycles:  # stopped mid-epoch: keep what is complete
+        eval_start = time.perf_counter()
+        if trainer.cycle == config.cycles:  # the epoch's cycles are done (not stopped)
+            try:
+                evaluation = trainer.evaluate(should_stop)
+                new_best = trainer.check_best(evaluation, trainer.epoch + 1, should_stop)
+            except EvaluationStopped:  # a resume evaluates the same policy on the same seeds
+                pass
+            else:
+                trainer.epoch, trainer.cycle = trainer.epoch + 1, 0
+        if trainer.cycle > 0:  # stopped before the epoch's evaluation ended: keep its cycles
             trainer.elapsed = elapsed()
             result.last_checkpoint = save_checkpoint(
                 trainer, run_dir, None, writer.rows, keep, save_buffer
             )
             result.interrupted = True
             break
-        eval_start = time.perf_counter()
-        evaluation = trainer.evaluate()
-        trainer.epoch += 1
-        trainer.cycle = 0
-        new_best = trainer.check_best(evaluation)
         trainer.count_solved(evaluation)
         eval_seconds = time.perf_counter() - eval_start
         trainer.side_seconds += eval_seconds

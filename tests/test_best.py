@@ -38,24 +38,20 @@ def test_a_lucky_epoch_is_not_promoted_without_its_re_evaluation(trainer, monkey
     confirmations = iter([result(0.10, 7), result(0.05, 7), result(0.40, 7)])
     seeds_seen = []
 
-    def scripted_evaluate(env, spec, policy, seeds, give_up=None):
+    def scripted_evaluate(env, spec, policy, seeds, give_up=None, stop=None):
         seeds_seen.append(list(seeds))
         return next(confirmations)
 
     monkeypatch.setattr(training, "evaluate", scripted_evaluate)
-    trainer.epoch = 1
-    first = trainer.check_best(result(0.30, 20))  # no best yet: promoted at its re-evaluation
+    first = trainer.check_best(result(0.30, 20), 1)  # no best yet: promoted at its re-evaluation
     assert first["success_rate"] == 0.10 and first["epoch_evaluation"]["success_rate"] == 0.30
     assert first["episodes"] == 7  # one success in 7 (10 %, rounded by the scripted result)
     assert first["ci95"] == pytest.approx(wilson_interval(1, 7), abs=1e-4)
-    trainer.epoch = 2
-    assert trainer.check_best(result(0.05, 20)) is None, "not above 10 %: not even a candidate"
+    assert trainer.check_best(result(0.05, 20), 2) is None, "not above 10 %: not even a candidate"
     assert len(seeds_seen) == 1
-    trainer.epoch = 3
-    assert trainer.check_best(result(0.80, 20)) is None, "80 % on 20, 5 % on 7: a lucky epoch"
+    assert trainer.check_best(result(0.80, 20), 3) is None, "80 % on 20, 5 % on 7: a lucky epoch"
     assert trainer.best["epoch"] == 1
-    trainer.epoch = 4
-    assert trainer.check_best(result(0.35, 20))["epoch"] == 4
+    assert trainer.check_best(result(0.35, 20), 4)["epoch"] == 4
     assert seeds_seen[0] == seeds_seen[1] == seeds_seen[2], "the same episodes for each"
     assert len(seeds_seen[0]) == 7
     eval_seeds = {training.episode_seed(0, training.EVAL_STREAM, i) for i in range(100)}
@@ -66,9 +62,8 @@ def test_without_re_evaluation_the_epoch_evaluation_decides(monkeypatch):
     trainer = Trainer(TrainConfig(**{**TINY, "best_eval_episodes": 0}))
     try:
         monkeypatch.setattr(training, "evaluate", lambda *a: pytest.fail("no re-evaluation"))
-        trainer.epoch = 1
-        assert trainer.check_best(result(0.5, 20))["success_rate"] == 0.5
-        assert trainer.check_best(result(0.5, 20)) is None
+        assert trainer.check_best(result(0.5, 20), 1)["success_rate"] == 0.5
+        assert trainer.check_best(result(0.5, 20), 2) is None
     finally:
         trainer.close()
 

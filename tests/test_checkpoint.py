@@ -108,27 +108,56 @@ class Notes:
         pass
 
 
+class StopOnCall:
+    """A should_stop that turns true at its n-th call: the loop asks after every cycle and
+    before every evaluation episode (TINY: calls 1-2 after epoch 1's cycles, 3-4 before its
+    evaluation episodes, 5-7 before its best-check episodes)."""
+
+    def __init__(self, n):
+        self.n, self.calls = n, 0
+
+    def __call__(self):
+        self.calls += 1
+        return self.calls >= self.n
+
+
+def metrics_rows_without_timings(run_dir):
+    found = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
+    for row in found:
+        for timing in ("wall_time", "env_steps_per_s", "train_seconds", "eval_seconds"):
+            row.pop(timing, None)
+    return found
+
+
 @pytest.mark.parametrize(
-    "env_id", ["PandaReach-v3", pytest.param("PandaPush-v3", marks=pytest.mark.slow)]
+    "env_id, stop",
+    [
+        ("PandaReach-v3", "after epoch 1"),
+        ("PandaReach-v3", "during the evaluation"),
+        ("PandaReach-v3", "during the best check"),
+        pytest.param("PandaPush-v3", "after epoch 1", marks=pytest.mark.slow),
+    ],
 )
-def test_resume_matches_an_uninterrupted_run(env_id, tmp_path):
+def test_resume_matches_an_uninterrupted_run(env_id, stop, tiny_run, tmp_path):
     config = TrainConfig(**TINY, env_id=env_id)
-    straight = tmp_path / "straight"
-    train(config, straight, tensorboard=False)  # the buffer is saved by default
+    straight = tiny_run  # TINY on PandaReach, buffer saved
+    if env_id != "PandaReach-v3":
+        straight = tmp_path / "straight"
+        train(config, straight, tensorboard=False)  # the buffer is saved by default
     split = tmp_path / "split"
-    train(config.replace(epochs=1), split, tensorboard=False)
+    if stop == "after epoch 1":
+        train(config.replace(epochs=1), split, tensorboard=False)
+    else:  # the cycles are kept; the resumed run evaluates them again, on the same episodes
+        first = train(config, split, should_stop=StopOnCall(4 if "evaluation" in stop else 6),
+                      tensorboard=False)
+        assert first.interrupted and first.last_checkpoint.name == "epoch_001-cycle_002"
+        assert [r["kind"] for r in metrics_rows_without_timings(split)] == ["cycle", "cycle"]
+        assert not (split / "checkpoints" / "best.json").exists()
     observer = Notes()
     train(config, split, observer, resume=True, tensorboard=False)
     assert "with its replay buffer" in observer.notes[-1]
-
-    def rows(run_dir):
-        found = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
-        for row in found:
-            for timing in ("wall_time", "env_steps_per_s", "train_seconds", "eval_seconds"):
-                row.pop(timing, None)
-        return found
-
-    assert rows(split) == rows(straight)  # no duplicated or missing rows, same numbers
+    # no duplicated or missing rows, same numbers
+    assert metrics_rows_without_timings(split) == metrics_rows_without_timings(straight)
     weights = {}
     for run_dir in (straight, split):
         trainer = Trainer(config)
@@ -141,6 +170,8 @@ def test_resume_matches_an_uninterrupted_run(env_id, tmp_path):
             trainer.close()
     for a, b in zip(weights[straight], weights[split]):
         np.testing.assert_array_equal(a, b)
+    best = [json.loads((d / "checkpoints" / "best.json").read_text()) for d in (straight, split)]
+    assert best[0] == best[1]
 
 
 # --------------------------------------------------------------------- bad input

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from td3her_cli.envs import describe_env, episode_seed, make_env, reward_function
+from td3her_cli.envs import (
+    FreshSimulationOnReset,
+    describe_env,
+    episode_seed,
+    make_env,
+    reward_function,
+)
 from td3her_cli.errors import EnvError
 from td3her_cli.rollout import collect_episode
 from td3her_cli.training import terminal_function
@@ -170,7 +176,8 @@ def test_terminal_modes_on_an_env_that_never_terminates():
 @pytest.mark.parametrize("env_id", ["PandaPush-v3", "PandaPickAndPlace-v3", "PandaStack-v3"])
 def test_an_episode_depends_only_on_its_seed_and_actions(env_id):
     """A used env and a fresh one, same seed and actions: the same trajectory, bit for bit
-    (panda-gym alone drifts by ~5e-3 on Push: PyBullet keeps contact state across resets)."""
+    (panda-gym alone drifts by ~5e-3 on Push: PyBullet keeps contact state across resets),
+    both after a scene rebuild (reset 3) and after a whole-simulation rebuild (reset 4)."""
 
     def trajectory(env, seed, actions):
         obs, _ = env.reset(seed=seed)
@@ -182,12 +189,16 @@ def test_an_episode_depends_only_on_its_seed_and_actions(env_id):
 
     rng = np.random.default_rng(0)
     used, fresh = make_env(env_id), make_env(env_id)
+    assert isinstance(used.env, FreshSimulationOnReset)
+    used.env.full_rebuild_every = 3
     try:
         shape = (30, *used.action_space.shape)
         actions = rng.uniform(-1, 1, shape).astype(np.float32)
         for seed in (100, 101):
             trajectory(used, seed, rng.uniform(-1, 1, shape).astype(np.float32))
-        np.testing.assert_array_equal(trajectory(fresh, 7, actions), trajectory(used, 7, actions))
+        expected = trajectory(fresh, 7, actions)
+        np.testing.assert_array_equal(trajectory(used, 7, actions), expected)  # scene rebuilt
+        np.testing.assert_array_equal(trajectory(used, 7, actions), expected)  # whole rebuilt
     finally:
         used.close()
         fresh.close()
