@@ -182,9 +182,7 @@ class FreshSimulationOnReset:
     compute_reward and is_success are pure functions of the goals.
     """
 
-    def __init__(
-        self, env, rebuild: Callable[[], object], full_rebuild_every: int = 500
-    ) -> None:
+    def __init__(self, env, rebuild: Callable[[], object], full_rebuild_every: int = 500) -> None:
         self.env = env
         self._rebuild = rebuild
         self.full_rebuild_every = full_rebuild_every

@@ -148,8 +148,12 @@ def test_resume_matches_an_uninterrupted_run(env_id, stop, tiny_run, tmp_path):
     if stop == "after epoch 1":
         train(config.replace(epochs=1), split, tensorboard=False)
     else:  # the cycles are kept; the resumed run evaluates them again, on the same episodes
-        first = train(config, split, should_stop=StopOnCall(4 if "evaluation" in stop else 6),
-                      tensorboard=False)
+        first = train(
+            config,
+            split,
+            should_stop=StopOnCall(4 if "evaluation" in stop else 6),
+            tensorboard=False,
+        )
         assert first.interrupted and first.last_checkpoint.name == "epoch_001-cycle_002"
         assert [r["kind"] for r in metrics_rows_without_timings(split)] == ["cycle", "cycle"]
         assert not (split / "checkpoints" / "best.json").exists()
