@@ -455,6 +455,7 @@ def evaluate(
 
     from td3her_cli.display import evaluation_table
     from td3her_cli.envs import make_env
+    from td3her_cli.rollout import deterministic_episodes
     from td3her_cli.rollout import evaluate as run_evaluation
 
     if onnx is not None:
@@ -463,7 +464,8 @@ def evaluate(
         require_packages("onnxruntime", purpose="evaluate --onnx")
     with policy_in_env(checkpoint, latest, env, env_module, seed, make_env, onnx) as loaded:
         info, gym_env, spec, policy = loaded
-        result = run_evaluation(gym_env, spec, policy, evaluation_seeds(seed, episodes))
+        seeds = evaluation_seeds(seed, episodes)
+        result = run_evaluation(deterministic_episodes(gym_env, spec, policy, seeds))
     source = {"checkpoint": str(info.path)} | ({"onnx": str(onnx)} if onnx is not None else {})
     if as_json:
         typer.echo(json.dumps({**source, "env_id": spec.env_id, **result.to_dict()}))

@@ -11,7 +11,7 @@ ratio does not change with N; only the wall-clock of collection does.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -86,13 +86,31 @@ class ParallelCollector:
         random_steps: int,
         on_episode: Callable[[Episode], None],
         random_action_prob: float = 0.0,
-    ) -> int:
-        """Run `count` episodes with the given seeds; on_episode(e) is called as each ends.
+    ) -> None:
+        """Run `count` exploratory episodes with the given seeds; on_episode(e) is called as
+        each ends (before the next step, so it may change what `policy` does next).
 
         The first `random_steps` env steps (counted over all workers) act uniformly at random,
-        and later steps with probability `random_action_prob`.
-        Returns the number of env steps taken.
+        and later steps with probability `random_action_prob`; the others add `noises[w]()`.
         """
+        for episode in self.episodes(
+            seeds[:count], policy, noises, rng, random_steps, random_action_prob
+        ):
+            on_episode(episode)
+
+    def episodes(
+        self,
+        seeds: list[int],
+        policy: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        noises: list | None = None,
+        rng: np.random.Generator | None = None,
+        random_steps: int = 0,
+        random_action_prob: float = 0.0,
+    ) -> Iterator[Episode]:
+        """One episode per seed, yielded as each ends (not in seed order). Without `noises`
+        the policy acts deterministically (an evaluation); see `collect` for the others.
+        Leaving the loop early is fine: the next call resets every worker it uses."""
+        count = len(seeds)
         n = self.num_envs
         current = {
             key: np.zeros((n, *self.envs.single_observation_space[key].shape), np.float32)
@@ -119,7 +137,8 @@ class ParallelCollector:
                     current["achieved_goal"][worker].copy(),
                     current["desired_goal"][worker].copy(),
                 )
-                noises[worker].reset()
+                if noises is not None:
+                    noises[worker].reset()
 
         start(list(range(min(n, count))))
         while any(record is not None for record in records):
@@ -130,7 +149,7 @@ class ParallelCollector:
                     random_action_prob > 0 and rng.random() < random_action_prob
                 ):
                     actions[worker] = rng.uniform(-1.0, 1.0, self.spec.action_dim)
-                else:
+                elif noises is not None:
                     actions[worker] = np.clip(actions[worker] + noises[worker](), -1.0, 1.0)
                 steps += 1
             raw, rewards, terminated, truncated, infos = self.envs.step(
@@ -150,10 +169,9 @@ class ParallelCollector:
                 record.current_goal = current["desired_goal"][worker].copy()
                 if terminated[worker] or truncated[worker]:
                     success = bool(np.asarray(infos.get("is_success", np.zeros(n)))[worker])
-                    on_episode(record.finish(success))
+                    yield record.finish(success)
                     records[worker] = None
                     ended.append(worker)
             restart = ended[: max(0, count - next_episode)]
             if restart:
                 start(restart)
-        return steps

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,31 +111,41 @@ def collect_episode(
     )
 
 
+def deterministic_episodes(
+    env, spec: EnvSpec, policy: Policy, seeds: Sequence[int]
+) -> Iterator[Episode]:
+    """One noiseless episode per seed, one after another in `env`."""
+    for seed in seeds:
+        yield collect_episode(env, spec, policy, seed)
+
+
 def evaluate(
-    env,
-    spec: EnvSpec,
-    policy: Policy,
-    seeds: Sequence[int],
+    episodes: Iterable[Episode],
     give_up: Callable[[int, int], bool] | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> EvalResult:
-    """Deterministic episodes, one per seed; success is info["is_success"] at the end.
+    """Success rate, mean return and length of deterministic episodes (e.g.
+    `deterministic_episodes`); success is info["is_success"] at an episode's end.
 
     With `give_up(successes, episodes_run)`, the evaluation stops early once it returns true
     (the result then covers the episodes run so far). With `stop`, EvaluationStopped is
     raised before the next episode once stop() is true (the result would be incomplete).
     """
-    episodes, successes = [], 0
-    for seed in seeds:
-        if stop is not None and stop():
-            raise EvaluationStopped
-        episodes.append(collect_episode(env, spec, policy, seed))
-        successes += episodes[-1].success
-        if give_up is not None and give_up(successes, len(episodes)):
+    done, successes = [], 0
+    iterator = iter(episodes)
+    while not (stop is not None and stop()):
+        episode = next(iterator, None)
+        if episode is None:
             break
+        done.append(episode)
+        successes += episode.success
+        if give_up is not None and give_up(successes, len(done)):
+            break
+    else:
+        raise EvaluationStopped
     return EvalResult(
-        success_rate=float(np.mean([e.success for e in episodes])),
-        mean_return=float(np.mean([e.reward.sum() for e in episodes])),
-        mean_length=float(np.mean([e.length for e in episodes])),
-        episodes=len(episodes),
+        success_rate=float(np.mean([e.success for e in done])),
+        mean_return=float(np.mean([e.reward.sum() for e in done])),
+        mean_length=float(np.mean([e.length for e in done])),
+        episodes=len(done),
     )

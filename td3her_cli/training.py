@@ -41,7 +41,13 @@ from td3her_cli.memory import check_memory
 from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics, write_atomically
 from td3her_cli.noise import make_noise
 from td3her_cli.replay import Episode, HerReplayBuffer
-from td3her_cli.rollout import EvalResult, EvaluationStopped, collect_episode, evaluate
+from td3her_cli.rollout import (
+    EvalResult,
+    EvaluationStopped,
+    collect_episode,
+    deterministic_episodes,
+    evaluate,
+)
 from td3her_cli.strict_json import none_to_nan
 from td3her_cli.training_stats import CycleStats, EpochStats
 
@@ -80,7 +86,11 @@ class Trainer:
         self.config = config
         import_env_modules(config.env_modules)
         self.env = make_env(config.env_id)
-        self.eval_env = make_env(config.env_id)
+        # More envs than a cycle has episodes would sit idle: use at most that many.
+        workers = min(config.num_envs, config.episodes_per_cycle)
+        # Evaluations run in the parallel envs when there are some, else in their own env.
+        self.eval_env = make_env(config.env_id) if workers == 1 else None
+        self.collector = None  # the parallel envs, started once the checks below pass
         self.spec = describe_env(self.env, config.env_id, config.seed)
         try:
             if self.spec.max_episode_steps and self.spec.max_episode_steps > config.buffer_size:
@@ -91,8 +101,7 @@ class Trainer:
             check_memory(config, self.spec)  # before the networks and buffer are allocated
             terminal_fn = terminal_function(config.terminal_on_success, self.env, self.spec)
         except UsageError:
-            self.env.close()
-            self.eval_env.close()
+            self.close()
             raise
         self.agent = TD3Agent(config, self.spec)
         self.buffer = HerReplayBuffer(
@@ -109,12 +118,9 @@ class Trainer:
         self.replay_rng, self.noise_rng, self.action_rng, self.normalizer_rng = (
             np.random.default_rng(s) for s in seeds
         )
-        # More envs than a cycle has episodes would sit idle: use at most that many.
-        workers = min(config.num_envs, config.episodes_per_cycle)
         self.noises = [
             make_noise(config, self.spec.action_dim, self.noise_rng) for _ in range(workers)
         ]
-        self.collector = None
         if workers > 1:
             from td3her_cli.parallel import ParallelCollector
 
@@ -188,7 +194,8 @@ class Trainer:
     def close(self) -> None:
         """Release the envs (and the parallel workers)."""
         self.env.close()
-        self.eval_env.close()
+        if self.eval_env is not None:
+            self.eval_env.close()
         if self.collector is not None:
             self.collector.close()
 
@@ -271,7 +278,22 @@ class Trainer:
             episode_seed(self.config.seed, EVAL_STREAM, self.epoch * count + i)
             for i in range(count)
         ]
-        return evaluate(self.eval_env, self.spec, self.agent.numpy_policy(), seeds, stop=stop)
+        return self.run_evaluation(seeds, stop=stop)
+
+    def run_evaluation(
+        self,
+        seeds: list[int],
+        give_up: Callable[[int, int], bool] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> EvalResult:
+        """The current policy's deterministic episodes for these seeds (rollout.evaluate), in
+        the parallel envs when there are some (the same episodes, sooner)."""
+        policy = self.agent.numpy_policy()
+        if self.collector is not None:
+            episodes = self.collector.episodes(seeds, policy)
+        else:
+            episodes = deterministic_episodes(self.eval_env, self.spec, policy, seeds)
+        return evaluate(episodes, give_up, stop)
 
     def check_best(
         self, evaluation: EvalResult, epoch: int, stop: Callable[[], bool] | None = None
@@ -292,8 +314,7 @@ class Trainer:
             ]
             # Episodes stop once the candidate can no longer beat the best (same decision).
             give_up = cannot_beat(self.best, len(seeds))
-            policy = self.agent.numpy_policy()
-            confirmation = evaluate(self.eval_env, self.spec, policy, seeds, give_up, stop)
+            confirmation = self.run_evaluation(seeds, give_up, stop)
         if not is_better(confirmation, self.best):
             return None
         self.best = best_record(epoch, evaluation, confirmation)

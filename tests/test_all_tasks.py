@@ -8,7 +8,7 @@ import pytest
 from td3her_cli.checkpoint import load_policy, resolve_checkpoint, save_checkpoint
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs import episode_seed
-from td3her_cli.rollout import evaluate
+from td3her_cli.rollout import deterministic_episodes, evaluate
 from td3her_cli.training import Trainer
 
 from .conftest import tiny_cli_args
@@ -40,7 +40,8 @@ def test_task_collect_update_checkpoint_evaluate(env_id, tmp_path):
         spec = trainer.spec
         info = resolve_checkpoint(tmp_path)
         assert info.meta["spaces"]["action_dim"] == spec.action_dim
-        result = evaluate(trainer.eval_env, spec, load_policy(info), [episode_seed(0, 2, 0)])
+        seeds = [episode_seed(0, 2, 0)]
+        result = evaluate(deterministic_episodes(trainer.eval_env, spec, load_policy(info), seeds))
         assert result.episodes == 1 and 1 <= result.mean_length <= spec.max_episode_steps
     finally:
         trainer.close()

@@ -38,11 +38,11 @@ def test_a_lucky_epoch_is_not_promoted_without_its_re_evaluation(trainer, monkey
     confirmations = iter([result(0.10, 7), result(0.05, 7), result(0.40, 7)])
     seeds_seen = []
 
-    def scripted_evaluate(env, spec, policy, seeds, give_up=None, stop=None):
+    def scripted_evaluation(seeds, give_up=None, stop=None):
         seeds_seen.append(list(seeds))
         return next(confirmations)
 
-    monkeypatch.setattr(training, "evaluate", scripted_evaluate)
+    monkeypatch.setattr(trainer, "run_evaluation", scripted_evaluation)
     first = trainer.check_best(result(0.30, 20), 1)  # no best yet: promoted at its re-evaluation
     assert first["success_rate"] == 0.10 and first["epoch_evaluation"]["success_rate"] == 0.30
     assert first["episodes"] == 7  # one success in 7 (10 %, rounded by the scripted result)
@@ -61,7 +61,7 @@ def test_a_lucky_epoch_is_not_promoted_without_its_re_evaluation(trainer, monkey
 def test_without_re_evaluation_the_epoch_evaluation_decides(monkeypatch):
     trainer = Trainer(TrainConfig(**{**TINY, "best_eval_episodes": 0}))
     try:
-        monkeypatch.setattr(training, "evaluate", lambda *a: pytest.fail("no re-evaluation"))
+        monkeypatch.setattr(trainer, "run_evaluation", lambda *a: pytest.fail("no re-evaluation"))
         assert trainer.check_best(result(0.5, 20), 1)["success_rate"] == 0.5
         assert trainer.check_best(result(0.5, 20), 2) is None
     finally:
@@ -104,19 +104,27 @@ def test_a_hopeless_candidate_stops_early_and_no_decision_changes():
     assert stopped > 300
 
 
-def test_evaluate_stops_once_give_up_says_so():
+def test_evaluate_stops_once_give_up_says_so_and_raises_once_stop_does():
     import numpy as np
 
     import tests.point_goal_env  # noqa: F401 - registers PointGoal-v0
     from td3her_cli.envs import describe_env, make_env
-    from td3her_cli.rollout import evaluate
+    from td3her_cli.rollout import EvaluationStopped, deterministic_episodes, evaluate
 
     env = make_env("PointGoal-v0")
     try:
         spec = describe_env(env, "PointGoal-v0", 0)
         policy = lambda observation, goal: np.zeros((1, 2), np.float32)  # noqa: E731
-        full = evaluate(env, spec, policy, range(12))
-        cut = evaluate(env, spec, policy, range(12), give_up=lambda successes, run: run >= 5)
+
+        def episodes():
+            return deterministic_episodes(env, spec, policy, range(12))
+
+        full = evaluate(episodes())
+        cut = evaluate(episodes(), give_up=lambda successes, run: run >= 5)
+        asked = []
+        with pytest.raises(EvaluationStopped):
+            evaluate(episodes(), stop=lambda: asked.append(1) or len(asked) > 3)
     finally:
         env.close()
     assert full.episodes == 12 and cut.episodes == 5
+    assert len(asked) == 4, "asked before each episode, stopped before the fourth"

@@ -7,7 +7,7 @@ import pytest
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs import describe_env, episode_seed, make_env
-from td3her_cli.rollout import evaluate
+from td3her_cli.rollout import deterministic_episodes, evaluate
 from td3her_cli.training import train
 
 pytestmark = pytest.mark.slow
@@ -40,7 +40,7 @@ def random_success_rate(episodes=50):
 
     try:
         seeds = [episode_seed(99, 1, i) for i in range(episodes)]
-        return evaluate(env, spec, policy, seeds).success_rate
+        return evaluate(deterministic_episodes(env, spec, policy, seeds)).success_rate
     finally:
         env.close()
 
