@@ -1,0 +1,115 @@
+"""`python -m bench.object_episodes [--env PandaPush-v3]`: what an object task's episode costs.
+
+Interleaves, over repeats and on the same episode seeds, blocks of uniform-random episodes:
+
+- as-is:       panda-gym alone (its resets carry contact state from episode to episode);
+- whole-sim:   every reset rebuilds the whole simulation (td3her before 2026-11-26);
+- fresh-scene: every reset re-creates the scene's bodies but the robot (td3her's make_env);
+
+and blocks of deterministic evaluation episodes with an untrained 3x256 actor:
+
+- eval 1 env:  one env in this process, one episode after another (`--num-envs 1`);
+- eval 2 envs: two subprocess envs, two episodes at a time (a run with `--num-envs 2`).
+
+Prints a Markdown table of env steps per second (median and range over repeats) and each
+block's ratio to as-is / to eval 1 env, computed within each repeat. On 2 cores the second
+eval block gains only when nothing else runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from td3her_cli.quiet import import_tensorflow
+
+
+def random_block(env, seeds: list[int], rng: np.random.Generator):
+    """Uniform-random episodes, one per seed: (env steps, seconds)."""
+    low, high = env.action_space.low, env.action_space.high
+    actions = rng.uniform(low, high, (len(seeds) * 100, *low.shape)).astype(np.float32)
+    steps, start = 0, time.perf_counter()
+    for seed in seeds:
+        env.reset(seed=seed)
+        while True:
+            _, _, terminated, truncated, _ = env.step(actions[steps % len(actions)])
+            steps += 1
+            if terminated or truncated:
+                break
+    return steps, time.perf_counter() - start
+
+
+def eval_block(episodes_of, seeds: list[int]):
+    """Deterministic episodes from `episodes_of(seeds)`: (env steps, seconds)."""
+    start = time.perf_counter()
+    steps = sum(episode.length for episode in episodes_of(seeds))
+    return steps, time.perf_counter() - start
+
+
+def main() -> None:
+    """Measure and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="PandaPush-v3")
+    parser.add_argument("--episodes", type=int, default=20, help="episodes per block")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="TF threads (the policy's)")
+    args = parser.parse_args()
+    import_tensorflow(args.threads)
+
+    from td3her_cli.agent import TD3Agent
+    from td3her_cli.config import TrainConfig
+    from td3her_cli.envs import FreshSimulationOnReset, _make_goal_env, describe_env, make_env
+    from td3her_cli.parallel import ParallelCollector
+    from td3her_cli.rollout import deterministic_episodes
+
+    as_is = _make_goal_env(args.env)
+    whole_sim = FreshSimulationOnReset(
+        _make_goal_env(args.env), lambda: _make_goal_env(args.env), full_rebuild_every=1
+    )
+    fresh_scene = make_env(args.env)
+    eval_env = make_env(args.env)
+    spec = describe_env(eval_env, args.env)
+    policy = TD3Agent(TrainConfig(env_id=args.env), spec).numpy_policy()
+    collector = ParallelCollector(args.env, (), 2, spec)
+    rng = np.random.default_rng(0)
+    blocks = {
+        "as-is": lambda seeds: random_block(as_is, seeds, rng),
+        "whole-sim": lambda seeds: random_block(whole_sim, seeds, rng),
+        "fresh-scene": lambda seeds: random_block(fresh_scene, seeds, rng),
+        "eval 1 env": lambda seeds: eval_block(
+            lambda s: deterministic_episodes(eval_env, spec, policy, s), seeds
+        ),
+        "eval 2 envs": lambda seeds: eval_block(lambda s: collector.episodes(s, policy), seeds),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in blocks}
+    try:
+        for repeat in range(args.repeats):
+            seeds = list(range(repeat * args.episodes, (repeat + 1) * args.episodes))
+            order = list(blocks) if repeat % 2 == 0 else list(reversed(blocks))
+            for name in order:
+                steps, seconds = blocks[name](seeds)
+                rates[name].append(steps / seconds)
+    finally:
+        collector.close()
+        for env in (as_is, whole_sim, fresh_scene, eval_env):
+            env.close()
+    print(
+        f"{args.env}: {args.episodes} episodes per block, {args.repeats} repeats, "
+        f"blocks interleaved (order reversed on odd repeats); TF threads: {args.threads}"
+    )
+    print("| block | env steps/s, median (min–max) | ratio to its reference, median |")
+    print("|---|---|---|")
+    for name, values in rates.items():
+        reference = "eval 1 env" if name.startswith("eval") else "as-is"
+        ratio = statistics.median(v / r for v, r in zip(values, rates[reference]))
+        print(
+            f"| {name} | {statistics.median(values):.0f} ({min(values):.0f}–{max(values):.0f}) "
+            f"| {ratio:.2f}x {reference} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
