@@ -532,8 +532,8 @@ class StopFlag:
         for each, handler in self._previous.items():
             signal.signal(each, handler)
         stderr.print(
-            f"signal {signum}: stopping after this cycle and saving a checkpoint "
-            "(Ctrl-C again stops at once, without it)",
+            f"signal {signum}: stopping after this cycle (or before the next evaluation "
+            "episode) and saving a checkpoint (Ctrl-C again stops at once, without it)",
             highlight=False,
             soft_wrap=True,
         )

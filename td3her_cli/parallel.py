@@ -17,6 +17,7 @@ import numpy as np
 
 from td3her_cli.envs import GOAL_KEYS, EnvSpec
 from td3her_cli.replay import Episode
+from td3her_cli.rollout import EvaluationStopped
 
 
 def _worker_env(env_id: str, modules: tuple[str, ...]):
@@ -71,6 +72,9 @@ class ParallelCollector:
         self.envs = AsyncVectorEnv(
             [factory] * num_envs, context="spawn", autoreset_mode=AutoresetMode.DISABLED
         )
+        # Every step steps all workers, idle ones too: none may be stepped before a reset
+        # (an evaluation of fewer episodes than workers may come first, after a resume).
+        self.envs.reset(seed=list(range(num_envs)))
 
     def close(self) -> None:
         """Stop the worker processes."""
@@ -106,10 +110,13 @@ class ParallelCollector:
         rng: np.random.Generator | None = None,
         random_steps: int = 0,
         random_action_prob: float = 0.0,
+        stop: Callable[[], bool] | None = None,
     ) -> Iterator[Episode]:
         """One episode per seed, yielded as each ends (not in seed order). Without `noises`
         the policy acts deterministically (an evaluation); see `collect` for the others.
-        Leaving the loop early is fine: the next call resets every worker it uses."""
+        With `stop`, EvaluationStopped is raised instead of starting another episode once
+        stop() is true (episodes under way are dropped). Leaving the loop early is fine: the
+        next call resets every worker it uses."""
         count = len(seeds)
         n = self.num_envs
         current = {
@@ -122,6 +129,8 @@ class ParallelCollector:
 
         def start(workers: list[int]) -> None:
             nonlocal next_episode
+            if stop is not None and stop():
+                raise EvaluationStopped
             mask = np.zeros(n, bool)
             worker_seeds: list[int | None] = [None] * n
             for worker in workers:

@@ -15,7 +15,7 @@ Noise = Callable[[], np.ndarray]
 
 
 class EvaluationStopped(Exception):
-    """An evaluation given up because a stop was requested (Ctrl-C, SIGTERM)."""
+    """Evaluation episodes given up because a stop was requested (Ctrl-C, SIGTERM)."""
 
 
 @dataclass(frozen=True)
@@ -112,37 +112,35 @@ def collect_episode(
 
 
 def deterministic_episodes(
-    env, spec: EnvSpec, policy: Policy, seeds: Sequence[int]
+    env,
+    spec: EnvSpec,
+    policy: Policy,
+    seeds: Sequence[int],
+    stop: Callable[[], bool] | None = None,
 ) -> Iterator[Episode]:
-    """One noiseless episode per seed, one after another in `env`."""
+    """One noiseless episode per seed, one after another in `env`. With `stop`,
+    EvaluationStopped is raised instead of starting another episode once stop() is true."""
     for seed in seeds:
+        if stop is not None and stop():
+            raise EvaluationStopped
         yield collect_episode(env, spec, policy, seed)
 
 
 def evaluate(
-    episodes: Iterable[Episode],
-    give_up: Callable[[int, int], bool] | None = None,
-    stop: Callable[[], bool] | None = None,
+    episodes: Iterable[Episode], give_up: Callable[[int, int], bool] | None = None
 ) -> EvalResult:
     """Success rate, mean return and length of deterministic episodes (e.g.
     `deterministic_episodes`); success is info["is_success"] at an episode's end.
 
     With `give_up(successes, episodes_run)`, the evaluation stops early once it returns true
-    (the result then covers the episodes run so far). With `stop`, EvaluationStopped is
-    raised before the next episode once stop() is true (the result would be incomplete).
+    (the result then covers the episodes run so far).
     """
     done, successes = [], 0
-    iterator = iter(episodes)
-    while not (stop is not None and stop()):
-        episode = next(iterator, None)
-        if episode is None:
-            break
+    for episode in episodes:
         done.append(episode)
         successes += episode.success
         if give_up is not None and give_up(successes, len(done)):
             break
-    else:
-        raise EvaluationStopped
     return EvalResult(
         success_rate=float(np.mean([e.success for e in done])),
         mean_return=float(np.mean([e.reward.sum() for e in done])),

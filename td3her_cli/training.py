@@ -290,10 +290,10 @@ class Trainer:
         the parallel envs when there are some (the same episodes, sooner)."""
         policy = self.agent.numpy_policy()
         if self.collector is not None:
-            episodes = self.collector.episodes(seeds, policy)
+            episodes = self.collector.episodes(seeds, policy, stop=stop)
         else:
-            episodes = deterministic_episodes(self.eval_env, self.spec, policy, seeds)
-        return evaluate(episodes, give_up, stop)
+            episodes = deterministic_episodes(self.eval_env, self.spec, policy, seeds, stop)
+        return evaluate(episodes, give_up)
 
     def check_best(
         self, evaluation: EvalResult, epoch: int, stop: Callable[[], bool] | None = None
@@ -531,7 +531,7 @@ def run_epochs(
                 evaluation = trainer.evaluate(should_stop)
                 new_best = trainer.check_best(evaluation, trainer.epoch + 1, should_stop)
             except EvaluationStopped:  # a resume evaluates the same policy on the same seeds
-                pass
+                trainer.side_seconds += time.perf_counter() - eval_start
             else:
                 trainer.epoch, trainer.cycle = trainer.epoch + 1, 0
         if trainer.cycle > 0:  # stopped before the epoch's evaluation ended: keep its cycles

@@ -104,7 +104,7 @@ def test_a_hopeless_candidate_stops_early_and_no_decision_changes():
     assert stopped > 300
 
 
-def test_evaluate_stops_once_give_up_says_so_and_raises_once_stop_does():
+def test_evaluation_stops_once_give_up_says_so_and_raises_once_stop_does():
     import numpy as np
 
     import tests.point_goal_env  # noqa: F401 - registers PointGoal-v0
@@ -116,15 +116,17 @@ def test_evaluate_stops_once_give_up_says_so_and_raises_once_stop_does():
         spec = describe_env(env, "PointGoal-v0", 0)
         policy = lambda observation, goal: np.zeros((1, 2), np.float32)  # noqa: E731
 
-        def episodes():
-            return deterministic_episodes(env, spec, policy, range(12))
+        def episodes(stop=None):
+            return deterministic_episodes(env, spec, policy, range(12), stop)
 
         full = evaluate(episodes())
         cut = evaluate(episodes(), give_up=lambda successes, run: run >= 5)
         asked = []
         with pytest.raises(EvaluationStopped):
-            evaluate(episodes(), stop=lambda: asked.append(1) or len(asked) > 3)
+            evaluate(episodes(stop=lambda: asked.append(1) or len(asked) > 3))
+        late = evaluate(episodes(stop=lambda: asked.append(1) or len(asked) > 4 + 12))
     finally:
         env.close()
     assert full.episodes == 12 and cut.episodes == 5
-    assert len(asked) == 4, "asked before each episode, stopped before the fourth"
+    assert len(asked) == 4 + 12, "asked before each episode, stopped before the fourth"
+    assert late.episodes == 12, "a stop during the last episode keeps the whole evaluation"

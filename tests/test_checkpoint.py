@@ -111,7 +111,7 @@ class Notes:
 class StopOnCall:
     """A should_stop that turns true at its n-th call: the loop asks after every cycle and
     before every evaluation episode (TINY: calls 1-2 after epoch 1's cycles, 3-4 before its
-    evaluation episodes, 5-7 before its best-check episodes)."""
+    two evaluation episodes, 5-7 before its three best-check episodes)."""
 
     def __init__(self, n):
         self.n, self.calls = n, 0

@@ -29,21 +29,22 @@ def test_parallel_episodes_equal_single_env_episodes(env_id):
     env.close()
     collector = ParallelCollector(env_id, (), 2, spec)
     try:
+        assert len(list(collector.episodes([21], proportional_policy))) == 1  # 1 of 2 workers
         silent = [GaussianNoise(spec.action_dim, 0.0, np.random.default_rng(0)) for _ in range(2)]
-        got = []
-        collector.collect(2, proportional_policy, silent, [21, 22], None, 0, got.append)
-        assert len(got) == 2
+        collected = []
+        collector.collect(5, proportional_policy, silent, seeds, None, 0, collected.append)
         next(collector.episodes([23, 24, 25], proportional_policy))  # left mid-episode
-        got = list(collector.episodes(seeds, proportional_policy))  # deterministic: no noise
+        evaluated = list(collector.episodes(seeds, proportional_policy))  # no noise at all
     finally:
         collector.close()
-    assert len(got) == 5
-    by_goal = {tuple(e.desired_goal[0]): e for e in got}
-    for episode in expected.values():
-        match = by_goal[tuple(episode.desired_goal[0])]
-        np.testing.assert_array_equal(match.observation, episode.observation)
-        np.testing.assert_array_equal(match.action, episode.action)
-        assert match.success == episode.success
+    for got in (collected, evaluated):
+        assert len(got) == 5
+        by_goal = {tuple(e.desired_goal[0]): e for e in got}
+        for episode in expected.values():
+            match = by_goal[tuple(episode.desired_goal[0])]
+            np.testing.assert_array_equal(match.observation, episode.observation)
+            np.testing.assert_array_equal(match.action, episode.action)
+            assert match.success == episode.success
 
 
 def train_one_epoch(tmp_path, **overrides):
