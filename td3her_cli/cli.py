@@ -449,6 +449,10 @@ def evaluate(
         Path | None,
         typer.Option(help="Act with this `td3her export` file (onnxruntime), not the SavedModel."),
     ] = None,
+    num_envs: Annotated[
+        int,
+        typer.Option(help="Envs stepping episodes in parallel (subprocesses); same seeds.", min=1),
+    ] = 1,
 ) -> None:
     """Run a checkpoint's policy deterministically and report success, return and length."""
     import json
@@ -465,7 +469,17 @@ def evaluate(
     with policy_in_env(checkpoint, latest, env, env_module, seed, make_env, onnx) as loaded:
         info, gym_env, spec, policy = loaded
         seeds = evaluation_seeds(seed, episodes)
-        result = run_evaluation(deterministic_episodes(gym_env, spec, policy, seeds))
+        if min(num_envs, episodes) > 1:
+            from td3her_cli.parallel import ParallelCollector
+
+            modules = env_modules_for(info, env_module)
+            collector = ParallelCollector(spec.env_id, modules, min(num_envs, episodes), spec)
+            try:
+                result = run_evaluation(collector.episodes(seeds, policy))
+            finally:
+                collector.close()
+        else:
+            result = run_evaluation(deterministic_episodes(gym_env, spec, policy, seeds))
     source = {"checkpoint": str(info.path)} | ({"onnx": str(onnx)} if onnx is not None else {})
     if as_json:
         typer.echo(json.dumps({**source, "env_id": spec.env_id, **result.to_dict()}))
@@ -491,8 +505,7 @@ def policy_in_env(
         warn(info.warning)
     import_tensorflow()
     env_id = env_id or info.meta["env_id"]
-    saved_modules = info.meta.get("config", {}).get("env_modules", [])
-    import_env_modules(tuple(saved_modules) + tuple(env_modules or ()))
+    import_env_modules(env_modules_for(info, env_modules))
     gym_env = make(env_id)
     try:
         spec = describe_env(gym_env, env_id, seed)
@@ -505,6 +518,11 @@ def policy_in_env(
             yield info, gym_env, spec, onnx_policy(onnx, spec.obs_dim, spec.goal_dim)
     finally:
         gym_env.close()
+
+
+def env_modules_for(info, extra: list[str] | None) -> tuple[str, ...]:
+    """The env modules a checkpoint's run imported, then the --env-module ones given now."""
+    return tuple(info.meta.get("config", {}).get("env_modules", [])) + tuple(extra or ())
 
 
 def evaluation_seeds(seed: int, episodes: int) -> list[int]:

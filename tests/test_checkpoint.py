@@ -185,11 +185,15 @@ def evaluate_error(args, run_cli):
     return code, err
 
 
-def test_evaluate_reports_success(tiny_run, run_cli):
-    code, out, _ = run_cli(["evaluate", str(tiny_run), "--episodes", "2", "--json"])
-    assert code == 0
-    result = json.loads(out)
-    assert result["episodes"] == 2 and 0.0 <= result["success_rate"] <= 1.0
+def test_evaluate_reports_success_in_one_env_and_in_parallel_envs(tiny_run, run_cli):
+    results = []
+    for num_envs in ("1", "2"):
+        args = ["evaluate", str(tiny_run), "--episodes", "4", "--json", "--num-envs", num_envs]
+        code, out, _ = run_cli(args)
+        assert code == 0
+        results.append(json.loads(out))
+    assert results[0]["episodes"] == 4 and 0.0 <= results[0]["success_rate"] <= 1.0
+    assert results[1] == results[0], "the same episodes, two at a time"
 
 
 @pytest.mark.parametrize(
