@@ -12,7 +12,8 @@ and blocks of deterministic evaluation episodes with an untrained 3x256 actor:
 - eval 2 envs: two subprocess envs, two episodes at a time (a run with `--num-envs 2`);
 
 and, as the ceiling for any parallel scheme, fresh-scene random episodes in two free-running
-processes at once (half the seeds each; no lockstep): `2 processes`, ratio to fresh-scene.
+processes at once (consecutive halves of the seeds; no lockstep): `2 processes`, ratio to
+fresh-scene.
 
 Prints a Markdown table of env steps per second (median and range over repeats) and each
 block's ratio to its reference, computed within each repeat. Run it on an idle machine.
@@ -28,21 +29,6 @@ import time
 import numpy as np
 
 from td3her_cli.quiet import import_tensorflow
-
-
-def random_block(env, seeds: list[int], rng: np.random.Generator):
-    """Uniform-random episodes, one per seed: (env steps, seconds)."""
-    low, high = env.action_space.low, env.action_space.high
-    actions = rng.uniform(low, high, (len(seeds) * 100, *low.shape)).astype(np.float32)
-    steps, start = 0, time.perf_counter()
-    for seed in seeds:
-        env.reset(seed=seed)
-        while True:
-            _, _, terminated, truncated, _ = env.step(actions[steps % len(actions)])
-            steps += 1
-            if terminated or truncated:
-                break
-    return steps, time.perf_counter() - start
 
 
 def eval_block(episodes_of, seeds: list[int]):
@@ -63,13 +49,16 @@ def _worker_start(env_id: str) -> None:
 
 
 def _worker_block(seeds: list[int]) -> tuple[int, float]:
-    return random_block(_WORKER_ENV, seeds, np.random.default_rng(seeds[0]))
+    from bench.env_throughput import raw_block  # imports TensorFlow: not at module level
+
+    return raw_block(_WORKER_ENV, len(seeds), np.random.default_rng(seeds[0]))(seeds[0])
 
 
 def two_process_block(pool, seeds: list[int]):
     """Half the seeds in each of two worker processes at once: (env steps, wall seconds)."""
     start = time.perf_counter()
-    halves = pool.map(_worker_block, [seeds[0::2], seeds[1::2]])
+    half = len(seeds) // 2
+    halves = pool.map(_worker_block, [seeds[:half], seeds[half:]])
     return sum(steps for steps, _ in halves), time.perf_counter() - start
 
 
@@ -83,6 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     import_tensorflow(args.threads)
 
+    from bench.env_throughput import raw_block
     from td3her_cli.agent import TD3Agent
     from td3her_cli.config import TrainConfig
     from td3her_cli.envs import FreshSimulationOnReset, _make_goal_env, describe_env, make_env
@@ -101,9 +91,9 @@ def main() -> None:
     pool = multiprocessing.get_context("spawn").Pool(2, _worker_start, (args.env,))
     rng = np.random.default_rng(0)
     blocks = {
-        "as-is": lambda seeds: random_block(as_is, seeds, rng),
-        "whole-sim": lambda seeds: random_block(whole_sim, seeds, rng),
-        "fresh-scene": lambda seeds: random_block(fresh_scene, seeds, rng),
+        "as-is": lambda seeds: raw_block(as_is, len(seeds), rng)(seeds[0]),
+        "whole-sim": lambda seeds: raw_block(whole_sim, len(seeds), rng)(seeds[0]),
+        "fresh-scene": lambda seeds: raw_block(fresh_scene, len(seeds), rng)(seeds[0]),
         "eval 1 env": lambda seeds: eval_block(
             lambda s: deterministic_episodes(eval_env, spec, policy, s), seeds
         ),

@@ -80,28 +80,6 @@ class ParallelCollector:
         """Stop the worker processes."""
         self.envs.close()
 
-    def collect(
-        self,
-        count: int,
-        policy: Callable[[np.ndarray, np.ndarray], np.ndarray],
-        noises: list,
-        seeds: list[int],
-        rng: np.random.Generator,
-        random_steps: int,
-        on_episode: Callable[[Episode], None],
-        random_action_prob: float = 0.0,
-    ) -> None:
-        """Run `count` exploratory episodes with the given seeds; on_episode(e) is called as
-        each ends (before the next step, so it may change what `policy` does next).
-
-        The first `random_steps` env steps (counted over all workers) act uniformly at random,
-        and later steps with probability `random_action_prob`; the others add `noises[w]()`.
-        """
-        for episode in self.episodes(
-            seeds[:count], policy, noises, rng, random_steps, random_action_prob
-        ):
-            on_episode(episode)
-
     def episodes(
         self,
         seeds: list[int],
@@ -112,8 +90,11 @@ class ParallelCollector:
         random_action_prob: float = 0.0,
         stop: Callable[[], bool] | None = None,
     ) -> Iterator[Episode]:
-        """One episode per seed, yielded as each ends (not in seed order). Without `noises`
-        the policy acts deterministically (an evaluation); see `collect` for the others.
+        """One episode per seed, yielded as each ends (not in seed order); the caller's work
+        at each yield happens before the next step, so it may change what `policy` does next.
+        The first `random_steps` env steps (counted over all workers) act uniformly at random,
+        and later steps with probability `random_action_prob`; the others add `noises[w]()`.
+        Without `noises` the policy acts deterministically (an evaluation).
         With `stop`, EvaluationStopped is raised instead of starting another episode once
         stop() is true (episodes under way are dropped). Leaving the loop early is fine: the
         next call resets every worker it uses."""

@@ -218,16 +218,15 @@ class Trainer:
             episodes.append(episode)
 
         if self.collector is not None:
-            self.collector.collect(
-                count,
+            for episode in self.collector.episodes(
+                seeds,
                 policy,
                 self.noises,
-                seeds,
                 self.action_rng,
                 random_steps,
-                store,
                 self.config.random_action_prob,
-            )
+            ):
+                store(episode)
         else:
             for seed in seeds:
                 episode = collect_episode(

@@ -31,8 +31,7 @@ def test_parallel_episodes_equal_single_env_episodes(env_id):
     try:
         assert len(list(collector.episodes([21], proportional_policy))) == 1  # 1 of 2 workers
         silent = [GaussianNoise(spec.action_dim, 0.0, np.random.default_rng(0)) for _ in range(2)]
-        collected = []
-        collector.collect(5, proportional_policy, silent, seeds, None, 0, collected.append)
+        collected = list(collector.episodes(seeds, proportional_policy, silent, None, 0))
         next(collector.episodes([23, 24, 25], proportional_policy))  # left mid-episode
         evaluated = list(collector.episodes(seeds, proportional_policy))  # no noise at all
     finally:
