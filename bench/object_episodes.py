@@ -9,7 +9,7 @@ Interleaves, over repeats and on the same episode seeds, blocks of uniform-rando
 and blocks of deterministic evaluation episodes with an untrained 3x256 actor:
 
 - eval 1 env:  one env in this process, one episode after another (`--num-envs 1`);
-- eval 2 envs: two subprocess envs, two episodes at a time (a run with `--num-envs 2`);
+- eval 2 workers: two worker processes running whole episodes (a run with `--num-envs 2`);
 
 and, as the ceiling for any parallel scheme, fresh-scene random episodes in two free-running
 processes at once (consecutive halves of the seeds; no lockstep): `2 processes`, ratio to
@@ -76,7 +76,7 @@ def main() -> None:
     from td3her_cli.agent import TD3Agent
     from td3her_cli.config import TrainConfig
     from td3her_cli.envs import FreshSimulationOnReset, _make_goal_env, describe_env, make_env
-    from td3her_cli.parallel import ParallelCollector
+    from td3her_cli.parallel import EpisodeJob, EpisodeWorkers
     from td3her_cli.rollout import deterministic_episodes
 
     as_is = _make_goal_env(args.env)
@@ -87,7 +87,8 @@ def main() -> None:
     eval_env = make_env(args.env)
     spec = describe_env(eval_env, args.env)
     policy = TD3Agent(TrainConfig(env_id=args.env), spec).numpy_policy()
-    collector = ParallelCollector(args.env, (), 2, spec)
+    workers = EpisodeWorkers(args.env, (), 2, spec)
+    workers.set_policy(policy.snapshot)
     pool = multiprocessing.get_context("spawn").Pool(2, _worker_start, (args.env,))
     rng = np.random.default_rng(0)
     blocks = {
@@ -97,7 +98,9 @@ def main() -> None:
         "eval 1 env": lambda seeds: eval_block(
             lambda s: deterministic_episodes(eval_env, spec, policy, s), seeds
         ),
-        "eval 2 envs": lambda seeds: eval_block(lambda s: collector.episodes(s, policy), seeds),
+        "eval 2 workers": lambda seeds: eval_block(
+            lambda s: workers.episodes([EpisodeJob(seed) for seed in s]), seeds
+        ),
         "2 processes": lambda seeds: two_process_block(pool, seeds),
     }
     pool.map(_worker_block, [[0], [1]])  # both workers up before the clock starts
@@ -111,7 +114,7 @@ def main() -> None:
                 rates[name].append(steps / seconds)
     finally:
         pool.close()
-        collector.close()
+        workers.close()
         for env in (as_is, whole_sim, fresh_scene, eval_env):
             env.close()
     print(
@@ -121,7 +124,7 @@ def main() -> None:
     print("| block | env steps/s, median (min–max) | ratio to its reference, median |")
     print("|---|---|---|")
     for name, values in rates.items():
-        references = {"eval 1 env": "eval 1 env", "eval 2 envs": "eval 1 env"}
+        references = {"eval 1 env": "eval 1 env", "eval 2 workers": "eval 1 env"}
         reference = references.get(name, "fresh-scene" if name == "2 processes" else "as-is")
         ratio = statistics.median(v / r for v, r in zip(values, rates[reference]))
         print(

@@ -13,8 +13,9 @@ import tensorflow as tf
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs import EnvSpec
-from td3her_cli.networks import MLP, build_actor, build_critics, numpy_forward
+from td3her_cli.networks import MLP, build_actor, build_critics
 from td3her_cli.normalizer import Normalizer
+from td3her_cli.policy_snapshot import PolicySnapshot
 from td3her_cli.replay import Batch
 
 
@@ -50,7 +51,8 @@ class Adam(tf.Module):
 
 
 class NumpyPolicy:
-    """A NumPy copy of the actor and normalisers: cheap, batched acting in the env loop.
+    """The agent's actor and normalisers as a PolicySnapshot: cheap, batched acting in the
+    env loop.
 
     Weights are copied at construction (they change only in optimisation);
     `refresh_normalizers` re-reads the statistics, which change after every episode.
@@ -58,29 +60,31 @@ class NumpyPolicy:
 
     def __init__(self, agent: TD3Agent) -> None:
         self._agent = agent
-        self._kernels = [k.numpy() for k in agent.actor.kernels]
-        self._biases = [b.numpy() for b in agent.actor.biases]
-        self.refresh_normalizers()
+        self.snapshot = snapshot_of(agent)
 
     def refresh_normalizers(self) -> None:
         """Copy the current normaliser statistics (observation || goal)."""
-        obs_norm, goal_norm = self._agent.obs_normalizer, self._agent.goal_normalizer
-        self._normalize = obs_norm.enabled
-        obs_mean, obs_std = obs_norm.numpy_params()
-        goal_mean, goal_std = goal_norm.numpy_params()
-        self._mean = np.concatenate([obs_mean, goal_mean])
-        self._inv_std = 1.0 / np.concatenate([obs_std, goal_std])
-        self._clip_obs, self._clip_normalized = obs_norm.clip_obs, obs_norm.clip_normalized
+        self.snapshot = snapshot_of(self._agent, self.snapshot.kernels, self.snapshot.biases)
 
     def __call__(self, observation: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
         """Deterministic actions in [-1, 1] for observation [N, obs] and goal [N, goal]."""
-        inputs = np.concatenate([observation, desired_goal], axis=-1)  # [N, obs + goal]
-        if self._normalize:
-            inputs = np.clip(inputs, -self._clip_obs, self._clip_obs)
-            inputs = np.clip(
-                (inputs - self._mean) * self._inv_std, -self._clip_normalized, self._clip_normalized
-            )
-        return numpy_forward(self._kernels, self._biases, inputs.astype(np.float32), tanh=True)
+        return self.snapshot(observation, desired_goal)
+
+
+def snapshot_of(agent: TD3Agent, kernels=None, biases=None) -> PolicySnapshot:
+    """The agent's actor (or the given weights) with its current normaliser statistics."""
+    obs_norm, goal_norm = agent.obs_normalizer, agent.goal_normalizer
+    obs_mean, obs_std = obs_norm.numpy_params()
+    goal_mean, goal_std = goal_norm.numpy_params()
+    return PolicySnapshot(
+        kernels=kernels if kernels is not None else tuple(k.numpy() for k in agent.actor.kernels),
+        biases=biases if biases is not None else tuple(b.numpy() for b in agent.actor.biases),
+        mean=np.concatenate([obs_mean, goal_mean]),
+        inv_std=1.0 / np.concatenate([obs_std, goal_std]),
+        clip_obs=obs_norm.clip_obs,
+        clip_normalized=obs_norm.clip_normalized,
+        normalize=obs_norm.enabled,
+    )
 
 
 def td_target_bounds(

@@ -470,14 +470,15 @@ def evaluate(
         info, gym_env, spec, policy = loaded
         seeds = evaluation_seeds(seed, episodes)
         if min(num_envs, episodes) > 1:
-            from td3her_cli.parallel import ParallelCollector
+            from td3her_cli.parallel import EpisodeJob, EpisodeWorkers
 
             modules = env_modules_for(info, env_module)
-            collector = ParallelCollector(spec.env_id, modules, min(num_envs, episodes), spec)
-            try:
-                result = run_evaluation(collector.episodes(seeds, policy))
+            workers = EpisodeWorkers(spec.env_id, modules, min(num_envs, episodes), spec)
+            try:  # each worker loads the policy itself, so it acts exactly as `policy` does
+                workers.load_policy(policy_loader(info, spec, onnx))
+                result = run_evaluation(workers.episodes([EpisodeJob(s) for s in seeds]))
             finally:
-                collector.close()
+                workers.close()
         else:
             result = run_evaluation(deterministic_episodes(gym_env, spec, policy, seeds))
     source = {"checkpoint": str(info.path)} | ({"onnx": str(onnx)} if onnx is not None else {})
@@ -518,6 +519,20 @@ def policy_in_env(
             yield info, gym_env, spec, onnx_policy(onnx, spec.obs_dim, spec.goal_dim)
     finally:
         gym_env.close()
+
+
+def policy_loader(info, spec, onnx: Path | None):
+    """A picklable no-argument function that loads the policy `policy_in_env` yields (for
+    worker processes)."""
+    import functools
+
+    if onnx is None:
+        from td3her_cli.checkpoint import load_policy
+
+        return functools.partial(load_policy, info)
+    from td3her_cli.export import onnx_policy
+
+    return functools.partial(onnx_policy, onnx, spec.obs_dim, spec.goal_dim)
 
 
 def env_modules_for(info, extra: list[str] | None) -> tuple[str, ...]:

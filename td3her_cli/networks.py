@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-LEAKY_SLOPE = 0.3
+from td3her_cli.policy_snapshot import LEAKY_SLOPE
+
 OUTPUT_INIT = 3e-3  # half-width of the uniform init of output layers
 
 
@@ -91,19 +92,6 @@ class MLP(tf.Module):
         """Copy another MLP's weights into this one (same architecture)."""
         for mine, theirs in zip(self.weights, other.weights):
             mine.assign(theirs)
-
-
-def numpy_forward(
-    kernels: list[np.ndarray], biases: list[np.ndarray], inputs: np.ndarray, tanh: bool
-) -> np.ndarray:
-    """NumPy twin of MLP.__call__ for a single (non-ensemble) network: [B, in] -> [B, out]."""
-    hidden = inputs
-    last = len(kernels) - 1
-    for index, (kernel, bias) in enumerate(zip(kernels, biases)):
-        hidden = hidden @ kernel + bias
-        if index < last:
-            hidden = np.maximum(hidden, LEAKY_SLOPE * hidden)  # LeakyReLU, as slope < 1
-    return np.tanh(hidden) if tanh else hidden
 
 
 def build_actor(in_dim: int, action_dim: int, hidden: tuple[int, ...], rng, name: str) -> MLP:

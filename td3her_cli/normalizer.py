@@ -62,7 +62,7 @@ class Normalizer(tf.Module):
         )
 
     def numpy_params(self) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, std) as float32 arrays, for NumPy inference (agent.NumpyPolicy)."""
+        """(mean, std) as float32 arrays, for NumPy inference (policy_snapshot.PolicySnapshot)."""
         return self.mean.numpy(), self.std.numpy()
 
     def state(self) -> dict:

@@ -40,6 +40,7 @@ from td3her_cli.errors import DivergenceError, NoCheckpointError, UsageError
 from td3her_cli.memory import check_memory
 from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics, write_atomically
 from td3her_cli.noise import make_noise
+from td3her_cli.parallel import EpisodeJob, EpisodeWorkers
 from td3her_cli.replay import Episode, HerReplayBuffer
 from td3her_cli.rollout import (
     EvalResult,
@@ -53,7 +54,18 @@ from td3her_cli.training_stats import CycleStats, EpochStats
 
 # Episode seed streams: training, evaluation and best-checks never share an episode.
 TRAIN_STREAM, EVAL_STREAM, BEST_CHECK_STREAM = 0, 1, 3  # 2 is `td3her evaluate`'s
+EXPLORATION_RNG = 13  # with the run seed and episode index: a worker episode's noise generator
 LOSS_KEYS = ("actor_loss", "critic1_loss", "critic2_loss", "mean_q")
+
+
+@dataclass(frozen=True)
+class CycleWork:
+    """What one cycle's collection and updates gave."""
+
+    success_rate: float  # of the cycle's exploratory episodes
+    mean_return: float
+    updates: list[UpdateMetrics]
+    update_seconds: float  # wall seconds of the updates (the rest of the cycle collected)
 
 
 @dataclass
@@ -88,9 +100,9 @@ class Trainer:
         self.env = make_env(config.env_id)
         # More envs than a cycle has episodes would sit idle: use at most that many.
         workers = min(config.num_envs, config.episodes_per_cycle)
-        # Evaluations run in the parallel envs when there are some, else in their own env.
+        # Evaluations run in the worker envs when there are some, else in their own env.
         self.eval_env = make_env(config.env_id) if workers == 1 else None
-        self.collector = None  # the parallel envs, started once the checks below pass
+        self.workers = None  # the worker envs, started once the checks below pass
         self.spec = describe_env(self.env, config.env_id, config.seed)
         try:
             if self.spec.max_episode_steps and self.spec.max_episode_steps > config.buffer_size:
@@ -118,14 +130,10 @@ class Trainer:
         self.replay_rng, self.noise_rng, self.action_rng, self.normalizer_rng = (
             np.random.default_rng(s) for s in seeds
         )
-        self.noises = [
-            make_noise(config, self.spec.action_dim, self.noise_rng) for _ in range(workers)
-        ]
+        self.noise = make_noise(config, self.spec.action_dim, self.noise_rng)  # one env's
         if workers > 1:
-            from td3her_cli.parallel import ParallelCollector
-
-            self.collector = ParallelCollector(
-                config.env_id, config.env_modules, workers, self.spec
+            self.workers = EpisodeWorkers(
+                config.env_id, config.env_modules, workers, self.spec, config
             )
         self.env_steps = 0
         self.episodes = 0
@@ -159,7 +167,7 @@ class Trainer:
                 "action": self.action_rng.bit_generator.state,
                 "normalizer": self.normalizer_rng.bit_generator.state,
             },
-            "noise_states": [getattr(n, "state", np.zeros(0)).tolist() for n in self.noises],
+            "noise_states": [getattr(self.noise, "state", np.zeros(0)).tolist()],
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -187,61 +195,92 @@ class Trainer:
         self.action_rng.bit_generator.state = state["rng"]["action"]
         if "normalizer" in state["rng"]:  # absent from checkpoints before it existed
             self.normalizer_rng.bit_generator.state = state["rng"]["normalizer"]
-        for noise, saved in zip(self.noises, state["noise_states"]):
-            if hasattr(noise, "state"):
-                noise.state = np.asarray(saved, dtype=float)
+        if hasattr(self.noise, "state") and state["noise_states"]:
+            self.noise.state = np.asarray(state["noise_states"][0], dtype=float)
 
     def close(self) -> None:
-        """Release the envs (and the parallel workers)."""
+        """Release the envs (and the worker processes)."""
         self.env.close()
         if self.eval_env is not None:
             self.eval_env.close()
-        if self.collector is not None:
-            self.collector.close()
+        if self.workers is not None:
+            self.workers.close()
+
+    def run_cycle(self) -> CycleWork:
+        """One cycle: `episodes_per_cycle` exploratory episodes into the buffer and
+        `optimization_steps` TD3 updates.
+
+        In one env the episodes come first, then the updates. With worker envs the updates
+        run while the workers collect, so they sample the buffer as it was before this
+        cycle's episodes (which join the next cycle's batches); the episodes act with the
+        policy as the cycle began, and are stored in seed order once all have ended.
+        """
+        if self.workers is None:
+            success_rate, mean_return = self.collect()
+            update_start = time.perf_counter()
+            updates = self.optimise()
+            update_seconds = time.perf_counter() - update_start
+        else:
+            self.workers.set_policy(self.agent.numpy_policy().snapshot)
+            self.workers.submit(self.collection_jobs())
+            update_start = time.perf_counter()
+            updates = self.optimise()
+            update_seconds = time.perf_counter() - update_start
+            episodes = self.workers.results()
+            for episode in episodes:
+                self.store(episode)
+            success_rate = float(np.mean([e.success for e in episodes]))
+            mean_return = float(np.mean([e.reward.sum() for e in episodes]))
+        return CycleWork(success_rate, mean_return, updates, update_seconds)
+
+    def collection_jobs(self) -> list[EpisodeJob]:
+        """The cycle's exploratory episodes for the worker envs.
+
+        Episode i has its own noise generator and takes the warm-up's random steps in seed
+        order, each at most an episode's length: remaining - i * T, clipped to [0, T].
+        """
+        count = self.config.episodes_per_cycle
+        remaining = max(0, self.random_until - self.env_steps)
+        horizon = self.spec.max_episode_steps or max(remaining, 1)
+        return [
+            EpisodeJob(
+                seed=episode_seed(self.config.seed, TRAIN_STREAM, self.episodes + i),
+                explore=True,
+                rng_seed=(self.config.seed, EXPLORATION_RNG, self.episodes + i),
+                random_steps=int(np.clip(remaining - i * horizon, 0, horizon)),
+            )
+            for i in range(count)
+        ]
 
     def collect(self) -> tuple[float, float]:
-        """One cycle's exploratory episodes into the buffer: (success rate, mean return)."""
+        """One cycle's exploratory episodes in the main env, into the buffer:
+        (success rate, mean return)."""
         count = self.config.episodes_per_cycle
-        seeds = [
-            episode_seed(self.config.seed, TRAIN_STREAM, self.episodes + i) for i in range(count)
-        ]
-        random_steps = max(0, self.random_until - self.env_steps)
         policy = self.agent.numpy_policy()  # the weights change only in optimise()
         episodes = []
-
-        def store(episode: Episode) -> None:
-            self.buffer.add(episode)
-            self.agent.update_normalizers(episode.observation, self.goals_to_normalize(episode))
-            policy.refresh_normalizers()
-            self.env_steps += episode.length
-            self.episodes += 1
-            episodes.append(episode)
-
-        if self.collector is not None:
-            for episode in self.collector.episodes(
-                seeds,
+        for _ in range(count):
+            episode = collect_episode(
+                self.env,
+                self.spec,
                 policy,
-                self.noises,
+                episode_seed(self.config.seed, TRAIN_STREAM, self.episodes),
+                self.noise,
                 self.action_rng,
-                random_steps,
+                max(0, self.random_until - self.env_steps),
                 self.config.random_action_prob,
-            ):
-                store(episode)
-        else:
-            for seed in seeds:
-                episode = collect_episode(
-                    self.env,
-                    self.spec,
-                    policy,
-                    seed,
-                    self.noises[0],
-                    self.action_rng,
-                    max(0, self.random_until - self.env_steps),
-                    self.config.random_action_prob,
-                )
-                store(episode)
+            )
+            self.store(episode)
+            policy.refresh_normalizers()
+            episodes.append(episode)
         success_rate = float(np.mean([e.success for e in episodes]))
         return success_rate, float(np.mean([e.reward.sum() for e in episodes]))
+
+    def store(self, episode: Episode) -> None:
+        """Add an episode to the buffer, the normalisers and the counters."""
+        self.buffer.add(episode)
+        self.agent.update_normalizers(episode.observation, self.goals_to_normalize(episode))
+        self.env_steps += episode.length
+        self.episodes += 1
 
     def goals_to_normalize(self, episode: Episode) -> np.ndarray:
         """Goals for the goal normaliser from a just-stored episode ([N, goal])."""
@@ -286,10 +325,11 @@ class Trainer:
         stop: Callable[[], bool] | None = None,
     ) -> EvalResult:
         """The current policy's deterministic episodes for these seeds (rollout.evaluate), in
-        the parallel envs when there are some (the same episodes, sooner)."""
+        the worker envs when there are some (the same episodes, sooner)."""
         policy = self.agent.numpy_policy()
-        if self.collector is not None:
-            episodes = self.collector.episodes(seeds, policy, stop=stop)
+        if self.workers is not None:
+            self.workers.set_policy(policy.snapshot)
+            episodes = self.workers.episodes([EpisodeJob(seed) for seed in seeds], stop)
         else:
             episodes = deterministic_episodes(self.eval_env, self.spec, policy, seeds, stop)
         return evaluate(episodes, give_up)
@@ -494,9 +534,12 @@ def run_epochs(
     while trainer.epoch < config.epochs:
         for cycle in range(trainer.cycle + 1, config.cycles + 1):
             cycle_start, steps_before = time.perf_counter(), trainer.env_steps
-            success_rate, mean_return = trainer.collect()
-            steps_per_s = (trainer.env_steps - steps_before) / (time.perf_counter() - cycle_start)
-            updates = trainer.optimise()
+            work = trainer.run_cycle()
+            updates = work.updates
+            # Per second of the cycle not spent updating (with worker envs, of the wait for
+            # what the updates did not hide).
+            collect_seconds = time.perf_counter() - cycle_start - work.update_seconds
+            steps_per_s = (trainer.env_steps - steps_before) / max(collect_seconds, 1e-9)
             problem = divergence(trainer, updates)
             if problem:  # before this cycle is recorded or saved anywhere
                 raise DivergenceError(
@@ -514,8 +557,8 @@ def run_epochs(
                 episodes=trainer.episodes,
                 opt_steps=trainer.opt_steps,
                 wall_time=elapsed(),
-                train_success_rate=success_rate,
-                train_mean_return=mean_return,
+                train_success_rate=work.success_rate,
+                train_mean_return=work.mean_return,
                 env_steps_per_s=steps_per_s,
                 **losses,
             )

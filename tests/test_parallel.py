@@ -1,13 +1,17 @@
-"""--num-envs: subprocess collection gives exactly the single-env episodes for the same seeds."""
+"""--num-envs: worker processes run exactly the single-env episodes for the same seeds, and
+what a run collects with workers does not depend on how many there are."""
+
+import json
 
 import numpy as np
 import pytest
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs import describe_env, make_env
-from td3her_cli.noise import GaussianNoise
-from td3her_cli.parallel import ParallelCollector
-from td3her_cli.rollout import collect_episode
+from td3her_cli.errors import EnvError
+from td3her_cli.parallel import EpisodeJob, EpisodeWorkers, run_job
+from td3her_cli.policy_snapshot import PolicySnapshot
+from td3her_cli.rollout import EvaluationStopped, collect_episode
 from td3her_cli.training import train
 
 from .conftest import TINY
@@ -15,49 +19,108 @@ from .conftest import TINY
 pytestmark = pytest.mark.slow
 
 
-def proportional_policy(observation, goal):
-    """Moves toward the goal: reaches it in a few steps, so episodes end at different times."""
-    return np.tanh(5.0 * (goal[:, :3] - observation[:, :3])).astype(np.float32)
+def proportional_snapshot(spec) -> PolicySnapshot:
+    """tanh(5 (goal - gripper position)): reaches the goal in a few steps, so episodes end at
+    different times; a one-layer PolicySnapshot, so the workers can have it."""
+    kernel = np.zeros((spec.obs_dim + spec.goal_dim, spec.action_dim), np.float32)
+    for axis in range(3):
+        kernel[axis, axis] = -5.0  # observation's gripper position
+        kernel[spec.obs_dim + axis, axis] = 5.0  # the goal
+    inputs = spec.obs_dim + spec.goal_dim
+    return PolicySnapshot(
+        (kernel,),
+        (np.zeros(spec.action_dim, np.float32),),
+        np.zeros(inputs, np.float32),
+        np.ones(inputs, np.float32),
+        200.0,
+        5.0,
+        False,
+    )
 
 
 @pytest.mark.parametrize("env_id", ["PandaReach-v3", "PandaPush-v3"])
-def test_parallel_episodes_equal_single_env_episodes(env_id):
+def test_worker_episodes_equal_single_env_episodes(env_id):
     env = make_env(env_id)
     spec = describe_env(env, env_id)
+    policy = proportional_snapshot(spec)
     seeds = [11, 12, 13, 14, 15]
-    expected = {seed: collect_episode(env, spec, proportional_policy, seed) for seed in seeds}
+    expected = {seed: collect_episode(env, spec, policy, seed) for seed in seeds}
+    config = TrainConfig(env_id=env_id, noise="gaussian", noise_sigma=0.3, random_action_prob=0.2)
+    explore = [EpisodeJob(seed, True, (7, seed), random_steps=3) for seed in seeds]
+    explored = [run_job(env, spec, policy, job, config) for job in explore]
     env.close()
-    collector = ParallelCollector(env_id, (), 2, spec)
+    workers = EpisodeWorkers(env_id, (), 2, spec, config)
     try:
-        assert len(list(collector.episodes([21], proportional_policy))) == 1  # 1 of 2 workers
-        silent = [GaussianNoise(spec.action_dim, 0.0, np.random.default_rng(0)) for _ in range(2)]
-        collected = list(collector.episodes(seeds, proportional_policy, silent, None, 0))
-        next(collector.episodes([23, 24, 25], proportional_policy))  # left mid-episode
-        evaluated = list(collector.episodes(seeds, proportional_policy))  # no noise at all
+        workers.set_policy(policy)
+        assert len(list(workers.episodes([EpisodeJob(21)]))) == 1  # 1 of 2 workers
+        evaluated = list(workers.episodes([EpisodeJob(seed) for seed in seeds]))
+        next(workers.episodes([EpisodeJob(s) for s in (23, 24, 25)]))  # left early
+        workers.submit(explore)
+        collected = workers.results()
     finally:
-        collector.close()
-    for got in (collected, evaluated):
-        assert len(got) == 5
-        by_goal = {tuple(e.desired_goal[0]): e for e in got}
-        for episode in expected.values():
-            match = by_goal[tuple(episode.desired_goal[0])]
-            np.testing.assert_array_equal(match.observation, episode.observation)
-            np.testing.assert_array_equal(match.action, episode.action)
-            assert match.success == episode.success
+        workers.close()
+    assert len(evaluated) == 5
+    by_goal = {tuple(e.desired_goal[0]): e for e in evaluated}  # they end in any order
+    for episode in expected.values():
+        match = by_goal[tuple(episode.desired_goal[0])]
+        np.testing.assert_array_equal(match.observation, episode.observation)
+        np.testing.assert_array_equal(match.action, episode.action)
+        assert match.success == episode.success
+    for got, want in zip(collected, explored, strict=True):  # in job order
+        np.testing.assert_array_equal(got.action, want.action)
+        np.testing.assert_array_equal(got.observation, want.observation)
+    assert not np.array_equal(explored[0].action, expected[11].action)  # it did explore
 
 
-def train_one_epoch(tmp_path, **overrides):
+def test_a_stop_ends_an_evaluation_before_its_next_episode():
+    env = make_env("PandaReach-v3")
+    spec = describe_env(env, "PandaReach-v3")
+    env.close()
+    workers = EpisodeWorkers("PandaReach-v3", (), 2, spec)
+    calls = []
+    try:
+        workers.set_policy(proportional_snapshot(spec))
+        with pytest.raises(EvaluationStopped):
+            for _ in workers.episodes([EpisodeJob(s) for s in range(6)], lambda: len(calls) > 2):
+                calls.append(1)
+        assert len(calls) <= 3
+        assert len(list(workers.episodes([EpisodeJob(s) for s in range(3)]))) == 3  # in sync
+    finally:
+        workers.close()
+
+
+def test_a_worker_that_cannot_make_its_env_is_one_error():
+    env = make_env("PandaReach-v3")
+    spec = describe_env(env, "PandaReach-v3")
+    env.close()
+    with pytest.raises(EnvError, match="unknown env 'NoSuchEnv-v0'"):
+        EpisodeWorkers("NoSuchEnv-v0", (), 2, spec)
+
+
+def train_one_epoch(tmp_path, name, **overrides):
     """A 2-cycle epoch with small networks; returns the TrainResult."""
     config = TrainConfig(**{**TINY, "epochs": 1, "hidden": (16,), "batch_size": 16, **overrides})
-    return train(config, tmp_path / "run", tensorboard=False)
+    return train(config, tmp_path / name, tensorboard=False)
 
 
-def test_training_with_two_envs(tmp_path):
-    result = train_one_epoch(tmp_path, episodes_per_cycle=3, num_envs=2)
-    assert result.epochs[0].episodes == 6
+def test_a_run_with_workers_does_not_depend_on_how_many(tmp_path):
+    """Two and three workers collect the same episodes, so the runs are identical."""
+    results = [
+        train_one_epoch(tmp_path, f"envs{n}", episodes_per_cycle=3, num_envs=n) for n in (2, 3)
+    ]
+    assert [r.epochs[0].episodes for r in results] == [6, 6]
+    rows = [
+        [json.loads(line) for line in (r.run_dir / "metrics.jsonl").read_text().splitlines()]
+        for r in results
+    ]
+    for row in rows:  # wall-clock fields differ; everything learned must not
+        for each in row:
+            for key in ("wall_time", "train_seconds", "eval_seconds", "env_steps_per_s"):
+                each.pop(key, None)
+    assert rows[0] == rows[1]
 
 
 def test_more_envs_than_episodes_per_cycle(tmp_path):
-    """--num-envs 3 with 2 episodes per cycle used to die with ResetNeeded in the first cycle."""
-    result = train_one_epoch(tmp_path, episodes_per_cycle=2, num_envs=3)
+    """--num-envs 3 with 2 episodes per cycle uses 2 workers."""
+    result = train_one_epoch(tmp_path, "run", episodes_per_cycle=2, num_envs=3)
     assert result.epochs[0].episodes == 4

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from td3her_cli.agent import Batch, TD3Agent, td_target_bounds
 from td3her_cli.config import TrainConfig
-from td3her_cli.networks import numpy_forward
+from td3her_cli.policy_snapshot import numpy_forward
 
 
 def make_agent(spec, **overrides):
