@@ -1,10 +1,11 @@
 """`python -m bench.time_split RUN [RUN ...]`: where a finished run's wall-clock went.
 
-Read from metrics.jsonl alone (no rerun): each cycle row has its env steps and the collection
-speed (env steps/s), so collection seconds = steps / speed; the rest of a cycle is the TD3
-updates with their HER sampling. Each epoch row has its evaluation seconds (the epoch's
-evaluation plus any best-candidate re-evaluation); what is left is checkpoints and the first
-cycle of each epoch (not timed on its own).
+Read from metrics.jsonl alone (no rerun): each cycle row has the seconds of its TD3
+updates with their HER sampling (`update_seconds`; in runs before it existed: the cycle
+minus its env steps / collection speed), and the rest of the cycle is collection: with
+worker envs (`--num-envs`), only the part the updates did not hide. Each epoch row has its
+evaluation seconds (the epoch's evaluation plus any best-candidate re-evaluation); what is
+left is checkpoints and the first cycle of each epoch (not timed on its own).
 """
 
 from __future__ import annotations
@@ -21,20 +22,25 @@ def time_split(run_dir: Path) -> dict[str, float]:
     epochs = [r for r in rows if r["kind"] == "epoch"]
     done = epochs[-1]["epoch"] if epochs else 0  # a run still going has cycles past it
     cycles = [r for r in rows if r["kind"] == "cycle" and r["epoch"] <= done]
-    collect = timed = 0.0
+    update = timed = 0.0
     for before, after in zip(cycles, cycles[1:]):
         if before["epoch"] != after["epoch"] or not after.get("env_steps_per_s"):
             continue  # a cycle's own duration needs the previous cycle of the same epoch
-        timed += after["wall_time"] - before["wall_time"]
-        collect += (after["env_steps"] - before["env_steps"]) / after["env_steps_per_s"]
+        seconds = after["wall_time"] - before["wall_time"]
+        timed += seconds
+        if "update_seconds" in after:
+            update += after["update_seconds"]
+        else:
+            steps = after["env_steps"] - before["env_steps"]
+            update += seconds - steps / after["env_steps_per_s"]
     wall = epochs[-1]["wall_time"] if epochs else 0.0
     evaluation = sum(e["eval_seconds"] for e in epochs)
     return {
         "epochs": len(epochs),
         "env_steps": epochs[-1]["env_steps"] if epochs else 0,
         "wall": wall,
-        "collect": collect,
-        "update": timed - collect,
+        "collect": timed - update,
+        "update": update,
         "evaluate": evaluation,
         "other": wall - timed - evaluation,
     }

@@ -416,6 +416,15 @@ def load_policy(info: CheckpointInfo):
     return policy
 
 
+def load_policy_one_thread(info: CheckpointInfo):
+    """load_policy in a process that runs little else (a `--num-envs` worker): TensorFlow
+    imported without its start-up lines, one thread per pool."""
+    from td3her_cli.quiet import import_tensorflow
+
+    import_tensorflow(threads=1)
+    return load_policy(info)
+
+
 def restore_trainer(trainer: Trainer, info: CheckpointInfo) -> None:
     """Load agent variables, counters, RNG and noise state (and the buffer, if saved)."""
     import tensorflow as tf

@@ -125,7 +125,7 @@ def train(
         ),
     ] = None,
     num_envs: Annotated[
-        int | None, _option("Envs collecting in parallel subprocesses.", LOOP, "num_envs")
+        int | None, _option("Worker processes collecting while the updates run.", LOOP, "num_envs")
     ] = None,
     batch_size: Annotated[int | None, _option("Batch size.", TD3, "batch_size")] = None,
     buffer_size: Annotated[
@@ -451,7 +451,7 @@ def evaluate(
     ] = None,
     num_envs: Annotated[
         int,
-        typer.Option(help="Envs stepping episodes in parallel (subprocesses); same seeds.", min=1),
+        typer.Option(help="Worker processes running the episodes; same episodes.", min=1),
     ] = 1,
 ) -> None:
     """Run a checkpoint's policy deterministically and report success, return and length."""
@@ -527,9 +527,9 @@ def policy_loader(info, spec, onnx: Path | None):
     import functools
 
     if onnx is None:
-        from td3her_cli.checkpoint import load_policy
+        from td3her_cli.checkpoint import load_policy_one_thread
 
-        return functools.partial(load_policy, info)
+        return functools.partial(load_policy_one_thread, info)
     from td3her_cli.export import onnx_policy
 
     return functools.partial(onnx_policy, onnx, spec.obs_dim, spec.goal_dim)

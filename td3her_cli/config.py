@@ -51,7 +51,8 @@ class TrainConfig:
     stop_patience: int = 1
     """Epoch evaluations in a row at or above `stop_at_success` that end the run."""
     num_envs: int = 1
-    """Env copies collecting a cycle's episodes in parallel subprocesses (same data per cycle)."""
+    """Worker processes, one env each, that run a cycle's episodes while the updates run
+    (1: one env in the main process, collection then updates)."""
 
     # --- TD3 ---
     batch_size: int = 256

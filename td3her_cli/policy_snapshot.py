@@ -1,8 +1,8 @@
 """The actor and its normaliser statistics as plain NumPy arrays: acting without TensorFlow.
 
 The training loop acts through this copy (a batched NumPy forward pass is cheaper than a call
-into TensorFlow for a handful of observations), and the worker processes of --num-envs, which
-never import TensorFlow, receive it once per cycle.
+into TensorFlow for a handful of observations); the worker processes of --num-envs receive it
+once per cycle and act with it without importing TensorFlow.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -111,6 +112,40 @@ def collect_episode(
     )
 
 
+@dataclass(frozen=True)
+class EpisodeJob:
+    """One episode to run elsewhere (a worker process): the env seed, and how it explores."""
+
+    seed: int
+    explore: bool = False
+    """Noise and random actions as the run's config says; False: deterministic actions."""
+    rng_seed: tuple[int, ...] = ()
+    """Entropy of the episode's own generator for its noise and random actions."""
+    random_steps: int = 0
+    """The episode's first steps act uniformly at random (its share of the warm-up)."""
+
+
+def run_episode_job(env, spec: EnvSpec, policy: Policy, job: EpisodeJob, config=None) -> Episode:
+    """Run one EpisodeJob in `env`; an exploratory one needs the run's TrainConfig for its
+    noise and random-action probability."""
+    if not job.explore:
+        return collect_episode(env, spec, policy, job.seed)
+    from td3her_cli.noise import make_noise
+
+    rng = np.random.default_rng(np.random.SeedSequence(job.rng_seed))
+    noise = make_noise(config, spec.action_dim, rng)
+    return collect_episode(
+        env, spec, policy, job.seed, noise, rng, job.random_steps, config.random_action_prob
+    )
+
+
+def success_and_return(episodes: Sequence[Episode]) -> tuple[float, float]:
+    """(success rate, mean return) of some episodes, whatever their order."""
+    successes = sum(episode.success for episode in episodes)
+    returns = math.fsum(float(episode.reward.sum()) for episode in episodes)
+    return successes / len(episodes), returns / len(episodes)
+
+
 def deterministic_episodes(
     env,
     spec: EnvSpec,
@@ -133,17 +168,24 @@ def evaluate(
     `deterministic_episodes`); success is info["is_success"] at an episode's end.
 
     With `give_up(successes, episodes_run)`, the evaluation stops early once it returns true
-    (the result then covers the episodes run so far).
+    (the result then covers the episodes run so far). The result does not depend on the order
+    the episodes come in (parallel workers yield them as they end).
     """
     done, successes = [], 0
-    for episode in episodes:
-        done.append(episode)
-        successes += episode.success
-        if give_up is not None and give_up(successes, len(done)):
-            break
+    try:
+        for episode in episodes:
+            done.append(episode)
+            successes += episode.success
+            if give_up is not None and give_up(successes, len(done)):
+                break
+    finally:
+        close = getattr(episodes, "close", None)  # a generator left early: let it clean up
+        if close is not None:
+            close()
+    success_rate, mean_return = success_and_return(done)
     return EvalResult(
-        success_rate=float(np.mean([e.success for e in done])),
-        mean_return=float(np.mean([e.reward.sum() for e in done])),
-        mean_length=float(np.mean([e.length for e in done])),
+        success_rate=success_rate,
+        mean_return=mean_return,
+        mean_length=sum(e.length for e in done) / len(done),
         episodes=len(done),
     )

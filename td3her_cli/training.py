@@ -40,14 +40,16 @@ from td3her_cli.errors import DivergenceError, NoCheckpointError, UsageError
 from td3her_cli.memory import check_memory
 from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics, write_atomically
 from td3her_cli.noise import make_noise
-from td3her_cli.parallel import EpisodeJob, EpisodeWorkers
+from td3her_cli.parallel import EpisodeWorkers
 from td3her_cli.replay import Episode, HerReplayBuffer
 from td3her_cli.rollout import (
+    EpisodeJob,
     EvalResult,
     EvaluationStopped,
     collect_episode,
     deterministic_episodes,
     evaluate,
+    success_and_return,
 )
 from td3her_cli.strict_json import none_to_nan
 from td3her_cli.training_stats import CycleStats, EpochStats
@@ -65,7 +67,8 @@ class CycleWork:
     success_rate: float  # of the cycle's exploratory episodes
     mean_return: float
     updates: list[UpdateMetrics]
-    update_seconds: float  # wall seconds of the updates (the rest of the cycle collected)
+    update_seconds: float  # wall seconds of the updates
+    env_steps_per_s: float  # collection throughput (of all worker envs together, if any)
 
 
 @dataclass
@@ -212,32 +215,34 @@ class Trainer:
 
         In one env the episodes come first, then the updates. With worker envs the updates
         run while the workers collect, so they sample the buffer as it was before this
-        cycle's episodes (which join the next cycle's batches); the episodes act with the
-        policy as the cycle began, and are stored in seed order once all have ended.
+        cycle's episodes (which join the next cycle's batches; the first cycle has none to
+        update on); the episodes act with the policy as the cycle began, and are stored in
+        seed order once all have ended.
         """
         if self.workers is None:
-            success_rate, mean_return = self.collect()
-            update_start = time.perf_counter()
-            updates = self.optimise()
-            update_seconds = time.perf_counter() - update_start
+            collect_start = time.perf_counter()
+            episodes = self.collect()
+            collect_seconds = time.perf_counter() - collect_start
         else:
             self.workers.set_policy(self.agent.numpy_policy().snapshot)
             self.workers.submit(self.collection_jobs())
-            update_start = time.perf_counter()
-            updates = self.optimise()
-            update_seconds = time.perf_counter() - update_start
+        update_start = time.perf_counter()
+        updates = self.optimise()
+        update_seconds = time.perf_counter() - update_start
+        if self.workers is not None:
             episodes = self.workers.results()
             for episode in episodes:
                 self.store(episode)
-            success_rate = float(np.mean([e.success for e in episodes]))
-            mean_return = float(np.mean([e.reward.sum() for e in episodes]))
-        return CycleWork(success_rate, mean_return, updates, update_seconds)
+            collect_seconds = self.workers.busy_seconds / self.workers.num_workers
+        success_rate, mean_return = success_and_return(episodes)
+        steps_per_s = sum(e.length for e in episodes) / max(collect_seconds, 1e-9)
+        return CycleWork(success_rate, mean_return, updates, update_seconds, steps_per_s)
 
     def collection_jobs(self) -> list[EpisodeJob]:
         """The cycle's exploratory episodes for the worker envs.
 
         Episode i has its own noise generator and takes the warm-up's random steps in seed
-        order, each at most an episode's length: remaining - i * T, clipped to [0, T].
+        order, each at most an episode's length T: remaining - i * T, clipped to [0, T].
         """
         count = self.config.episodes_per_cycle
         remaining = max(0, self.random_until - self.env_steps)
@@ -252,13 +257,11 @@ class Trainer:
             for i in range(count)
         ]
 
-    def collect(self) -> tuple[float, float]:
-        """One cycle's exploratory episodes in the main env, into the buffer:
-        (success rate, mean return)."""
-        count = self.config.episodes_per_cycle
+    def collect(self) -> list[Episode]:
+        """One cycle's exploratory episodes in the main env, each stored as it ends."""
         policy = self.agent.numpy_policy()  # the weights change only in optimise()
         episodes = []
-        for _ in range(count):
+        for _ in range(self.config.episodes_per_cycle):
             episode = collect_episode(
                 self.env,
                 self.spec,
@@ -272,8 +275,7 @@ class Trainer:
             self.store(episode)
             policy.refresh_normalizers()
             episodes.append(episode)
-        success_rate = float(np.mean([e.success for e in episodes]))
-        return success_rate, float(np.mean([e.reward.sum() for e in episodes]))
+        return episodes
 
     def store(self, episode: Episode) -> None:
         """Add an episode to the buffer, the normalisers and the counters."""
@@ -533,13 +535,8 @@ def run_epochs(
 
     while trainer.epoch < config.epochs:
         for cycle in range(trainer.cycle + 1, config.cycles + 1):
-            cycle_start, steps_before = time.perf_counter(), trainer.env_steps
             work = trainer.run_cycle()
             updates = work.updates
-            # Per second of the cycle not spent updating (with worker envs, of the wait for
-            # what the updates did not hide).
-            collect_seconds = time.perf_counter() - cycle_start - work.update_seconds
-            steps_per_s = (trainer.env_steps - steps_before) / max(collect_seconds, 1e-9)
             problem = divergence(trainer, updates)
             if problem:  # before this cycle is recorded or saved anywhere
                 raise DivergenceError(
@@ -559,7 +556,8 @@ def run_epochs(
                 wall_time=elapsed(),
                 train_success_rate=work.success_rate,
                 train_mean_return=work.mean_return,
-                env_steps_per_s=steps_per_s,
+                env_steps_per_s=work.env_steps_per_s,
+                update_seconds=work.update_seconds,
                 **losses,
             )
             writer.write({"kind": "cycle", **asdict(stats)})

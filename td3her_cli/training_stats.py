@@ -23,7 +23,8 @@ class CycleStats:
     critic1_loss: float
     critic2_loss: float
     mean_q: float
-    env_steps_per_s: float
+    env_steps_per_s: float  # collection throughput (of all worker envs together, if any)
+    update_seconds: float = 0.0  # wall seconds of the cycle's updates
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,20 @@ TINY = dict(
 )
 
 
+TIMINGS = ("wall_time", "env_steps_per_s", "update_seconds", "train_seconds", "eval_seconds")
+
+
+def metrics_rows_without_timings(run_dir) -> list[dict]:
+    """A run's metrics.jsonl rows without their wall-clock fields (what must reproduce)."""
+    import json
+
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
+    for row in rows:
+        for timing in TIMINGS:
+            row.pop(timing, None)
+    return rows
+
+
 def tiny_cli_args(**overrides) -> list[str]:
     """TINY (with overrides) as `td3her train` options, e.g. ["--epochs", "2", ...]."""
     args = []

@@ -18,7 +18,7 @@ from td3her_cli.checkpoint import (
 from td3her_cli.config import TrainConfig
 from td3her_cli.training import Trainer, train
 
-from .conftest import TINY
+from .conftest import TINY, metrics_rows_without_timings
 
 
 def copy_run(tiny_run, tmp_path):
@@ -121,27 +121,20 @@ class StopOnCall:
         return self.calls >= self.n
 
 
-def metrics_rows_without_timings(run_dir):
-    found = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
-    for row in found:
-        for timing in ("wall_time", "env_steps_per_s", "train_seconds", "eval_seconds"):
-            row.pop(timing, None)
-    return found
-
-
 @pytest.mark.parametrize(
-    "env_id, stop",
+    "env_id, num_envs, stop",
     [
-        ("PandaReach-v3", "after epoch 1"),
-        ("PandaReach-v3", "during the evaluation"),
-        ("PandaReach-v3", "during the best check"),
-        pytest.param("PandaPush-v3", "after epoch 1", marks=pytest.mark.slow),
+        ("PandaReach-v3", 1, "after epoch 1"),
+        ("PandaReach-v3", 1, "during the evaluation"),
+        ("PandaReach-v3", 1, "during the best check"),
+        pytest.param("PandaPush-v3", 1, "after epoch 1", marks=pytest.mark.slow),
+        pytest.param("PandaPush-v3", 2, "during the evaluation", marks=pytest.mark.slow),
     ],
 )
-def test_resume_matches_an_uninterrupted_run(env_id, stop, tiny_run, tmp_path):
-    config = TrainConfig(**TINY, env_id=env_id)
+def test_resume_matches_an_uninterrupted_run(env_id, num_envs, stop, tiny_run, tmp_path):
+    config = TrainConfig(**TINY, env_id=env_id, num_envs=num_envs)
     straight = tiny_run  # TINY on PandaReach, buffer saved
-    if env_id != "PandaReach-v3":
+    if (env_id, num_envs) != ("PandaReach-v3", 1):
         straight = tmp_path / "straight"
         train(config, straight, tensorboard=False)  # the buffer is saved by default
     split = tmp_path / "split"

@@ -98,7 +98,7 @@ def test_sigkill_while_writing_a_checkpoint_leaves_the_previous_one_whole(tmp_pa
     assert not list(root.glob(".tmp-*"))
 
 
-# SIGINT once: test_ctrl_c_to_the_process_group_with_parallel_envs; twice: the last test.
+# SIGINT once: test_a_signal_to_the_process_group_with_worker_envs; twice: the last test.
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143)])
 def test_signal_stops_at_a_safe_point_with_a_resumable_checkpoint(tmp_path, signum, code):
     out = tmp_path / "run"
@@ -118,17 +118,19 @@ def test_signal_stops_at_a_safe_point_with_a_resumable_checkpoint(tmp_path, sign
     assert evaluate(out / "checkpoints" / latest)["episodes"] == 2
 
 
-def test_ctrl_c_to_the_process_group_with_parallel_envs(tmp_path):
-    """A terminal's Ctrl-C reaches the workers too; they must not die before the checkpoint."""
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_to_the_process_group_with_worker_envs(tmp_path, signum, code):
+    """A terminal's Ctrl-C, or a SIGTERM to the whole group (a batch system), reaches the
+    workers too; they must not die before the checkpoint."""
     out = tmp_path / "run"
     process = start_training(
         out, 50, extra_args=["--cycles", "50", "--num-envs", "2"], new_session=True
     )
     metrics = out / "metrics.jsonl"
     wait_for(lambda: metrics.exists() and metrics.read_text().count("\n") >= 3)
-    os.killpg(process.pid, signal.SIGINT)
+    os.killpg(process.pid, signum)
     stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
+    assert process.returncode == code, stderr
     assert "Traceback" not in stderr and "resume with" in stderr
     latest = json.loads((out / "checkpoints" / "latest.json").read_text())["checkpoint"]
     assert evaluate(out / "checkpoints" / latest)["episodes"] == 2

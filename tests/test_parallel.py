@@ -1,20 +1,18 @@
 """--num-envs: worker processes run exactly the single-env episodes for the same seeds, and
 what a run collects with workers does not depend on how many there are."""
 
-import json
-
 import numpy as np
 import pytest
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs import describe_env, make_env
 from td3her_cli.errors import EnvError
-from td3her_cli.parallel import EpisodeJob, EpisodeWorkers, run_job
+from td3her_cli.parallel import EpisodeWorkers
 from td3her_cli.policy_snapshot import PolicySnapshot
-from td3her_cli.rollout import EvaluationStopped, collect_episode
-from td3her_cli.training import train
+from td3her_cli.rollout import EpisodeJob, EvaluationStopped, collect_episode, run_episode_job
+from td3her_cli.training import Trainer, train
 
-from .conftest import TINY
+from .conftest import TINY, metrics_rows_without_timings
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +45,7 @@ def test_worker_episodes_equal_single_env_episodes(env_id):
     expected = {seed: collect_episode(env, spec, policy, seed) for seed in seeds}
     config = TrainConfig(env_id=env_id, noise="gaussian", noise_sigma=0.3, random_action_prob=0.2)
     explore = [EpisodeJob(seed, True, (7, seed), random_steps=3) for seed in seeds]
-    explored = [run_job(env, spec, policy, job, config) for job in explore]
+    explored = [run_episode_job(env, spec, policy, job, config) for job in explore]
     env.close()
     workers = EpisodeWorkers(env_id, (), 2, spec, config)
     try:
@@ -97,6 +95,32 @@ def test_a_worker_that_cannot_make_its_env_is_one_error():
         EpisodeWorkers("NoSuchEnv-v0", (), 2, spec)
 
 
+def test_a_failing_episode_is_one_error():
+    env = make_env("PandaReach-v3")
+    spec = describe_env(env, "PandaReach-v3")
+    env.close()
+    workers = EpisodeWorkers("PandaReach-v3", (), 2, spec)
+    try:
+        workers.submit([EpisodeJob(1), EpisodeJob(2)])  # no policy sent yet
+        with pytest.raises(EnvError, match="a worker running PandaReach-v3 failed: TypeError"):
+            workers.results()
+    finally:
+        workers.close()
+
+
+def test_the_warm_up_is_shared_out_in_seed_order(tmp_path):
+    """random_steps remaining - i * T, clipped to [0, T] (T = 50 on PandaReach)."""
+    trainer = Trainer(TrainConfig(**{**TINY, "episodes_per_cycle": 3, "num_envs": 2}))
+    try:
+        trainer.random_until, trainer.env_steps, trainer.episodes = 175, 100, 6
+        jobs = trainer.collection_jobs()
+    finally:
+        trainer.close()
+    assert [job.random_steps for job in jobs] == [50, 25, 0]
+    assert [job.rng_seed[-1] for job in jobs] == [6, 7, 8]  # the run's episode numbers
+    assert len({job.seed for job in jobs}) == 3 and all(job.explore for job in jobs)
+
+
 def train_one_epoch(tmp_path, name, **overrides):
     """A 2-cycle epoch with small networks; returns the TrainResult."""
     config = TrainConfig(**{**TINY, "epochs": 1, "hidden": (16,), "batch_size": 16, **overrides})
@@ -109,14 +133,7 @@ def test_a_run_with_workers_does_not_depend_on_how_many(tmp_path):
         train_one_epoch(tmp_path, f"envs{n}", episodes_per_cycle=3, num_envs=n) for n in (2, 3)
     ]
     assert [r.epochs[0].episodes for r in results] == [6, 6]
-    rows = [
-        [json.loads(line) for line in (r.run_dir / "metrics.jsonl").read_text().splitlines()]
-        for r in results
-    ]
-    for row in rows:  # wall-clock fields differ; everything learned must not
-        for each in row:
-            for key in ("wall_time", "train_seconds", "eval_seconds", "env_steps_per_s"):
-                each.pop(key, None)
+    rows = [metrics_rows_without_timings(r.run_dir) for r in results]
     assert rows[0] == rows[1]
 
 

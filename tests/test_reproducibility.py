@@ -3,7 +3,6 @@
 (Same-process determinism on PandaPush is also covered by test_checkpoint's resume test: a
 resumed run equals an uninterrupted one with the same seed.)"""
 
-import json
 import os
 import subprocess
 import sys
@@ -12,20 +11,12 @@ import textwrap
 import numpy as np
 import pytest
 
-from .conftest import TINY, tiny_cli_args
+from .conftest import TINY, metrics_rows_without_timings, tiny_cli_args
 
 pytestmark = pytest.mark.slow
 
 PUSH = dict(TINY, env_id="PandaPush-v3", epochs=1, cycles=3)
-TIMINGS = ("wall_time", "env_steps_per_s", "train_seconds", "eval_seconds")
-
-
-def metrics_rows(run_dir):
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
-    for row in rows:
-        for timing in TIMINGS:
-            row.pop(timing, None)
-    return rows
+metrics_rows = metrics_rows_without_timings
 
 
 def agent_variables(run_dir):
