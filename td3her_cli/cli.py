@@ -113,7 +113,8 @@ def train(
     stop_at_success: Annotated[
         float | None,
         _option(
-            "Stop once an epoch's evaluation success reaches this (0: never).",
+            "Stop once epoch evaluations and the best-check episodes reach this success "
+            "(0: never).",
             LOOP,
             "stop_at_success",
         ),
@@ -329,10 +330,16 @@ def train(
     if result.last_checkpoint is not None:
         console.print(f"last checkpoint: {result.last_checkpoint}")
     if result.solved_epoch is not None:
+        check = result.solved_check
+        confirmed = (
+            f", and {check.success_rate:.0%} on {check.episodes} best-check episodes"
+            if check is not None
+            else ""
+        )
         console.print(
             f"solved: evaluation success >= {config.stop_at_success:.0%} in "
-            f"{config.stop_patience} epoch(s) in a row, at epoch {result.solved_epoch} of "
-            f"{config.epochs}; stopped early (--stop-at-success)",
+            f"{config.stop_patience} epoch(s) in a row{confirmed}, at epoch "
+            f"{result.solved_epoch} of {config.epochs}; stopped early (--stop-at-success)",
             soft_wrap=True,
             highlight=False,
         )

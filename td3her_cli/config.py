@@ -47,7 +47,7 @@ class TrainConfig:
     becomes `best` (0: trust the epoch's own evaluation)."""
     stop_at_success: float = 0.0
     """Stop once the epoch evaluation's success rate is at least this for `stop_patience`
-    epochs in a row (0: never; train all epochs)."""
+    epochs in a row and on the `best_eval_episodes` best-check episodes too (0: never)."""
     stop_patience: int = 1
     """Epoch evaluations in a row at or above `stop_at_success` that end the run."""
     num_envs: int = 1

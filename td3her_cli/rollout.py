@@ -33,6 +33,11 @@ class EvalResult:
         """95 % Wilson score interval of the success rate over these episodes."""
         return wilson_interval(round(self.success_rate * self.episodes), self.episodes)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> EvalResult:
+        """The EvalResult `to_dict` described."""
+        return cls(data["success_rate"], data["mean_return"], data["mean_length"], data["episodes"])
+
     def to_dict(self) -> dict:
         """Plain-number dict for JSON."""
         return {

@@ -10,6 +10,7 @@ targets move every `policy_delay` of them); an *env step* is one env.step call.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -84,6 +85,7 @@ class TrainResult:
     resumed_from: Path | None = None
     empty_buffer: bool = False
     solved_epoch: int | None = None  # the epoch --stop-at-success ended the run at
+    solved_check: EvalResult | None = None  # its success on the best-check episodes
 
 
 class TrainingObserver(Protocol):
@@ -147,6 +149,8 @@ class Trainer:
         self.random_until = config.random_steps  # env steps before which actions are random
         self.best: dict | None = None  # best.json's record of the best checkpoint so far
         self.solved_streak = 0  # epoch evaluations in a row at or above stop_at_success
+        self.solved_check: EvalResult | None = None  # the last check of a streak long enough
+        self.best_check: tuple[int, EvalResult] | None = None  # (epoch, its whole best check)
         self.elapsed = 0.0  # wall seconds of the loop before this process (resume)
         self.side_seconds = 0.0  # of which spent evaluating and checkpointing
 
@@ -164,6 +168,7 @@ class Trainer:
             "random_until": self.random_until,
             "best": self.best,
             "solved_streak": self.solved_streak,
+            "solved_check": self.solved_check.to_dict() if self.solved_check else None,
             "rng": {
                 "replay": self.replay_rng.bit_generator.state,
                 "noise": self.noise_rng.bit_generator.state,
@@ -193,6 +198,8 @@ class Trainer:
         self.random_until = state.get("random_until", self.config.random_steps)
         self.best = state.get("best")
         self.solved_streak = state.get("solved_streak", 0)
+        check = state.get("solved_check")
+        self.solved_check = None if check is None else EvalResult.from_dict(check)
         self.replay_rng.bit_generator.state = state["rng"]["replay"]
         self.noise_rng.bit_generator.state = state["rng"]["noise"]
         self.action_rng.bit_generator.state = state["rng"]["action"]
@@ -349,27 +356,67 @@ class Trainer:
             return None
         confirmation = evaluation
         if self.config.best_eval_episodes > 0:
-            seeds = [
-                episode_seed(self.config.seed, BEST_CHECK_STREAM, i)
-                for i in range(self.config.best_eval_episodes)
-            ]
+            seeds = self.best_check_seeds()
             # Episodes stop once the candidate can no longer beat the best (same decision).
             give_up = cannot_beat(self.best, len(seeds))
             confirmation = self.run_evaluation(seeds, give_up, stop)
+            if confirmation.episodes == len(seeds):  # whole: --stop-at-success may reuse it
+                self.best_check = (epoch, confirmation)
         if not is_better(confirmation, self.best):
             return None
         self.best = best_record(epoch, evaluation, confirmation)
         return self.best
 
-    def count_solved(self, evaluation: EvalResult) -> None:
-        """Extend or reset the run of evaluations at or above --stop-at-success."""
+    def check_solved(
+        self, evaluation: EvalResult, epoch: int, stop: Callable[[], bool] | None = None
+    ) -> EvalResult | None:
+        """When epoch `epoch`'s evaluation makes the streak of --stop-at-success evaluations
+        long enough, the policy's success on the `best_eval_episodes` best-check episodes
+        (this epoch's best check if it ran them all, else run now), which must reach the
+        target too: 20 noisy episodes do not end a run. None when there is nothing to check.
+        Raises EvaluationStopped once stop() turns true."""
+        target, count = self.config.stop_at_success, self.config.best_eval_episodes
+        long_enough = self.solved_streak + 1 >= self.config.stop_patience
+        if target <= 0 or evaluation.success_rate < target or not long_enough or count == 0:
+            return None
+        if self.best_check is not None and self.best_check[0] == epoch:
+            return self.best_check[1]
+        # Episodes stop once the target is out of reach (the same decision).
+        return self.run_evaluation(self.best_check_seeds(), cannot_reach(target, count), stop)
+
+    def count_solved(self, evaluation: EvalResult, check: EvalResult | None = None) -> None:
+        """Extend or reset the run of evaluations at or above --stop-at-success, with the
+        epoch's check_solved result."""
         target = self.config.stop_at_success
         reached = target > 0 and evaluation.success_rate >= target
         self.solved_streak = self.solved_streak + 1 if reached else 0
+        self.solved_check = check if reached else None
 
     def solved(self) -> bool:
-        """Whether --stop-at-success has been met for --stop-patience epochs in a row."""
-        return self.config.stop_at_success > 0 and self.solved_streak >= self.config.stop_patience
+        """Whether --stop-at-success has been met for --stop-patience epochs in a row and, with
+        best-check episodes, on them too."""
+        target = self.config.stop_at_success
+        if target <= 0 or self.solved_streak < self.config.stop_patience:
+            return False
+        check = self.solved_check
+        count = self.config.best_eval_episodes
+        return count == 0 or (
+            check is not None and check.episodes == count and check.success_rate >= target
+        )
+
+    def best_check_seeds(self) -> list[int]:
+        """The fixed episodes of best checks and --stop-at-success checks."""
+        return [
+            episode_seed(self.config.seed, BEST_CHECK_STREAM, i)
+            for i in range(self.config.best_eval_episodes)
+        ]
+
+
+def cannot_reach(target: float, episodes: int) -> Callable[[int, int], bool]:
+    """A `give_up(successes, run)` test: true once a success rate of `target` over `episodes`
+    episodes is out of reach even if every remaining episode succeeds."""
+    needed = math.ceil(target * episodes - 1e-9)
+    return lambda successes, run: successes + (episodes - run) < needed
 
 
 def terminal_on_success(mode: str, spec: EnvSpec) -> bool:
@@ -567,10 +614,13 @@ def run_epochs(
                 break
         eval_start = time.perf_counter()
         if trainer.cycle == config.cycles:  # the epoch's cycles are done (not stopped)
+            best_before = trainer.best
             try:
                 evaluation = trainer.evaluate(should_stop)
                 new_best = trainer.check_best(evaluation, trainer.epoch + 1, should_stop)
+                solved_check = trainer.check_solved(evaluation, trainer.epoch + 1, should_stop)
             except EvaluationStopped:  # a resume evaluates the same policy on the same seeds
+                trainer.best = best_before  # promoted only once the epoch is saved
                 trainer.side_seconds += time.perf_counter() - eval_start
             else:
                 trainer.epoch, trainer.cycle = trainer.epoch + 1, 0
@@ -581,7 +631,7 @@ def run_epochs(
             )
             result.interrupted = True
             break
-        trainer.count_solved(evaluation)
+        trainer.count_solved(evaluation, solved_check)
         eval_seconds = time.perf_counter() - eval_start
         trainer.side_seconds += eval_seconds
         epoch_stats = EpochStats(
@@ -607,7 +657,7 @@ def run_epochs(
         for each in observers:
             each.on_epoch(epoch_stats)
         if trainer.solved():
-            result.solved_epoch = trainer.epoch
+            result.solved_epoch, result.solved_check = trainer.epoch, trainer.solved_check
             break
         if should_stop():
             result.interrupted = trainer.epoch < config.epochs
