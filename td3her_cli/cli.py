@@ -105,7 +105,7 @@ def train(
     best_eval_episodes: Annotated[
         int | None,
         _option(
-            "Episodes that re-evaluate a new best candidate before it becomes best (0: off).",
+            "Episodes that re-evaluate a best candidate, and check --stop-at-success (0: off).",
             LOOP,
             "best_eval_episodes",
         ),
@@ -122,7 +122,9 @@ def train(
     stop_patience: Annotated[
         int | None,
         _option(
-            "Evaluations in a row at --stop-at-success that stop the run.", LOOP, "stop_patience"
+            "Evaluations in a row at --stop-at-success before it stops the run.",
+            LOOP,
+            "stop_patience",
         ),
     ] = None,
     num_envs: Annotated[

@@ -44,12 +44,13 @@ class TrainConfig:
     """Deterministic evaluation episodes after each epoch."""
     best_eval_episodes: int = 100
     """An epoch that beats the best is re-evaluated on this many fixed episodes before it
-    becomes `best` (0: trust the epoch's own evaluation)."""
+    becomes `best`, and `stop_at_success` must hold on them too (0: trust the epoch's own
+    evaluation for both)."""
     stop_at_success: float = 0.0
     """Stop once the epoch evaluation's success rate is at least this for `stop_patience`
     epochs in a row and on the `best_eval_episodes` best-check episodes too (0: never)."""
     stop_patience: int = 1
-    """Epoch evaluations in a row at or above `stop_at_success` that end the run."""
+    """Epoch evaluations in a row at or above `stop_at_success` before the run may end."""
     num_envs: int = 1
     """Worker processes, one env each, that run a cycle's episodes while the updates run
     (1: one env in the main process, collection then updates)."""

@@ -88,7 +88,7 @@ class TrainingDisplay:
         """Advance the epoch bar (or print a plain line) with the evaluation."""
         self.epochs.append(stats)
         evaluation = stats.evaluation
-        self._last_eval = f"eval success {evaluation.success_rate:.0%}"
+        self._last_eval = f"eval success {evaluation.success_rate:.0%}{_stop_check(stats)}"
         if self._progress is not None:
             self._progress.update(self._epoch_task, completed=stats.epoch)
             self._progress.reset(self._cycle_task, total=self.config.cycles)
@@ -97,7 +97,8 @@ class TrainingDisplay:
                 f"epoch {stats.epoch}/{self.config.epochs}: success {evaluation.success_rate:.0%} "
                 f"return {evaluation.mean_return:.1f} length {evaluation.mean_length:.1f} | "
                 f"env steps {stats.env_steps} | actor {_loss(stats.actor_loss, 3)} critics "
-                f"{_critics(stats)} | {stats.wall_time:.0f}s{_eta(stats, self.config.epochs)}",
+                f"{_critics(stats)} | {stats.wall_time:.0f}s{_eta(stats, self.config.epochs)}"
+                f"{_stop_check(stats)}",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -183,3 +184,11 @@ def _eta(stats: EpochStats, epochs: int) -> str:
         return ""
     seconds = round(stats.wall_time / stats.epoch * left)
     return f", ETA {seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _stop_check(stats: EpochStats) -> str:
+    """ " | stop check 93% on 100 episodes" when the epoch ran a --stop-at-success check."""
+    check = stats.stop_check
+    if check is None:
+        return ""
+    return f" | stop check {check.success_rate:.0%} on {check.episodes} episodes"

@@ -15,6 +15,7 @@ which worker ran which episode.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import multiprocessing.connection
 import time
@@ -56,6 +57,11 @@ class EpisodeWorkers:
             child.close()
             self._conns.append(conn)
             self._processes.append(process)
+        # Workers ignore SIGTERM, which multiprocessing's own exit handler relies on: close
+        # them first even if the owner never does. atexit runs later registrations first, and
+        # multiprocessing registered its handler when the workers started above (a later
+        # multiprocessing.util.get_logger() would register it again, after this one).
+        atexit.register(self.close)
         try:
             self._answers()  # each worker's "ready", or its error making the env
         except BaseException:
@@ -121,6 +127,7 @@ class EpisodeWorkers:
 
     def close(self) -> None:
         """Stop the worker processes (episodes under way are abandoned)."""
+        atexit.unregister(self.close)
         for conn in self._conns:
             try:
                 conn.send(("close",))

@@ -10,7 +10,6 @@ targets move every `policy_delay` of them); an *env step* is one env.step call.
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -415,7 +414,7 @@ class Trainer:
 def cannot_reach(target: float, episodes: int) -> Callable[[int, int], bool]:
     """A `give_up(successes, run)` test: true once a success rate of `target` over `episodes`
     episodes is out of reach even if every remaining episode succeeds."""
-    needed = math.ceil(target * episodes - 1e-9)
+    needed = min(k for k in range(episodes + 1) if k / episodes >= target)  # as solved() reads
     return lambda successes, run: successes + (episodes - run) < needed
 
 
@@ -644,6 +643,7 @@ def run_epochs(
             eval_seconds=eval_seconds,
             evaluation=evaluation,
             **mean_losses(trainer.epoch_losses),
+            stop_check=solved_check,
         )
         trainer.epoch_losses = []
         writer.write(epoch_row(epoch_stats))
@@ -669,6 +669,10 @@ def epoch_row(stats: EpochStats) -> dict:
     """The metrics.jsonl row of an epoch (evaluation fields flattened)."""
     row = {"kind": "epoch", **asdict(stats)}
     row.pop("evaluation")
+    check = row.pop("stop_check")
+    if check is not None:  # the --stop-at-success check's success on the best-check episodes
+        row["stop_check_success"] = check["success_rate"]
+        row["stop_check_episodes"] = check["episodes"]
     evaluation = stats.evaluation.to_dict()
     row.update(
         {

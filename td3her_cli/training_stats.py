@@ -45,3 +45,5 @@ class EpochStats:
     critic1_loss: float
     critic2_loss: float
     mean_q: float
+    stop_check: EvalResult | None = None
+    """The --stop-at-success check on the best-check episodes, if this epoch ran one."""

@@ -1,6 +1,9 @@
 """--num-envs: worker processes run exactly the single-env episodes for the same seeds, and
 what a run collects with workers does not depend on how many there are."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -119,6 +122,22 @@ def test_the_warm_up_is_shared_out_in_seed_order(tmp_path):
     assert [job.random_steps for job in jobs] == [50, 25, 0]
     assert [job.rng_seed[-1] for job in jobs] == [6, 7, 8]  # the run's episode numbers
     assert len({job.seed for job in jobs}) == 3 and all(job.explore for job in jobs)
+
+
+def test_workers_never_closed_do_not_hang_the_exit():
+    """Workers ignore SIGTERM (a signal to the whole group must not kill them mid-cycle), which
+    multiprocessing's exit handler sends them: an owner that forgets close() must still exit."""
+    code = (
+        "from td3her_cli.envs import describe_env, make_env\n"
+        "from td3her_cli.parallel import EpisodeWorkers\n"
+        "env = make_env('PandaReach-v3')\n"
+        "workers = EpisodeWorkers('PandaReach-v3', (), 2, describe_env(env, 'PandaReach-v3'))\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the exit hung: workers ignore SIGTERM and were never closed")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
 
 
 def train_one_epoch(tmp_path, name, **overrides):

@@ -3,6 +3,8 @@
 import json
 from types import SimpleNamespace
 
+import pytest
+
 from td3her_cli.config import TrainConfig
 from td3her_cli.display import _eta
 from td3her_cli.rollout import EvalResult
@@ -78,11 +80,20 @@ def test_the_check_reuses_the_epochs_whole_best_check():
     assert trainer.solved() and not trainer.checks and check.success_rate == 0.97
     partial = CheckedTrainer(config=config, solved_streak=1, solved_check=result(0.95, 40))
     assert not partial.solved(), "a check that gave up early is no confirmation"
+    stale = CheckedTrainer(
+        config=config,
+        solved_streak=0,
+        checks=[],
+        results=[result(0.5, 100)],
+        best_check=(2, result(0.97, 100)),
+    )
+    assert stale.check_solved(result(0.95, 20), 3).success_rate == 0.5, "epoch 2's is not 3's"
 
 
 def test_cannot_reach():
     give_up = cannot_reach(0.95, 100)  # 95 successes needed
     assert not give_up(0, 5) and give_up(0, 6) and not give_up(90, 95) and give_up(89, 95)
+    assert not cannot_reach(0.07, 100)(0, 93), "7 of 100 is 7 %: 0.07 * 100 > 7 in floats"
 
 
 def test_eta_from_the_mean_epoch_time():
@@ -91,17 +102,27 @@ def test_eta_from_the_mean_epoch_time():
     assert _eta(SimpleNamespace(epoch=4, wall_time=30.0), 4) == ""
 
 
-def test_fast_preset_stops_once_reach_is_solved(tmp_path, run_cli):
+@pytest.mark.parametrize("checked", [0, 30])
+def test_fast_preset_stops_once_reach_is_solved(tmp_path, run_cli, checked):
     out = tmp_path / "run"
-    args = ["--preset", "fast", "--no-tensorboard", "--best-eval-episodes", "0"]
+    args = ["--preset", "fast", "--no-tensorboard", "--best-eval-episodes", str(checked)]
     code, stdout, err = run_cli(["train", *args, "--eval-episodes", "20", "--out", str(out)])
     assert code == 0, err
     epochs = [json.loads(line) for line in (out / "metrics.jsonl").open()]
     epochs = [row for row in epochs if row["kind"] == "epoch"]
     assert epochs[-1]["success_rate"] >= 0.95 and len(epochs) < 10, "stopped once solved"
-    assert all(row["success_rate"] < 0.95 for row in epochs[:-1]), "not later than needed"
-    assert f"solved: evaluation success >= 95% in 1 epoch(s) in a row, at epoch {len(epochs)}" in (
-        stdout
+    for row in epochs[:-1]:  # not later than needed
+        assert row["success_rate"] < 0.95 or row["stop_check_success"] < 0.95
+    check = ""
+    if checked:
+        last = epochs[-1]
+        assert last["stop_check_success"] >= 0.95 and last["stop_check_episodes"] == checked
+        check = f", and {last['stop_check_success']:.0%} on {checked} best-check episodes"
+    else:
+        assert "stop_check_success" not in epochs[-1]
+    assert (
+        f"solved: evaluation success >= 95% in 1 epoch(s) in a row{check}, at epoch {len(epochs)}"
+        in stdout
     )
     code, stdout, _ = run_cli(["train", "--resume", str(out)])
     assert code == 0 and "stopped solved" in stdout and "nothing to do" in stdout
