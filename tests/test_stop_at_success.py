@@ -39,6 +39,10 @@ class CheckedTrainer(SimpleNamespace):
     solved = Trainer.solved
     best_check_seeds = Trainer.best_check_seeds
 
+    def __init__(self, config, **fields):
+        start = dict(solved_streak=0, solved_check=None, best_check=None, checks=[], results=[])
+        super().__init__(config=config, **{**start, **fields})
+
     def run_evaluation(self, seeds, give_up=None, stop=None):
         self.checks.append((len(seeds), give_up))
         return self.results.pop(0)
@@ -46,14 +50,7 @@ class CheckedTrainer(SimpleNamespace):
 
 def test_the_best_check_episodes_must_reach_the_target_too():
     config = TrainConfig(stop_at_success=0.9, stop_patience=2, best_eval_episodes=100)
-    trainer = CheckedTrainer(
-        config=config,
-        solved_streak=0,
-        solved_check=None,
-        best_check=None,
-        checks=[],
-        results=[result(0.85, 100), result(0.93, 100)],
-    )
+    trainer = CheckedTrainer(config, results=[result(0.85, 100), result(0.93, 100)])
     solved = []
     for epoch, rate in enumerate([0.95, 0.95, 1.0], start=1):
         check = trainer.check_solved(result(rate, 20), epoch)
@@ -67,26 +64,13 @@ def test_the_best_check_episodes_must_reach_the_target_too():
 
 def test_the_check_reuses_the_epochs_whole_best_check():
     config = TrainConfig(stop_at_success=0.9, stop_patience=1, best_eval_episodes=100)
-    trainer = CheckedTrainer(
-        config=config,
-        solved_streak=0,
-        solved_check=None,
-        checks=[],
-        results=[],
-        best_check=(3, result(0.97, 100)),
-    )
+    trainer = CheckedTrainer(config, best_check=(3, result(0.97, 100)))
     check = trainer.check_solved(result(0.95, 20), 3)
     trainer.count_solved(result(0.95, 20), check)
     assert trainer.solved() and not trainer.checks and check.success_rate == 0.97
-    partial = CheckedTrainer(config=config, solved_streak=1, solved_check=result(0.95, 40))
+    partial = CheckedTrainer(config, solved_streak=1, solved_check=result(0.95, 40))
     assert not partial.solved(), "a check that gave up early is no confirmation"
-    stale = CheckedTrainer(
-        config=config,
-        solved_streak=0,
-        checks=[],
-        results=[result(0.5, 100)],
-        best_check=(2, result(0.97, 100)),
-    )
+    stale = CheckedTrainer(config, results=[result(0.5, 100)], best_check=(2, result(0.97, 100)))
     assert stale.check_solved(result(0.95, 20), 3).success_rate == 0.5, "epoch 2's is not 3's"
 
 
