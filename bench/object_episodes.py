@@ -76,8 +76,8 @@ def main() -> None:
     from td3her_cli.agent import TD3Agent
     from td3her_cli.config import TrainConfig
     from td3her_cli.envs import FreshSimulationOnReset, _make_goal_env, describe_env, make_env
-    from td3her_cli.parallel import EpisodeJob, EpisodeWorkers
-    from td3her_cli.rollout import deterministic_episodes
+    from td3her_cli.parallel import EpisodeWorkers
+    from td3her_cli.rollout import EpisodeJob, deterministic_episodes
 
     as_is = _make_goal_env(args.env)
     whole_sim = FreshSimulationOnReset(

@@ -479,7 +479,8 @@ def evaluate(
         info, gym_env, spec, policy = loaded
         seeds = evaluation_seeds(seed, episodes)
         if min(num_envs, episodes) > 1:
-            from td3her_cli.parallel import EpisodeJob, EpisodeWorkers
+            from td3her_cli.parallel import EpisodeWorkers
+            from td3her_cli.rollout import EpisodeJob
 
             modules = env_modules_for(info, env_module)
             workers = EpisodeWorkers(spec.env_id, modules, min(num_envs, episodes), spec)
