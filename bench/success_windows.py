@@ -10,6 +10,7 @@ brackets. Runs of different settings compare at equal data.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from td3her_cli.metrics import METRICS_FILE, read_metrics
@@ -18,11 +19,12 @@ EDGES = (0, 40e3, 60e3, 80e3, 100e3, 120e3, 140e3, 160e3, 180e3, 200e3)
 
 
 def window_edges(width: float, until: float) -> tuple[float, ...]:
-    """0, then 2*width, 3*width, ... up to `until` (20k and 200k give EDGES)."""
-    return (0.0, *(k * width for k in range(2, int(until // width) + 1)))
+    """0, then 2*width, 3*width, ... up to the first multiple of `width` at or past `until`
+    (20k and 200k give EDGES)."""
+    return (0.0, *(k * width for k in range(2, max(2, math.ceil(until / width)) + 1)))
 
 
-def window_means(run_dir: Path, edges=EDGES) -> list[tuple[float, int] | None]:
+def window_means(run_dir: Path, edges: tuple[float, ...] = EDGES) -> list[tuple[float, int] | None]:
     """(mean success, epochs) per window between consecutive `edges`, None where no epoch falls."""
     rows, _ = read_metrics(run_dir / METRICS_FILE)  # a run still going may end mid-line
     epochs = [r for r in rows if r["kind"] == "epoch" and r.get("success_rate") is not None]
@@ -40,8 +42,10 @@ def main() -> None:
     parser.add_argument("--width", type=float, default=20e3, help="env steps per window")
     parser.add_argument("--until", type=float, default=200e3, help="last window's end")
     args = parser.parse_args()
+    if args.width <= 0 or args.until <= 0:
+        parser.error("--width and --until must be positive")
     edges = window_edges(args.width, args.until)
-    windows = [f"{int(low / 1e3)}–{int(high / 1e3)}k" for low, high in zip(edges, edges[1:])]
+    windows = [f"{low / 1e3:g}–{high / 1e3:g}k" for low, high in zip(edges, edges[1:])]
     print("| run | " + " | ".join(windows) + " |")
     print("|---" * (len(windows) + 1) + "|")
     for run in args.runs:
