@@ -15,13 +15,13 @@ from pathlib import Path
 
 from td3her_cli.metrics import METRICS_FILE, read_metrics
 
-EDGES = (0, 40e3, 60e3, 80e3, 100e3, 120e3, 140e3, 160e3, 180e3, 200e3)
-
 
 def window_edges(width: float, until: float) -> tuple[float, ...]:
-    """0, then 2*width, 3*width, ... up to the first multiple of `width` at or past `until`
-    (20k and 200k give EDGES)."""
+    """0, then 2*width, 3*width, ... up to the first multiple of `width` at or past `until`."""
     return (0.0, *(k * width for k in range(2, max(2, math.ceil(until / width)) + 1)))
+
+
+EDGES = window_edges(20e3, 200e3)  # 0-40k, 40-60k, ..., 180-200k
 
 
 def window_means(run_dir: Path, edges: tuple[float, ...] = EDGES) -> list[tuple[float, int] | None]:
