@@ -154,12 +154,14 @@ class TD3Agent(tf.Module):
             tf.TensorSpec([None, spec.obs_dim], tf.float32),
             tf.TensorSpec([None], tf.float32),
         ]
+        # autograph=False: the update's control flow is written as tf.cond / tf.while_loop,
+        # so tracing skips autograph's source conversion (most of a first call's tracing).
         self._compiled_update = tf.function(
-            self._update_step, input_signature=signature, jit_compile=jit_compile
+            self._update_step, input_signature=signature, jit_compile=jit_compile, autograph=False
         )
         stacked = [tf.TensorSpec([None, *spec.shape], spec.dtype) for spec in signature]
         self._compiled_updates = tf.function(
-            self._update_steps, input_signature=stacked, jit_compile=jit_compile
+            self._update_steps, input_signature=stacked, jit_compile=jit_compile, autograph=False
         )
 
     # ----------------------------------------------------------------- acting
@@ -194,14 +196,16 @@ class TD3Agent(tf.Module):
 
     def _update_steps(self, observation, goal, action, reward, next_observation, done):
         steps = tf.shape(observation)[0]
-        results = tf.TensorArray(tf.float32, size=steps)
-        for k in tf.range(steps):
-            results = results.write(
-                k,
-                self._update_step(
-                    observation[k], goal[k], action[k], reward[k], next_observation[k], done[k]
-                ),
+
+        def body(k, results):
+            metrics = self._update_step(
+                observation[k], goal[k], action[k], reward[k], next_observation[k], done[k]
             )
+            return k + 1, results.write(k, metrics)
+
+        _, results = tf.while_loop(
+            lambda k, _: k < steps, body, (tf.constant(0), tf.TensorArray(tf.float32, size=steps))
+        )
         return results.stack()
 
     def _inputs(self, observation: tf.Tensor, goal: tf.Tensor) -> tf.Tensor:
