@@ -16,11 +16,11 @@ From the epoch rows:
   (TensorFlow, PyBullet, td3her), env and agent creation, the last checkpoint (written after
   the last epoch row) and exit.
 
-The first update_many call traces and XLA-compiles in the first cycle, inside the loop, so that
-cost is part of train_seconds, not of the time outside the loop. It is estimated from the cycle
-rows as the first cycle's duration less the median duration of epoch 1's later cycles. For
-reference, the first `plan.tf_imports` seeds' runs are each preceded by a bare
-`python -c "import tensorflow"`, timed alike.
+The first update_many call traces (and XLA-compiles, when the preset turns XLA on) in the first
+cycle, inside the loop, so that cost is part of train_seconds, not of the time outside the loop.
+It is estimated from the cycle rows as the first cycle's duration less the median duration of
+epoch 1's later cycles. For reference, the first `plan.tf_imports` seeds' runs are each preceded
+by a bare `python -c "import tensorflow"`, timed alike.
 
 Targets (printed as met/missed, never asserted): median <= 1,500 env steps and <= 10 s of
 training wall-clock to >= 95 % success.
@@ -204,7 +204,8 @@ def figure(runs: list[SeedRun]) -> Figure:
             train_seconds,
         ),
         over_seeds(
-            "The same less the first-cycle excess (~ learning time without the XLA compile)",
+            "The same less the first-cycle excess (~ learning time without the first call's trace "
+            "and compile)",
             "s",
             [seconds - excess for seconds, excess in zip(train_seconds, compile_seconds)],
         ),
@@ -219,7 +220,7 @@ def figure(runs: list[SeedRun]) -> Figure:
             [run.at_reached("epoch") for run in runs],
         ),
         Row(
-            f"Whole `td3her train` process, all {EPOCHS} epochs",
+            f"Whole `td3her train` process (it stops itself once solved; at most {EPOCHS} epochs)",
             "s",
             Summary.of(run.process_seconds for run in runs),
         ),
@@ -243,7 +244,7 @@ def figure(runs: list[SeedRun]) -> Figure:
         ),
         Row(
             "Inside the loop: first cycle − median later cycle of epoch 1 "
-            "(~ update_many trace + XLA compile, counted in train_seconds)",
+            "(~ update_many trace, and XLA compile when on; counted in train_seconds)",
             "s",
             Summary.of(compile_seconds),
         ),
@@ -257,6 +258,7 @@ def figure(runs: list[SeedRun]) -> Figure:
             "train_seconds then (s)",
             "wall_time then (s)",
             "Success then",
+            "Epochs run",
             "Success at the last epoch",
             "Process wall (s)",
             "Outside loop (s)",
@@ -272,6 +274,7 @@ def figure(runs: list[SeedRun]) -> Figure:
                 cell(run.at_reached("wall_time")),
                 cell(100 * run.at_reached("success_rate"), ".0f")
                 + ("" if run.reached is None else " %"),
+                str(run.epochs[-1]["epoch"]),
                 f"{100 * run.epochs[-1]['success_rate']:.0f} %",
                 format_number(run.process_seconds),
                 format_number(run.outside_loop),
@@ -294,7 +297,9 @@ def figure(runs: list[SeedRun]) -> Figure:
             f"its metrics.jsonl. The preset as the CLI resolved it: {per_epoch} episodes "
             f"(<= {per_epoch * 50} env steps) of {config['optimization_steps']} optimisation "
             f"steps each per epoch, then {config['eval_episodes']} deterministic evaluation "
-            f"episodes; hidden {hidden}, batch {config['batch_size']}, random_steps "
+            f"episodes, stopping once an evaluation reaches {config['stop_at_success']:.0%} and "
+            f"its 100-episode check confirms it (stop_at_success); hidden {hidden}, batch "
+            f"{config['batch_size']}, random_steps "
             f"{config['random_steps']}, xla {str(config['xla']).lower()}. A seed reaches the "
             f"target at the first epoch whose evaluation success rate is ≥ {SUCCESS:.0%}; "
             "`n` counts seeds, not repeats."
@@ -311,9 +316,9 @@ def figure(runs: list[SeedRun]) -> Figure:
             "asserted.",
             "Env steps and success are resolved only at epoch ends (every "
             f"{per_epoch} episodes), so a seed may have been good enough earlier in its epoch.",
-            "The XLA compile of the fused update happens in the first cycle, inside the loop: it "
-            "is part of train_seconds and wall_time (the first-cycle row estimates it), not of "
-            "the time outside the loop.",
+            "The fused update's trace (and XLA compile, when on) happens in the first cycle, "
+            "inside the loop: it is part of train_seconds and wall_time (the first-cycle row "
+            "estimates it), not of the time outside the loop.",
             "Training runs share the 2 cores with whatever else runs; a bare import and the "
             "training process after it run back to back, so they see the same load.",
         ),
