@@ -1,0 +1,94 @@
+"""`python -m bench.goal_height RUN [--latest] [--episodes 100] [--seed 0]`: does the policy lift?
+
+Runs a checkpoint's policy deterministically on `td3her evaluate`'s episodes (same seeds, so
+the overall success rate equals evaluate's) of a panda-gym task whose goal is one cube's
+position (PickAndPlace, Push, Slide), and splits success by the goal's height above the resting
+cube. panda-gym's PickAndPlace puts 30 % of goals on the table and 70 % up to 20 cm above it,
+so a policy that only pushes succeeds on the table goals and on the air goals within the
+success distance (5 cm) of the table: about 0.3 + 0.7 x 0.25 = 47.5 % at best. The table also
+counts episodes in which the cube was ever lifted by more than `--lift` metres.
+
+Prints a Markdown table: goal height band, episodes, successes, success rate, episodes in which
+the cube was lifted.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+RESTING_HEIGHT = 0.02
+"""The cube's centre height resting on the table (half its 4 cm side), panda-gym v3."""
+BANDS = ((-1.0, 0.005), (0.005, 0.05), (0.05, 0.1), (0.1, 1.0))
+"""Goal height bands above the resting cube, metres: on the table, within the success
+distance, and two bands above it."""
+
+
+def band_label(low: float, high: float) -> str:
+    """'on the table' or 'a-b cm' (the last band open above)."""
+    if low < 0:
+        return "on the table (< 0.5 cm)"
+    if high >= 1.0:
+        return f"≥ {low * 100:g} cm"
+    return f"{low * 100:g}–{high * 100:g} cm"
+
+
+def height_table(heights, successes, lifted) -> list[tuple[str, int, int, int]]:
+    """(band, episodes, successes, lifted) per band, then the total row."""
+    heights, successes, lifted = map(np.asarray, (heights, successes, lifted))
+    rows = []
+    for low, high in BANDS:
+        inside = (heights >= low) & (heights < high)
+        rows.append(
+            (
+                band_label(low, high),
+                int(inside.sum()),
+                int(successes[inside].sum()),
+                int(lifted[inside].sum()),
+            )
+        )
+    rows.append(("all", len(heights), int(successes.sum()), int(lifted.sum())))
+    return rows
+
+
+def main() -> None:
+    """Run the episodes and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="A run or checkpoint directory.")
+    parser.add_argument("--latest", action="store_true", help="The latest checkpoint, not best.")
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0, help="evaluate's --seed")
+    parser.add_argument("--lift", type=float, default=0.01, help="Lifted: metres above rest.")
+    args = parser.parse_args()
+
+    from td3her_cli.cli import evaluation_seeds, policy_in_env
+    from td3her_cli.envs import make_env
+    from td3her_cli.rollout import deterministic_episodes
+
+    heights, successes, lifted = [], [], []
+    with policy_in_env(args.run, args.latest, None, None, args.seed, make_env) as loaded:
+        info, env, spec, policy = loaded
+        if spec.goal_dim != 3:
+            raise SystemExit(f"{spec.env_id}: the goal is not one cube's position (goal_dim 3)")
+        for episode in deterministic_episodes(
+            env, spec, policy, evaluation_seeds(args.seed, args.episodes)
+        ):
+            heights.append(float(episode.desired_goal[0, 2]) - RESTING_HEIGHT)
+            successes.append(bool(episode.success))
+            lifted.append(float(episode.achieved_goal[:, 2].max()) - RESTING_HEIGHT > args.lift)
+    print(f"{spec.env_id}, {info.path}, {args.episodes} episodes (evaluate --seed {args.seed})")
+    print()
+    print(
+        "| goal above the resting cube | episodes | successes | success | cube lifted > "
+        f"{args.lift * 100:g} cm |"
+    )
+    print("|---|---|---|---|---|")
+    for band, count, wins, up in height_table(heights, successes, lifted):
+        rate = f"{100 * wins / count:.0f} %" if count else "—"
+        print(f"| {band} | {count} | {wins} | {rate} | {up} |")
+
+
+if __name__ == "__main__":
+    main()
