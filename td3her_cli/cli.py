@@ -192,6 +192,15 @@ def train(
         float | None,
         _option("Probability of a uniform random exploratory step.", EXPLORE, "random_action_prob"),
     ] = None,
+    grasp_start: Annotated[
+        float | None,
+        _option(
+            "Fraction of exploratory episodes starting with the object in the gripper "
+            "(panda-gym PickAndPlace).",
+            EXPLORE,
+            "grasp_start",
+        ),
+    ] = None,
     normalize: Annotated[
         bool | None,
         _option("Normalise observations and goals.", EXPLORE, "normalize"),
@@ -274,6 +283,7 @@ def train(
         "noise_sigma": noise_sigma,
         "random_steps": random_steps,
         "random_action_prob": random_action_prob,
+        "grasp_start": grasp_start,
         "normalize": normalize,
         "normalize_goals_from": normalize_goals_from,
     }

@@ -109,6 +109,9 @@ class TrainConfig:
     """The first this many env steps take uniform random actions."""
     random_action_prob: float = 0.0
     """After that, each exploratory step is uniform random with this probability (OpenAI HER)."""
+    grasp_start: float = 0.0
+    """Fraction of exploratory episodes that start with the object held in the gripper (the
+    HER paper's pick-and-place trick; panda-gym tasks with one object and a gripper)."""
 
     # --- normalisation ---
     normalize: bool = True
@@ -247,6 +250,8 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(f"--stop-patience must be >= 1, got {config.stop_patience}")
     if not 0 <= config.random_action_prob <= 1:
         raise UsageError(f"--random-action-prob must be in [0, 1], got {config.random_action_prob}")
+    if not 0 <= config.grasp_start <= 1:
+        raise UsageError(f"--grasp-start must be in [0, 1], got {config.grasp_start}")
     if config.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {config.seed}")
     if config.batch_size > config.buffer_size:

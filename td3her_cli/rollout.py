@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from td3her_cli.envs import EnvSpec, split_observation
+from td3her_cli.grasp import grasp_object
 from td3her_cli.replay import Episode
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]  # ([N, obs], [N, goal]) -> [N, act]
@@ -72,14 +73,18 @@ def collect_episode(
     rng: np.random.Generator | None = None,
     random_steps: int = 0,
     random_action_prob: float = 0.0,
+    grasped: bool = False,
 ) -> Episode:
     """Run one episode from env.reset(seed=seed) until termination or truncation.
 
     The first `random_steps` actions are uniform in [-1, 1] (needs `rng`); after that the
     policy acts, plus `noise()` if given, clipped to [-1, 1], except that with probability
-    `random_action_prob` a step is uniform random instead.
+    `random_action_prob` a step is uniform random instead. `grasped`: the episode starts with
+    the object in the gripper (grasp.grasp_object, right after the reset).
     """
     raw, _ = env.reset(seed=seed)
+    if grasped:
+        raw = grasp_object(env)
     if noise is not None:
         noise.reset()
     observation, achieved_goal, desired_goal = split_observation(raw)
@@ -128,6 +133,8 @@ class EpisodeJob:
     """Entropy of the episode's own generator for its noise and random actions."""
     random_steps: int = 0
     """The episode's first steps act uniformly at random (its share of the warm-up)."""
+    grasped: bool = False
+    """The episode starts with the object in the gripper (`--grasp-start`)."""
 
 
 def run_episode_job(env, spec: EnvSpec, policy: Policy, job: EpisodeJob, config=None) -> Episode:
@@ -140,7 +147,15 @@ def run_episode_job(env, spec: EnvSpec, policy: Policy, job: EpisodeJob, config=
     rng = np.random.default_rng(np.random.SeedSequence(job.rng_seed))
     noise = make_noise(config, spec.action_dim, rng)
     return collect_episode(
-        env, spec, policy, job.seed, noise, rng, job.random_steps, config.random_action_prob
+        env,
+        spec,
+        policy,
+        job.seed,
+        noise,
+        rng,
+        job.random_steps,
+        config.random_action_prob,
+        job.grasped,
     )
 
 

@@ -37,6 +37,7 @@ from td3her_cli.envs import (
     success_function,
 )
 from td3her_cli.errors import DivergenceError, NoCheckpointError, UsageError
+from td3her_cli.grasp import can_start_grasped, starts_grasped
 from td3her_cli.memory import check_memory
 from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics, write_atomically
 from td3her_cli.noise import make_noise
@@ -113,6 +114,11 @@ class Trainer:
                 raise UsageError(
                     f"--buffer-size ({config.buffer_size}) cannot hold one {config.env_id} "
                     f"episode ({self.spec.max_episode_steps} steps); raise --buffer-size"
+                )
+            if config.grasp_start > 0 and not can_start_grasped(self.env):
+                raise UsageError(
+                    f"--grasp-start needs a panda-gym task with one object and a gripper "
+                    f"(e.g. PandaPickAndPlace-v3); {config.env_id} has none"
                 )
             check_memory(config, self.spec)  # before the networks and buffer are allocated
             terminal_fn = terminal_function(config.terminal_on_success, self.env, self.spec)
@@ -253,14 +259,18 @@ class Trainer:
         count = self.config.episodes_per_cycle
         remaining = max(0, self.random_until - self.env_steps)
         horizon = self.spec.max_episode_steps or max(remaining, 1)
+        seeds = [
+            episode_seed(self.config.seed, TRAIN_STREAM, self.episodes + i) for i in range(count)
+        ]
         return [
             EpisodeJob(
-                seed=episode_seed(self.config.seed, TRAIN_STREAM, self.episodes + i),
+                seed=seed,
                 explore=True,
                 rng_seed=(self.config.seed, EXPLORATION_RNG, self.episodes + i),
                 random_steps=int(np.clip(remaining - i * horizon, 0, horizon)),
+                grasped=starts_grasped(self.config.grasp_start, seed),
             )
-            for i in range(count)
+            for i, seed in enumerate(seeds)
         ]
 
     def collect(self) -> list[Episode]:
@@ -268,15 +278,17 @@ class Trainer:
         policy = self.agent.numpy_policy()  # the weights change only in optimise()
         episodes = []
         for _ in range(self.config.episodes_per_cycle):
+            seed = episode_seed(self.config.seed, TRAIN_STREAM, self.episodes)
             episode = collect_episode(
                 self.env,
                 self.spec,
                 policy,
-                episode_seed(self.config.seed, TRAIN_STREAM, self.episodes),
+                seed,
                 self.noise,
                 self.action_rng,
                 max(0, self.random_until - self.env_steps),
                 self.config.random_action_prob,
+                starts_grasped(self.config.grasp_start, seed),
             )
             self.store(episode)
             policy.refresh_normalizers()

@@ -1,0 +1,90 @@
+"""--grasp-start: exploratory episodes that begin with the object in the gripper (panda-gym)."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from td3her_cli.config import TrainConfig
+from td3her_cli.envs import describe_env, make_env
+from td3her_cli.grasp import can_start_grasped, grasp_object, starts_grasped
+from td3her_cli.rollout import EpisodeJob, collect_episode, run_episode_job
+from td3her_cli.training import Trainer
+
+LIFT = np.array([0.0, 0.0, 1.0, -1.0], np.float32)  # straight up, fingers closing
+
+
+@pytest.fixture(scope="module")
+def pick_and_place():
+    env = make_env("PandaPickAndPlace-v3")
+    yield env
+    env.close()
+
+
+def cube_height_after_lifting(env, grasped: bool, seed: int) -> float:
+    env.reset(seed=seed)
+    if grasped:
+        grasp_object(env)
+    for _ in range(6):
+        observation, *_ = env.step(LIFT)
+    return float(observation["achieved_goal"][2])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_grasped_cube_rises_with_the_gripper(pick_and_place, seed):
+    assert cube_height_after_lifting(pick_and_place, grasped=False, seed=seed) < 0.03
+    assert cube_height_after_lifting(pick_and_place, grasped=True, seed=seed) > 0.15
+
+
+def test_the_grasped_observation_has_the_gripper_closed_at_the_cube(pick_and_place):
+    raw, _ = pick_and_place.reset(seed=3)
+    assert raw["observation"][6] < 0.005  # panda-gym resets with the fingers shut, far away
+    raw = grasp_object(pick_and_place)
+    ee, fingers, cube = raw["observation"][:3], raw["observation"][6], raw["achieved_goal"]
+    assert np.linalg.norm(ee - cube) < 0.005
+    assert 0.02 < fingers < 0.045  # closed on the 4 cm cube, which keeps them apart
+
+
+def test_only_single_object_tasks_with_a_gripper_can_start_grasped(pick_and_place):
+    assert can_start_grasped(pick_and_place)
+    for env_id in ("PandaReach-v3", "PandaPush-v3", "PandaStack-v3"):
+        env = make_env(env_id)
+        try:
+            assert not can_start_grasped(env), env_id
+        finally:
+            env.close()
+
+
+def test_the_grasped_fraction_is_a_fixed_draw_per_episode_seed():
+    seeds = range(4000)
+    drawn = [starts_grasped(0.3, seed) for seed in seeds]
+    assert drawn == [starts_grasped(0.3, seed) for seed in seeds]
+    assert abs(np.mean(drawn) - 0.3) < 0.03
+    assert not any(starts_grasped(0.0, seed) for seed in seeds)
+    assert all(starts_grasped(1.0, seed) for seed in seeds)
+
+
+def test_both_collection_paths_start_the_same_episodes_grasped():
+    config = TrainConfig(env_id="PandaPickAndPlace-v3", episodes_per_cycle=8, grasp_start=0.5)
+    trainer = SimpleNamespace(
+        config=config,
+        random_until=0,
+        env_steps=0,
+        episodes=24,
+        spec=SimpleNamespace(max_episode_steps=50),
+    )
+    jobs = Trainer.collection_jobs(trainer)
+    assert [job.grasped for job in jobs] == [starts_grasped(0.5, job.seed) for job in jobs]
+    assert 0 < sum(job.grasped for job in jobs) < len(jobs), "seeds chosen to draw both ways"
+
+
+def test_a_grasped_job_runs_from_the_grasped_state(pick_and_place):
+    spec = describe_env(pick_and_place, "PandaPickAndPlace-v3")
+    config = TrainConfig(env_id="PandaPickAndPlace-v3", noise="gaussian")
+    still = lambda observation, goal: np.zeros((len(observation), 4), np.float32)  # noqa: E731
+    for grasped in (False, True):
+        job = EpisodeJob(seed=5, explore=True, rng_seed=(0, 1), grasped=grasped)
+        episode = run_episode_job(pick_and_place, spec, still, job, config)
+        assert (episode.observation[0, 6] > 0.02) == grasped  # fingers held apart by the cube
+    direct = collect_episode(pick_and_place, spec, still, 5, grasped=True)
+    assert direct.observation[0, 6] > 0.02
