@@ -19,8 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-RESTING_HEIGHT = 0.02
-"""The cube's centre height resting on the table (half its 4 cm side), panda-gym v3."""
 BANDS = ((-1.0, 0.005), (0.005, 0.05), (0.05, 0.1), (0.1, 1.0))
 """Goal height bands above the resting cube, metres: on the table, within the success
 distance, and two bands above it."""
@@ -65,19 +63,21 @@ def main() -> None:
 
     from td3her_cli.cli import evaluation_seeds, policy_in_env
     from td3her_cli.envs import make_env
+    from td3her_cli.grasp import goal_is_object_position
     from td3her_cli.rollout import deterministic_episodes
 
     heights, successes, lifted = [], [], []
     with policy_in_env(args.run, args.latest, None, None, args.seed, make_env) as loaded:
         info, env, spec, policy = loaded
-        if spec.goal_dim != 3:
-            raise SystemExit(f"{spec.env_id}: the goal is not one cube's position (goal_dim 3)")
+        if not goal_is_object_position(env):
+            raise SystemExit(f"{spec.env_id}: its goal is not one object's position")
+        resting = env.unwrapped.task.object_size / 2  # the cube's centre, lying on the table
         for episode in deterministic_episodes(
             env, spec, policy, evaluation_seeds(args.seed, args.episodes)
         ):
-            heights.append(float(episode.desired_goal[0, 2]) - RESTING_HEIGHT)
+            heights.append(float(episode.desired_goal[0, 2]) - resting)
             successes.append(bool(episode.success))
-            lifted.append(float(episode.achieved_goal[:, 2].max()) - RESTING_HEIGHT > args.lift)
+            lifted.append(float(episode.achieved_goal[:, 2].max()) - resting > args.lift)
     print(f"{spec.env_id}, {info.path}, {args.episodes} episodes (evaluate --seed {args.seed})")
     print()
     print(

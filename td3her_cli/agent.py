@@ -155,7 +155,7 @@ class TD3Agent(tf.Module):
             tf.TensorSpec([None], tf.float32),
         ]
         # autograph=False: the update's control flow is written as tf.cond / tf.while_loop,
-        # so tracing skips autograph's source conversion (most of a first call's tracing).
+        # so tracing skips autograph's source conversion (same graph, shorter first call).
         self._compiled_update = tf.function(
             self._update_step, input_signature=signature, jit_compile=jit_compile, autograph=False
         )

@@ -309,7 +309,7 @@ def train(
         values = {**preset_values(name), **given}
         extra = {"preset": name, **({"preset_picked_for_env": True} if for_env else {})}
         config = DEFAULTS.replace(**values, extra=extra)
-        check_env(config.env_id, config.env_modules)  # before anything is written
+        check_env(config.env_id, config.env_modules, config.grasp_start)  # before any writing
         run_dir = out if out is not None else default_run_dir(config)
         check_new_run_dir(run_dir, force)
         created = create_run_dir(run_dir)
@@ -604,12 +604,18 @@ class StopFlag:
                 signal.signal(signum, handler)
 
 
-def check_env(env_id: str, modules: tuple[str, ...] = ()) -> None:
-    """Raise EnvError unless env_id makes a goal-conditioned env."""
+def check_env(env_id: str, modules: tuple[str, ...] = (), grasp_start: float = 0.0) -> None:
+    """Raise EnvError unless env_id makes a goal-conditioned env, and UsageError if it cannot
+    start episodes grasped when `grasp_start` asks for that."""
     from td3her_cli.envs import import_env_modules, make_env
+    from td3her_cli.grasp import check_grasp_start
 
     import_env_modules(modules)
-    make_env(env_id).close()
+    env = make_env(env_id)
+    try:
+        check_grasp_start(env, grasp_start, env_id)
+    finally:
+        env.close()
 
 
 def main() -> None:

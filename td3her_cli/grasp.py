@@ -4,7 +4,8 @@ The HER paper (Andrychowicz et al., 2017, section 4.1, footnote 3) started half 
 pick-and-place training episodes from a state with the box grasped: without that, a single
 learner rarely discovers lifting, and a policy that only pushes tops out where the goals on or
 near the table allow (`python -m bench.goal_height`). `--grasp-start P` does this for panda-gym
-tasks with one object and a gripper (PickAndPlace; Push and Slide block the gripper): after
+tasks whose goal is one object's position and whose gripper opens (PickAndPlace; Push and
+Slide block the gripper, Flip's goal is an orientation, Stack has two objects): after
 the env's reset, with probability P, the arm is placed at the object by inverse kinematics with
 its fingers open, and the fingers close on it for a few simulation steps, which are not env
 steps. The episode then runs as usual from that state. Evaluation episodes never start grasped.
@@ -13,6 +14,8 @@ steps. The episode then runs as usual from that state. Evaluation episodes never
 from __future__ import annotations
 
 import numpy as np
+
+from td3her_cli.errors import UsageError
 
 GRASP_STREAM = 17
 """With the episode's seed: the generator that decides whether it starts grasped."""
@@ -27,16 +30,33 @@ OPEN_FINGER = 0.04
 """Each finger's joint position when the gripper is fully open (metres)."""
 
 
-def can_start_grasped(env) -> bool:
-    """Whether env is a panda-gym task with one object called "object" and a working gripper."""
+def goal_is_object_position(env) -> bool:
+    """Whether env is a panda-gym task whose achieved goal is the position of its body
+    "object" (PickAndPlace, Push, Slide)."""
     unwrapped = env.unwrapped
-    robot = getattr(unwrapped, "robot", None)
-    sim = getattr(unwrapped, "sim", None)
-    if robot is None or sim is None or not type(unwrapped).__module__.startswith("panda_gym"):
+    sim, task = getattr(unwrapped, "sim", None), getattr(unwrapped, "task", None)
+    if sim is None or task is None or not type(unwrapped).__module__.startswith("panda_gym"):
         return False
-    has_gripper = not getattr(robot, "block_gripper", True) and hasattr(robot, "ee_link")
-    bodies = getattr(sim, "_bodies_idx", {})
-    return has_gripper and "object" in bodies and "object2" not in bodies
+    if "object" not in getattr(sim, "_bodies_idx", {}):
+        return False
+    goal = np.asarray(task.get_achieved_goal())
+    position = np.asarray(sim.get_base_position("object"))
+    return goal.shape == position.shape and bool(np.allclose(goal, position))
+
+
+def can_start_grasped(env) -> bool:
+    """Whether env's goal is its object's position and its gripper opens (PickAndPlace)."""
+    robot = getattr(env.unwrapped, "robot", None)
+    return goal_is_object_position(env) and not getattr(robot, "block_gripper", True)
+
+
+def check_grasp_start(env, fraction: float, env_id: str) -> None:
+    """Raise UsageError when `--grasp-start` asks for grasped starts that env cannot give."""
+    if fraction > 0 and not can_start_grasped(env):
+        raise UsageError(
+            "--grasp-start needs a panda-gym task whose goal is one object's position and whose "
+            f"gripper opens (e.g. PandaPickAndPlace-v3); {env_id} is not one"
+        )
 
 
 def starts_grasped(fraction: float, seed: int) -> bool:

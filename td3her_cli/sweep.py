@@ -261,12 +261,27 @@ def setting_name(overrides: dict[str, Any]) -> str:
 
 
 def sweep_identity(base: TrainConfig, grid: tuple[GridAxis, ...]) -> dict:
-    """The JSON that must match for a re-run to continue a sweep (seed and epochs excluded)."""
-    config = base.to_dict()
-    for key in ("seed", "epochs"):
-        config.pop(key)
+    """The JSON that must match for a re-run to continue a sweep: the grid, and the base
+    config's fields that differ from TrainConfig's defaults, seed and epochs excluded (so a
+    field td3her adds later, at its default, leaves a sweep's identity and directory as
+    they were)."""
+    defaults = _default_config_json()
+    config = {
+        key: value
+        for key, value in _normalised(base.to_dict()).items()
+        if key not in ("seed", "epochs") and value != defaults.get(key)
+    }
     grid_json = [{"field": a.field, "values": [_jsonable(v) for v in a.values]} for a in grid]
-    return json.loads(json.dumps({"config": config, "grid": grid_json}, sort_keys=True))
+    return _normalised({"config": config, "grid": grid_json})
+
+
+def _normalised(data: dict) -> dict:
+    """`data` as it reads back from JSON (tuples as lists, keys sorted)."""
+    return json.loads(json.dumps(data, sort_keys=True))
+
+
+def _default_config_json() -> dict:
+    return _normalised(TrainConfig().to_dict())
 
 
 def default_sweep_dir(base: TrainConfig, grid: tuple[GridAxis, ...]) -> Path:
@@ -640,11 +655,16 @@ def _dashed(name: str) -> str:
 
 
 def _first_difference(saved: dict, current: dict) -> str:
-    """'critic_lr: 0.0005 then, 0.001 now' for the first differing key, or '' if equal."""
+    """'critic_lr: 0.0005 then, 0.001 now' for the first differing key, or '' if equal; a
+    key one side lacks has its default (identities list only fields away from it; older
+    ones listed every field)."""
     saved_config, current_config = saved.get("config", {}), current.get("config", {})
+    defaults = _default_config_json()
     for key in sorted(set(saved_config) | set(current_config)):
-        if saved_config.get(key) != current_config.get(key):
-            return f"{key}: {saved_config.get(key)} then, {current_config.get(key)} now"
+        then = saved_config.get(key, defaults.get(key))
+        now = current_config.get(key, defaults.get(key))
+        if then != now:
+            return f"{key}: {then} then, {now} now"
     if saved.get("grid") != current.get("grid"):
         return "its --grid differs"
     return ""

@@ -37,7 +37,7 @@ from td3her_cli.envs import (
     success_function,
 )
 from td3her_cli.errors import DivergenceError, NoCheckpointError, UsageError
-from td3her_cli.grasp import can_start_grasped, starts_grasped
+from td3her_cli.grasp import check_grasp_start, starts_grasped
 from td3her_cli.memory import check_memory
 from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics, write_atomically
 from td3her_cli.noise import make_noise
@@ -115,11 +115,7 @@ class Trainer:
                     f"--buffer-size ({config.buffer_size}) cannot hold one {config.env_id} "
                     f"episode ({self.spec.max_episode_steps} steps); raise --buffer-size"
                 )
-            if config.grasp_start > 0 and not can_start_grasped(self.env):
-                raise UsageError(
-                    f"--grasp-start needs a panda-gym task with one object and a gripper "
-                    f"(e.g. PandaPickAndPlace-v3); {config.env_id} has none"
-                )
+            check_grasp_start(self.env, config.grasp_start, config.env_id)
             check_memory(config, self.spec)  # before the networks and buffer are allocated
             terminal_fn = terminal_function(config.terminal_on_success, self.env, self.spec)
         except UsageError:
@@ -259,26 +255,30 @@ class Trainer:
         count = self.config.episodes_per_cycle
         remaining = max(0, self.random_until - self.env_steps)
         horizon = self.spec.max_episode_steps or max(remaining, 1)
-        seeds = [
-            episode_seed(self.config.seed, TRAIN_STREAM, self.episodes + i) for i in range(count)
-        ]
+        starts = [self.exploratory_start(self.episodes + i) for i in range(count)]
         return [
             EpisodeJob(
                 seed=seed,
                 explore=True,
                 rng_seed=(self.config.seed, EXPLORATION_RNG, self.episodes + i),
                 random_steps=int(np.clip(remaining - i * horizon, 0, horizon)),
-                grasped=starts_grasped(self.config.grasp_start, seed),
+                grasped=grasped,
             )
-            for i, seed in enumerate(seeds)
+            for i, (seed, grasped) in enumerate(starts)
         ]
+
+    def exploratory_start(self, index: int) -> tuple[int, bool]:
+        """The env seed of the run's `index`-th exploratory episode, and whether it starts
+        with the object in the gripper (`--grasp-start`)."""
+        seed = episode_seed(self.config.seed, TRAIN_STREAM, index)
+        return seed, starts_grasped(self.config.grasp_start, seed)
 
     def collect(self) -> list[Episode]:
         """One cycle's exploratory episodes in the main env, each stored as it ends."""
         policy = self.agent.numpy_policy()  # the weights change only in optimise()
         episodes = []
         for _ in range(self.config.episodes_per_cycle):
-            seed = episode_seed(self.config.seed, TRAIN_STREAM, self.episodes)
+            seed, grasped = self.exploratory_start(self.episodes)
             episode = collect_episode(
                 self.env,
                 self.spec,
@@ -288,7 +288,7 @@ class Trainer:
                 self.action_rng,
                 max(0, self.random_until - self.env_steps),
                 self.config.random_action_prob,
-                starts_grasped(self.config.grasp_start, seed),
+                grasped,
             )
             self.store(episode)
             policy.refresh_normalizers()

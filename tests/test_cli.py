@@ -27,7 +27,10 @@ def snapshot(directory):
         (["--hidden", "64,x"], "--hidden must be comma-separated integers"),
         (["--eval-episodes", "-3"], "--eval-episodes must be > 0"),
         (["--grasp-start", "1.5"], "--grasp-start must be in [0, 1]"),
-        (["--grasp-start", "0.5"], "--grasp-start needs a panda-gym task with one object"),
+        (
+            ["--grasp-start", "0.5"],
+            "--grasp-start needs a panda-gym task whose goal is one object's position",
+        ),
         (["--no-such-option"], "No such option"),
         (["--env", "NoSuchEnv-v9"], "unknown env 'NoSuchEnv-v9'"),
         (["--env", "CartPole-v1"], "CartPole-v1 is not a goal-conditioned env"),

@@ -1,16 +1,19 @@
 """--grasp-start: exploratory episodes that begin with the object in the gripper (panda-gym)."""
 
-from types import SimpleNamespace
+import inspect
 
 import numpy as np
 import pytest
 
+from td3her_cli import rollout, training
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs import describe_env, make_env
 from td3her_cli.grasp import can_start_grasped, grasp_object, starts_grasped
 from td3her_cli.rollout import EpisodeJob, collect_episode, run_episode_job
 from td3her_cli.training import Trainer
+from tests.conftest import TINY
 
+SIGNATURE = inspect.signature(collect_episode)
 LIFT = np.array([0.0, 0.0, 1.0, -1.0], np.float32)  # straight up, fingers closing
 
 
@@ -47,7 +50,13 @@ def test_the_grasped_observation_has_the_gripper_closed_at_the_cube(pick_and_pla
 
 def test_only_single_object_tasks_with_a_gripper_can_start_grasped(pick_and_place):
     assert can_start_grasped(pick_and_place)
-    for env_id in ("PandaReach-v3", "PandaPush-v3", "PandaStack-v3"):
+    for env_id in (
+        "PandaReach-v3",
+        "PandaPush-v3",
+        "PandaSlide-v3",
+        "PandaStack-v3",
+        "PandaFlip-v3",
+    ):
         env = make_env(env_id)
         try:
             assert not can_start_grasped(env), env_id
@@ -58,24 +67,43 @@ def test_only_single_object_tasks_with_a_gripper_can_start_grasped(pick_and_plac
 def test_the_grasped_fraction_is_a_fixed_draw_per_episode_seed():
     seeds = range(4000)
     drawn = [starts_grasped(0.3, seed) for seed in seeds]
-    assert drawn == [starts_grasped(0.3, seed) for seed in seeds]
     assert abs(np.mean(drawn) - 0.3) < 0.03
     assert not any(starts_grasped(0.0, seed) for seed in seeds)
     assert all(starts_grasped(1.0, seed) for seed in seeds)
 
 
-def test_both_collection_paths_start_the_same_episodes_grasped():
-    config = TrainConfig(env_id="PandaPickAndPlace-v3", episodes_per_cycle=8, grasp_start=0.5)
-    trainer = SimpleNamespace(
-        config=config,
-        random_until=0,
-        env_steps=0,
-        episodes=24,
-        spec=SimpleNamespace(max_episode_steps=50),
+def test_exploration_starts_grasped_in_both_collection_paths_and_evaluation_never(monkeypatch):
+    calls = []
+
+    def recording(env, spec, policy, seed, *args, **kwargs):
+        grasped = SIGNATURE.bind(env, spec, policy, seed, *args, **kwargs).arguments.get("grasped")
+        episode = collect_episode(env, spec, policy, seed, *args, **kwargs)
+        calls.append((seed, grasped, bool(episode.observation[0, 6] > 0.02)))
+        return episode
+
+    monkeypatch.setattr(training, "collect_episode", recording)
+    monkeypatch.setattr(rollout, "collect_episode", recording)
+    config = TrainConfig(
+        **{**TINY, "episodes_per_cycle": 6, "buffer_size": 10_000},
+        env_id="PandaPickAndPlace-v3",
+        num_envs=1,
+        grasp_start=0.5,
     )
-    jobs = Trainer.collection_jobs(trainer)
-    assert [job.grasped for job in jobs] == [starts_grasped(0.5, job.seed) for job in jobs]
-    assert 0 < sum(job.grasped for job in jobs) < len(jobs), "seeds chosen to draw both ways"
+    trainer = Trainer(config)
+    try:
+        jobs = trainer.collection_jobs()  # what worker envs would run for the same episodes
+        trainer.collect()
+        explored, calls[:] = list(calls), []
+        trainer.evaluate()
+    finally:
+        trainer.close()
+    assert [(seed, grasped) for seed, grasped, _ in explored] == [
+        (job.seed, job.grasped) for job in jobs
+    ]
+    assert 0 < sum(job.grasped for job in jobs) < len(jobs), "seed 0 draws both ways"
+    assert all(held == grasped for _, grasped, held in explored), "grasped = fingers on the cube"
+    assert len(calls) == config.eval_episodes
+    assert not any(grasped or held for _, grasped, held in calls)
 
 
 def test_a_grasped_job_runs_from_the_grasped_state(pick_and_place):
@@ -88,3 +116,14 @@ def test_a_grasped_job_runs_from_the_grasped_state(pick_and_place):
         assert (episode.observation[0, 6] > 0.02) == grasped  # fingers held apart by the cube
     direct = collect_episode(pick_and_place, spec, still, 5, grasped=True)
     assert direct.observation[0, 6] > 0.02
+
+
+def test_goal_heights_fall_into_their_bands():
+    from bench.goal_height import height_table
+
+    rows = height_table(
+        heights=[0.0, 0.004, 0.03, 0.07, 0.15, 0.19],
+        successes=[True, False, True, False, True, False],
+        lifted=[False, False, True, True, True, False],
+    )
+    assert [row[1:] for row in rows] == [(2, 1, 0), (1, 1, 1), (1, 0, 1), (2, 1, 1), (6, 3, 3)]

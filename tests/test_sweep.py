@@ -19,6 +19,7 @@ from td3her_cli.sweep import (
     plan_sweep,
     prepare_sweep_dir,
     run_sweep,
+    sweep_identity,
 )
 from td3her_cli.sweep_report import bootstrap_mean_ci, build_report
 from tests.crashing_goal_env import MESSAGE
@@ -351,3 +352,21 @@ def test_a_crashing_trial_is_reported_while_an_interrupted_one_resumes(local_ray
         healthy.name: SKIPPED,
         crashing.name: FAILED,
     }
+
+
+def test_a_sweep_identity_lists_only_settings_away_from_the_defaults(tmp_path):
+    base = TrainConfig(**TINY)
+    grid = parse_grid(["tau=0.05,0.1"], base)
+    identity = sweep_identity(base, grid)
+    assert identity["config"]["hidden"] == [8] and "grasp_start" not in identity["config"]
+    # A sweep written before a field existed (or by a version listing every field) continues.
+    plan = plan_sweep(base, grid, 2, tmp_path / "s")
+    prepare_sweep_dir(plan)
+    saved = json.loads((plan.sweep_dir / "sweep.json").read_text())
+    saved["identity"]["config"]["critics"] = 2  # the default, listed
+    (plan.sweep_dir / "sweep.json").write_text(json.dumps(saved))
+    prepare_sweep_dir(plan)
+    saved["identity"]["config"]["critics"] = 3
+    (plan.sweep_dir / "sweep.json").write_text(json.dumps(saved))
+    with pytest.raises(UsageError, match=r"critics: 3 then, 2 now"):
+        prepare_sweep_dir(plan)
