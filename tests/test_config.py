@@ -84,7 +84,7 @@ def test_parse_hidden():
         ("PandaReach-v3", "original"),
         ("PointGoal-v0", "original"),
         ("FetchPush-v4", "push"),
-        ("FetchPickAndPlaceDense-v4", "pick-and-place"),
+        ("FetchPickAndPlaceDense-v4", "push"),  # Fetch envs cannot start grasped
         ("FetchReach-v4", "original"),
         (None, "original"),
     ],
