@@ -127,3 +127,15 @@ def test_goal_heights_fall_into_their_bands():
         lifted=[False, False, True, True, True, False],
     )
     assert [row[1:] for row in rows] == [(2, 1, 0), (1, 1, 1), (1, 0, 1), (2, 1, 1), (6, 3, 3)]
+
+
+def test_joint_control_starts_grasped_too():
+    env = make_env("PandaPickAndPlaceJoints-v3")  # 7 joint actions and the gripper
+    try:
+        assert can_start_grasped(env)
+        env.reset(seed=4)
+        raw = grasp_object(env)
+        assert np.linalg.norm(raw["observation"][:3] - raw["achieved_goal"]) < 0.005
+        assert 0.02 < raw["observation"][6] < 0.045
+    finally:
+        env.close()
