@@ -19,9 +19,9 @@ From the epoch rows:
 The first update_many call traces (and XLA-compiles, when the preset turns XLA on) in the first
 cycle, inside the loop, so that cost is part of train_seconds, not of the time outside the loop.
 It is estimated from the cycle rows as the update seconds of the first cycle that ran
-updates (the warm-up's random-action cycles run none) less the median of epoch 1's later
-ones. For reference, the first `plan.tf_imports` seeds' runs are each preceded by a bare
-`python -c "import tensorflow"`, timed alike.
+updates (the first cycles run none until the buffer holds a batch) less the median of its
+epoch's later ones. For reference, the first `plan.tf_imports` seeds' runs are each preceded
+by a bare `python -c "import tensorflow"`, timed alike.
 
 Targets (printed as met/missed, never asserted): median <= 1,500 env steps and <= 10 s of
 training wall-clock to >= 95 % success.
@@ -86,11 +86,15 @@ class SeedRun:
 
     @property
     def first_cycle_excess(self) -> float:
-        """Update seconds of the first cycle that ran updates, less the median of epoch 1's
-        later cycles' (~ trace + compile; the warm-up's cycles run no updates)."""
+        """Update seconds of the first cycle that ran updates, less the median of its epoch's
+        later cycles' (~ trace + compile; the first cycles run none until the buffer holds a
+        batch). NaN when there is no such pair of cycles."""
         updating = [row for row in self.cycles if row["opt_steps"] > 0]
-        later = [row["update_seconds"] for row in updating[1:] if row["epoch"] == 1]
-        return float(updating[0]["update_seconds"] - np.median(later))
+        if not updating:
+            return float("nan")
+        first = updating[0]
+        later = [row["update_seconds"] for row in updating[1:] if row["epoch"] == first["epoch"]]
+        return float(first["update_seconds"] - np.median(later)) if later else float("nan")
 
 
 def train_command(seed: int, run_dir: Path) -> list[str]:
@@ -245,8 +249,8 @@ def figure(runs: list[SeedRun]) -> Figure:
             outside.median - bare_import.median,
         ),
         Row(
-            "Inside the loop: first updating cycle's update seconds − median of epoch 1's later "
-            "ones "
+            "Inside the loop: first updating cycle's update seconds − median of that epoch's "
+            "later ones "
             "(~ update_many trace, and XLA compile when on; counted in train_seconds)",
             "s",
             Summary.of(compile_seconds),
