@@ -1000,8 +1000,9 @@ def sweep(
     if fixed_and_swept:
         raise UsageError(f"{fixed_and_swept[0]} is given to both --set and --grid; keep one")
     plan = plan_sweep(base, axes, seeds, out if out is not None else default_sweep_dir(base, axes))
-    for env_id in dict.fromkeys(trial.config.env_id for trial in plan.trials):
-        check_env(env_id, base.env_modules)
+    checks = dict.fromkeys((t.config.env_id, t.config.grasp_start) for t in plan.trials)
+    for env_id, grasp_start in checks:
+        check_env(env_id, base.env_modules, grasp_start)
     prepare_sweep_dir(plan)
 
     console = make_console()
