@@ -196,7 +196,7 @@ def train(
         float | None,
         _option(
             "Fraction of exploratory episodes starting with the object in the gripper "
-            "(panda-gym PickAndPlace).",
+            "(panda-gym PickAndPlace; Stack: the top cube).",
             EXPLORE,
             "grasp_start",
         ),

@@ -4,11 +4,12 @@ The HER paper (Andrychowicz et al., 2017, section 4.1, footnote 3) started half 
 pick-and-place training episodes from a state with the box grasped: without that, a single
 learner rarely discovers lifting, and a policy that only pushes tops out where the goals on or
 near the table allow (`python -m bench.goal_height`). `--grasp-start P` does this for panda-gym
-tasks whose goal is one object's position and whose gripper opens (PickAndPlace; Push and
-Slide block the gripper, Flip's goal is an orientation, Stack has two objects): after
-the env's reset, with probability P, the arm is placed at the object by inverse kinematics with
-its fingers open, and the fingers close on it for a few simulation steps, which are not env
-steps. The episode then runs as usual from that state. Evaluation episodes never start grasped.
+tasks whose goal is their objects' positions and whose gripper opens (PickAndPlace and Stack;
+Push and Slide block the gripper, Flip's goal is an orientation): after the env's reset, with
+probability P, the arm is placed by inverse kinematics, fingers open, at the object whose goal
+is highest (Stack: the top cube, where it lies), and the fingers close on it for a few
+simulation steps, which are not env steps. The episode then runs as usual from that state.
+Evaluation episodes never start grasped.
 """
 
 from __future__ import annotations
@@ -30,33 +31,54 @@ OPEN_FINGER = 0.04
 """Each finger's joint position when the gripper is fully open (metres)."""
 
 
-def goal_is_object_position(env) -> bool:
-    """Whether env is a panda-gym task whose achieved goal is the position of its body
-    "object" (PickAndPlace, Push, Slide)."""
+OBJECT_BODIES = (("object",), ("object1", "object2"))
+"""The panda-gym bodies whose positions can make up a task's achieved goal, in goal order."""
+
+
+def goal_objects(env) -> tuple[str, ...]:
+    """The panda-gym bodies whose positions, concatenated, are env's achieved goal: ("object",)
+    for PickAndPlace, Push and Slide, ("object1", "object2") for Stack, () for anything else."""
     unwrapped = env.unwrapped
     sim, task = getattr(unwrapped, "sim", None), getattr(unwrapped, "task", None)
     if sim is None or task is None or not type(unwrapped).__module__.startswith("panda_gym"):
-        return False
-    if "object" not in getattr(sim, "_bodies_idx", {}):
-        return False
+        return ()
     goal = np.asarray(task.get_achieved_goal())
-    position = np.asarray(sim.get_base_position("object"))
-    return goal.shape == position.shape and bool(np.allclose(goal, position))
+    for bodies in OBJECT_BODIES:
+        if not set(bodies) <= set(getattr(sim, "_bodies_idx", {})):
+            continue
+        positions = np.concatenate([sim.get_base_position(body) for body in bodies])
+        if goal.shape == positions.shape and np.allclose(goal, positions):
+            return bodies
+    return ()
+
+
+def goal_is_object_position(env) -> bool:
+    """Whether env is a panda-gym task whose achieved goal is the position of its one body
+    "object" (PickAndPlace, Push, Slide)."""
+    return goal_objects(env) == ("object",)
 
 
 def can_start_grasped(env) -> bool:
-    """Whether env's goal is its object's position and its gripper opens (PickAndPlace)."""
+    """Whether env's goal is its objects' positions and its gripper opens (PickAndPlace, Stack)."""
     robot = getattr(env.unwrapped, "robot", None)
-    return goal_is_object_position(env) and not getattr(robot, "block_gripper", True)
+    return bool(goal_objects(env)) and not getattr(robot, "block_gripper", True)
 
 
 def check_grasp_start(env, fraction: float, env_id: str) -> None:
     """Raise UsageError when `--grasp-start` asks for grasped starts that env cannot give."""
     if fraction > 0 and not can_start_grasped(env):
         raise UsageError(
-            "--grasp-start needs a panda-gym task whose goal is one object's position and whose "
-            f"gripper opens (e.g. PandaPickAndPlace-v3); {env_id} is not one"
+            "--grasp-start needs a panda-gym task whose goal is its objects' positions and whose "
+            f"gripper opens (PickAndPlace, Stack); {env_id} is not one"
         )
+
+
+def object_to_grasp(env) -> str:
+    """The body a grasped start holds: of the goal's objects, the one whose desired position is
+    highest (Stack: the top cube; ties go to the first)."""
+    bodies = goal_objects(env)
+    heights = np.asarray(env.unwrapped.task.goal, dtype=float).reshape(len(bodies), 3)[:, 2]
+    return bodies[int(np.argmax(heights))]
 
 
 def starts_grasped(fraction: float, seed: int) -> bool:
@@ -67,13 +89,14 @@ def starts_grasped(fraction: float, seed: int) -> bool:
 
 
 def grasp_object(env) -> dict:
-    """Put the gripper around the object where it lies and close it; the env's new observation.
+    """Put the gripper around the object to grasp (`object_to_grasp`) where it lies and close
+    it; the env's new observation.
 
     Call right after env.reset(); the env must pass `can_start_grasped`.
     """
     unwrapped = env.unwrapped
     robot, sim = unwrapped.robot, unwrapped.sim
-    target = np.asarray(sim.get_base_position("object"), dtype=float)
+    target = np.asarray(sim.get_base_position(object_to_grasp(env)), dtype=float)
     for _ in range(IK_PASSES):
         angles = np.array(robot.inverse_kinematics(robot.ee_link, target, POINTING_DOWN))
         angles[-2:] = OPEN_FINGER

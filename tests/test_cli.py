@@ -29,7 +29,7 @@ def snapshot(directory):
         (["--grasp-start", "1.5"], "--grasp-start must be in [0, 1]"),
         (
             ["--grasp-start", "0.5"],
-            "--grasp-start needs a panda-gym task whose goal is one object's position",
+            "--grasp-start needs a panda-gym task whose goal is its objects' positions",
         ),
         (["--no-such-option"], "No such option"),
         (["--env", "NoSuchEnv-v9"], "unknown env 'NoSuchEnv-v9'"),

@@ -8,7 +8,7 @@ import pytest
 from td3her_cli import rollout, training
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs import describe_env, make_env
-from td3her_cli.grasp import can_start_grasped, grasp_object, starts_grasped
+from td3her_cli.grasp import can_start_grasped, grasp_object, object_to_grasp, starts_grasped
 from td3her_cli.rollout import EpisodeJob, collect_episode, run_episode_job
 from td3her_cli.training import Trainer
 from tests.conftest import TINY
@@ -48,20 +48,37 @@ def test_the_grasped_observation_has_the_gripper_closed_at_the_cube(pick_and_pla
     assert 0.02 < fingers < 0.045  # closed on the 4 cm cube, which keeps them apart
 
 
-def test_only_single_object_tasks_with_a_gripper_can_start_grasped(pick_and_place):
+def test_tasks_whose_goal_is_their_objects_and_whose_gripper_opens_can_start_grasped(
+    pick_and_place,
+):
     assert can_start_grasped(pick_and_place)
-    for env_id in (
-        "PandaReach-v3",
-        "PandaPush-v3",
-        "PandaSlide-v3",
-        "PandaStack-v3",
-        "PandaFlip-v3",
-    ):
+    for env_id, expected in [
+        ("PandaStack-v3", True),
+        ("PandaReach-v3", False),
+        ("PandaPush-v3", False),  # gripper blocked
+        ("PandaSlide-v3", False),
+        ("PandaFlip-v3", False),  # the goal is an orientation
+    ]:
         env = make_env(env_id)
         try:
-            assert not can_start_grasped(env), env_id
+            assert can_start_grasped(env) == expected, env_id
         finally:
             env.close()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_stack_starts_with_the_top_cube_held_and_the_bottom_one_left_alone(seed):
+    env = make_env("PandaStack-v3")
+    try:
+        env.reset(seed=seed)
+        assert object_to_grasp(env) == "object2"  # its goal sits on the other cube's
+        grasp_object(env)
+        for _ in range(6):
+            observation, *_ = env.step(LIFT)
+    finally:
+        env.close()
+    bottom, top = observation["achieved_goal"][2], observation["achieved_goal"][5]
+    assert top > 0.15 and bottom < 0.03
 
 
 def test_the_grasped_fraction_is_a_fixed_draw_per_episode_seed():

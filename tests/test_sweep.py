@@ -150,7 +150,7 @@ def test_bad_sweep_options_are_one_line_and_write_nothing(run_cli, tmp_path):
         (["--grid", "tau=0,0.1"], "--tau must be in (0, 1]"),
         (["--set", "epochs=2", "--grid", "epochs=1,2"], "given to both --set and --grid"),
         (["--env", "CartPole-v1"], "CartPole-v1 is not a goal-conditioned env"),
-        (["--grid", "grasp_start=0,0.5"], "--grasp-start needs a panda-gym task whose goal"),
+        (["--grid", "grasp_start=0,0.5"], "--grasp-start needs a panda-gym task whose goal is its"),
     ]:
         code, _, err = run_cli(["sweep", *args, "--out", str(out)])
         assert code == 2 and message in err and err.count("\n") == 1, err
