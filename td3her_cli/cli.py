@@ -1000,8 +1000,11 @@ def sweep(
     if fixed_and_swept:
         raise UsageError(f"{fixed_and_swept[0]} is given to both --set and --grid; keep one")
     plan = plan_sweep(base, axes, seeds, out if out is not None else default_sweep_dir(base, axes))
-    checks = dict.fromkeys((t.config.env_id, t.config.grasp_start) for t in plan.trials)
-    for env_id, grasp_start in checks:
+    largest_grasp_start: dict[str, float] = {}  # one env per env id to check
+    for trial in plan.trials:
+        env_id, fraction = trial.config.env_id, trial.config.grasp_start
+        largest_grasp_start[env_id] = max(fraction, largest_grasp_start.get(env_id, 0.0))
+    for env_id, grasp_start in largest_grasp_start.items():
         check_env(env_id, base.env_modules, grasp_start)
     prepare_sweep_dir(plan)
 

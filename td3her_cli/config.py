@@ -111,7 +111,8 @@ class TrainConfig:
     """After that, each exploratory step is uniform random with this probability (OpenAI HER)."""
     grasp_start: float = 0.0
     """Fraction of exploratory episodes that start with the object held in the gripper (the
-    HER paper's pick-and-place trick; panda-gym tasks with one object and a gripper)."""
+    HER paper's pick-and-place trick; panda-gym tasks whose goal is their objects' positions
+    and whose gripper opens: PickAndPlace, and Stack with its top cube held)."""
 
     # --- normalisation ---
     normalize: bool = True

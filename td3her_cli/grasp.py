@@ -7,9 +7,9 @@ near the table allow (`python -m bench.goal_height`). `--grasp-start P` does thi
 tasks whose goal is their objects' positions and whose gripper opens (PickAndPlace and Stack;
 Push and Slide block the gripper, Flip's goal is an orientation): after the env's reset, with
 probability P, the arm is placed by inverse kinematics, fingers open, at the object whose goal
-is highest (Stack: the top cube, where it lies), and the fingers close on it for a few
-simulation steps, which are not env steps. The episode then runs as usual from that state.
-Evaluation episodes never start grasped.
+is highest (Stack: the top cube, which the reset places 2 cm above the table), and the fingers
+close on it for a few simulation steps, which are not env steps. The episode then runs as
+usual from that state. Evaluation episodes never start grasped.
 """
 
 from __future__ import annotations
@@ -77,7 +77,9 @@ def object_to_grasp(env) -> str:
     """The body a grasped start holds: of the goal's objects, the one whose desired position is
     highest (Stack: the top cube; ties go to the first)."""
     bodies = goal_objects(env)
-    heights = np.asarray(env.unwrapped.task.goal, dtype=float).reshape(len(bodies), 3)[:, 2]
+    assert bodies, "object_to_grasp needs an env that passes can_start_grasped"
+    goal = np.asarray(env.unwrapped.task.get_goal(), dtype=float)  # raises before a reset
+    heights = goal.reshape(len(bodies), 3)[:, 2]
     return bodies[int(np.argmax(heights))]
 
 
@@ -89,8 +91,8 @@ def starts_grasped(fraction: float, seed: int) -> bool:
 
 
 def grasp_object(env) -> dict:
-    """Put the gripper around the object to grasp (`object_to_grasp`) where it lies and close
-    it; the env's new observation.
+    """Put the gripper around the object to grasp (`object_to_grasp`) where the reset placed it
+    and close it; the env's new observation.
 
     Call right after env.reset(); the env must pass `can_start_grasped`.
     """
