@@ -157,3 +157,15 @@ def test_joint_control_starts_grasped_too():
         assert 0.02 < raw["observation"][6] < 0.045
     finally:
         env.close()
+
+
+def test_failures_fall_into_start_gap_bands():
+    from bench.failures import failure_table
+
+    rows = failure_table(
+        gaps=[0.05, 0.15, 0.25, 0.25, 0.35, 0.5],
+        moved=[0.1, 0.0, 0.2, 0.005, 0.0, 0.3],
+        successes=[True, False, True, False, False, True],
+    )
+    assert [row[1:] for row in rows] == [(1, 1, 0), (1, 0, 1), (2, 1, 1), (2, 1, 1), (6, 3, 3)]
+    assert rows[-1][0] == "all" and rows[3][0] == "≥ 30 cm"
