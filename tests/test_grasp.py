@@ -169,3 +169,19 @@ def test_failures_fall_into_start_gap_bands():
     )
     assert [row[1:] for row in rows] == [(1, 1, 0), (1, 0, 1), (2, 1, 1), (2, 1, 1), (6, 3, 3)]
     assert rows[-1][0] == "all" and rows[3][0] == "≥ 30 cm"
+
+
+def test_stack_outcomes_tell_stacked_from_side_by_side():
+    from bench.stack_outcomes import outcomes
+
+    goal = [0.0, 0.0, 0.02, 0.0, 0.0, 0.06]
+    far = [0.3, 0.0, 0.02, -0.3, 0.0, 0.02]
+    stacked = [0.01, 0.0, 0.02, 0.01, 0.005, 0.06]
+    side_by_side = [0.0, 0.0, 0.02, 0.0, 0.045, 0.02]
+    flags = outcomes(
+        starts=[far, goal, far], ends=[stacked, goal, side_by_side], goals=[goal, goal, goal]
+    )
+    assert list(flags["started solved"]) == [False, True, False]
+    assert list(flags["ended stacked"]) == [True, True, False]
+    assert list(flags["bottom cube near its goal"]) == [True, True, True]
+    assert list(flags["top cube near its goal"]) == [True, True, False]

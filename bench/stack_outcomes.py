@@ -1,0 +1,82 @@
+"""`python -m bench.stack_outcomes RUN [--latest] [--episodes 100] [--seed 0]`: what did Stack do?
+
+panda-gym's Stack counts an episode as solved when the 6-D distance between both cubes'
+positions and their goals is under 10 cm, so two cubes side by side near the goal can count, and
+some episodes start solved. This runs `td3her evaluate`'s episodes (same seeds, so the overall
+success rate equals evaluate's) and splits them by what happened: started solved (within the
+threshold at the first observation), ended stacked (the top cube at least 3 cm above the table
+and within 2 cm of the bottom cube in the table's plane), and each cube within 5 cm of its goal
+at the end.
+
+Prints a Markdown table of counts, successes and failures apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+THRESHOLD = 0.1
+"""panda-gym Stack's success distance (6-D)."""
+STACKED_HEIGHT = 0.03
+"""The top cube's centre this far above the bottom cube's resting centre: it is lifted."""
+STACKED_XY = 0.02
+"""...and this close to the bottom cube in the table's plane: it is on it."""
+NEAR_GOAL = 0.05
+"""A cube this close to its own goal is near it."""
+
+
+def outcomes(starts, ends, goals) -> dict[str, np.ndarray]:
+    """Per episode ([n, 6] cube positions at the start and end, and the goals): which outcome
+    flags hold."""
+    starts, ends, goals = map(np.asarray, (starts, ends, goals))
+    bottom, top = ends[:, :3], ends[:, 3:]
+    return {
+        "started solved": np.linalg.norm(starts - goals, axis=1) < THRESHOLD,
+        "ended stacked": (top[:, 2] - bottom[:, 2] > STACKED_HEIGHT)
+        & (np.linalg.norm(top[:, :2] - bottom[:, :2], axis=1) < STACKED_XY),
+        "bottom cube near its goal": np.linalg.norm(bottom - goals[:, :3], axis=1) < NEAR_GOAL,
+        "top cube near its goal": np.linalg.norm(top - goals[:, 3:], axis=1) < NEAR_GOAL,
+    }
+
+
+def main() -> None:
+    """Run the episodes and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="A run or checkpoint directory.")
+    parser.add_argument("--latest", action="store_true", help="The latest checkpoint, not best.")
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0, help="evaluate's --seed")
+    args = parser.parse_args()
+
+    from td3her_cli.cli import evaluation_seeds, policy_in_env
+    from td3her_cli.envs import make_env
+    from td3her_cli.grasp import goal_objects
+    from td3her_cli.rollout import deterministic_episodes
+
+    starts, ends, goals, successes = [], [], [], []
+    with policy_in_env(args.run, args.latest, None, None, args.seed, make_env) as loaded:
+        info, env, spec, policy = loaded
+        if goal_objects(env) != ("object1", "object2"):
+            raise SystemExit(f"{spec.env_id}: not panda-gym's Stack")
+        for episode in deterministic_episodes(
+            env, spec, policy, evaluation_seeds(args.seed, args.episodes)
+        ):
+            starts.append(episode.achieved_goal[0])
+            ends.append(episode.achieved_goal[-1])
+            goals.append(episode.desired_goal[0])
+            successes.append(bool(episode.success))
+    flags, successes = outcomes(starts, ends, goals), np.array(successes)
+
+    print(f"{spec.env_id}, {info.path}, {args.episodes} episodes (evaluate --seed {args.seed})")
+    print()
+    print(f"| outcome | successes ({successes.sum()}) | failures ({(~successes).sum()}) |")
+    print("|---|---|---|")
+    for name, flag in flags.items():
+        print(f"| {name} | {int(flag[successes].sum())} | {int(flag[~successes].sum())} |")
+
+
+if __name__ == "__main__":
+    main()
