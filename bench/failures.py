@@ -11,10 +11,9 @@ and how far from the goal it ended.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
+
+from bench.evaluation_episodes import checkpoint_arguments, evaluation_episodes
 
 GAP_BANDS = ((0.0, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, np.inf))
 """Start-gap bands, metres."""
@@ -44,26 +43,14 @@ def failure_table(gaps, moved, successes) -> list[tuple[str, int, int, int]]:
 
 def main() -> None:
     """Run the episodes and print the tables."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="A run or checkpoint directory.")
-    parser.add_argument("--latest", action="store_true", help="The latest checkpoint, not best.")
-    parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0, help="evaluate's --seed")
-    args = parser.parse_args()
+    args = checkpoint_arguments(__doc__).parse_args()
 
-    from td3her_cli.cli import evaluation_seeds, policy_in_env
-    from td3her_cli.envs import make_env
     from td3her_cli.grasp import goal_is_object_position
-    from td3her_cli.rollout import deterministic_episodes
 
     gripper, starts, goals, ends, successes = [], [], [], [], []
-    with policy_in_env(args.run, args.latest, None, None, args.seed, make_env) as loaded:
-        info, env, spec, policy = loaded
-        if not goal_is_object_position(env):
-            raise SystemExit(f"{spec.env_id}: its goal is not one object's position")
-        for episode in deterministic_episodes(
-            env, spec, policy, evaluation_seeds(args.seed, args.episodes)
-        ):
+    refusal = "its goal is not one object's position"
+    with evaluation_episodes(args, goal_is_object_position, refusal) as (heading, _, episodes):
+        for episode in episodes:
             gripper.append(episode.observation[0, :3])  # panda-gym's observation starts with it
             starts.append(episode.achieved_goal[0])
             goals.append(episode.desired_goal[0])
@@ -75,7 +62,7 @@ def main() -> None:
     gaps = np.linalg.norm(starts - goals, axis=1)
     moved = np.linalg.norm(ends - starts, axis=1)
 
-    print(f"{spec.env_id}, {info.path}, {args.episodes} episodes (evaluate --seed {args.seed})")
+    print(heading)
     print()
     print(
         "| object's start gap to its goal | episodes | successes | success | failed, never moved |"

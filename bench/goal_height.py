@@ -14,10 +14,9 @@ the cube was lifted.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
+
+from bench.evaluation_episodes import checkpoint_arguments, evaluation_episodes
 
 BANDS = ((-1.0, 0.005), (0.005, 0.05), (0.05, 0.1), (0.1, 1.0))
 """Goal height bands above the resting cube, metres: on the table, within the success
@@ -53,32 +52,21 @@ def height_table(heights, successes, lifted) -> list[tuple[str, int, int, int]]:
 
 def main() -> None:
     """Run the episodes and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="A run or checkpoint directory.")
-    parser.add_argument("--latest", action="store_true", help="The latest checkpoint, not best.")
-    parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0, help="evaluate's --seed")
+    parser = checkpoint_arguments(__doc__)
     parser.add_argument("--lift", type=float, default=0.01, help="Lifted: metres above rest.")
     args = parser.parse_args()
 
-    from td3her_cli.cli import evaluation_seeds, policy_in_env
-    from td3her_cli.envs import make_env
     from td3her_cli.grasp import goal_is_object_position
-    from td3her_cli.rollout import deterministic_episodes
 
     heights, successes, lifted = [], [], []
-    with policy_in_env(args.run, args.latest, None, None, args.seed, make_env) as loaded:
-        info, env, spec, policy = loaded
-        if not goal_is_object_position(env):
-            raise SystemExit(f"{spec.env_id}: its goal is not one object's position")
+    refusal = "its goal is not one object's position"
+    with evaluation_episodes(args, goal_is_object_position, refusal) as (heading, env, episodes):
         resting = env.unwrapped.task.object_size / 2  # the cube's centre, lying on the table
-        for episode in deterministic_episodes(
-            env, spec, policy, evaluation_seeds(args.seed, args.episodes)
-        ):
+        for episode in episodes:
             heights.append(float(episode.desired_goal[0, 2]) - resting)
             successes.append(bool(episode.success))
             lifted.append(float(episode.achieved_goal[:, 2].max()) - resting > args.lift)
-    print(f"{spec.env_id}, {info.path}, {args.episodes} episodes (evaluate --seed {args.seed})")
+    print(heading)
     print()
     print(
         "| goal above the resting cube | episodes | successes | success | cube lifted > "

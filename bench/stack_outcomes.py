@@ -13,10 +13,9 @@ Prints a Markdown table of counts, successes and failures apart.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
+
+from bench.evaluation_episodes import checkpoint_arguments, evaluation_episodes
 
 THRESHOLD = 0.1
 """panda-gym Stack's success distance (6-D)."""
@@ -44,33 +43,23 @@ def outcomes(starts, ends, goals) -> dict[str, np.ndarray]:
 
 def main() -> None:
     """Run the episodes and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="A run or checkpoint directory.")
-    parser.add_argument("--latest", action="store_true", help="The latest checkpoint, not best.")
-    parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0, help="evaluate's --seed")
-    args = parser.parse_args()
+    args = checkpoint_arguments(__doc__).parse_args()
 
-    from td3her_cli.cli import evaluation_seeds, policy_in_env
-    from td3her_cli.envs import make_env
     from td3her_cli.grasp import goal_objects
-    from td3her_cli.rollout import deterministic_episodes
+
+    def is_stack(env) -> bool:
+        return goal_objects(env) == ("object1", "object2")
 
     starts, ends, goals, successes = [], [], [], []
-    with policy_in_env(args.run, args.latest, None, None, args.seed, make_env) as loaded:
-        info, env, spec, policy = loaded
-        if goal_objects(env) != ("object1", "object2"):
-            raise SystemExit(f"{spec.env_id}: not panda-gym's Stack")
-        for episode in deterministic_episodes(
-            env, spec, policy, evaluation_seeds(args.seed, args.episodes)
-        ):
+    with evaluation_episodes(args, is_stack, "not panda-gym's Stack") as (heading, _, episodes):
+        for episode in episodes:
             starts.append(episode.achieved_goal[0])
             ends.append(episode.achieved_goal[-1])
             goals.append(episode.desired_goal[0])
             successes.append(bool(episode.success))
     flags, successes = outcomes(starts, ends, goals), np.array(successes)
 
-    print(f"{spec.env_id}, {info.path}, {args.episodes} episodes (evaluate --seed {args.seed})")
+    print(heading)
     print()
     print(f"| outcome | successes ({successes.sum()}) | failures ({(~successes).sum()}) |")
     print("|---|---|---|")

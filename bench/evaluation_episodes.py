@@ -1,0 +1,42 @@
+"""What the checkpoint-diagnosis tools share (`bench.goal_height`, `bench.failures`,
+`bench.stack_outcomes`): their common arguments, and `td3her evaluate`'s episodes of a
+checkpoint, run one by one in its env."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+
+def checkpoint_arguments(doc: str) -> argparse.ArgumentParser:
+    """A parser described by doc's first line, with RUN, --latest, --episodes and --seed (the
+    evaluation seed, as `td3her evaluate --seed`)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("run", type=Path, help="A run or checkpoint directory.")
+    parser.add_argument("--latest", action="store_true", help="The latest checkpoint, not best.")
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0, help="evaluate's --seed")
+    return parser
+
+
+@contextlib.contextmanager
+def evaluation_episodes(args: argparse.Namespace, accepts: Callable, refusal: str):
+    """Load args.run's checkpoint and make its env; exit with "ENV: refusal" unless
+    accepts(env). Yields (heading, env, episodes): a line naming the env, checkpoint and
+    episodes, and an iterator over `td3her evaluate`'s deterministic episodes (the same seeds,
+    so the same success rate)."""
+    from td3her_cli.cli import evaluation_seeds, policy_in_env
+    from td3her_cli.envs import make_env
+    from td3her_cli.rollout import deterministic_episodes
+
+    with policy_in_env(args.run, args.latest, None, None, args.seed, make_env) as loaded:
+        info, env, spec, policy = loaded
+        if not accepts(env):
+            raise SystemExit(f"{spec.env_id}: {refusal}")
+        heading = (
+            f"{spec.env_id}, {info.path}, {args.episodes} episodes (evaluate --seed {args.seed})"
+        )
+        seeds = evaluation_seeds(args.seed, args.episodes)
+        yield heading, env, deterministic_episodes(env, spec, policy, seeds)
