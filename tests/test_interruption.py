@@ -138,10 +138,13 @@ def test_a_signal_to_the_process_group_with_worker_envs(tmp_path, signum, code):
 
 def test_a_second_ctrl_c_stops_at_once_and_says_so(tmp_path):
     out = tmp_path / "run"
-    # Long cycles (3000 updates each), so the second signal lands inside one.
-    process = start_training(out, 50, extra_args=["--optimization-steps", "3000"])
+    # Long collection (40 episodes per cycle, seconds of Python even on an idle machine), so
+    # both signals land in epoch 2's first cycle and are handled as they come. Long compiled
+    # updates did not do: signals that arrive during one TensorFlow call reach Python as one.
+    process = start_training(out, 50, extra_args=["--episodes-per-cycle", "40"])
     latest = out / "checkpoints" / "latest.json"
     wait_for(latest.exists)  # epoch 1 saved
+    time.sleep(1.0)  # past epoch 1's end, into epoch 2's collection
     process.send_signal(signal.SIGINT)
     time.sleep(0.3)
     process.send_signal(signal.SIGINT)
