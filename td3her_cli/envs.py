@@ -140,9 +140,14 @@ def _make_goal_env(env_id: str, render_mode: str | None = None, **kwargs):
     except EnvError:
         env.close()
         raise
-    if type(env.unwrapped).__module__.startswith("panda_gym"):
+    if is_panda_gym(env):
         warnings.filterwarnings("ignore", message=OUT_OF_BOUNDS_OBSERVATION)
     return env
+
+
+def is_panda_gym(env) -> bool:
+    """Whether env (or what it wraps) is one of panda-gym's tasks."""
+    return type(env.unwrapped).__module__.startswith("panda_gym")
 
 
 def keeps_state_across_resets(env) -> bool:
@@ -154,7 +159,7 @@ def keeps_state_across_resets(env) -> bool:
     Reach has no object and is exactly reproducible.
     """
     task = getattr(env.unwrapped, "task", None)
-    if task is None or not type(env.unwrapped).__module__.startswith("panda_gym"):
+    if task is None or not is_panda_gym(env):
         return False
     return np.asarray(task.get_obs()).size > 0
 
@@ -336,9 +341,7 @@ def probe_terminates_on_success(env) -> bool:
         except Exception:  # noqa: BLE001 - an env that cannot answer does not terminate
             return False
     task = getattr(unwrapped, "task", None)
-    return callable(getattr(task, "is_success", None)) and type(unwrapped).__module__.startswith(
-        "panda_gym"
-    )
+    return callable(getattr(task, "is_success", None)) and is_panda_gym(unwrapped)
 
 
 def describe_env(env, env_id: str, seed: int = 0) -> EnvSpec:

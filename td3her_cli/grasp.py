@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from td3her_cli.envs import is_panda_gym
 from td3her_cli.errors import UsageError
 
 GRASP_STREAM = 17
@@ -40,7 +41,7 @@ def goal_objects(env) -> tuple[str, ...]:
     for PickAndPlace, Push and Slide, ("object1", "object2") for Stack, () for anything else."""
     unwrapped = env.unwrapped
     sim, task = getattr(unwrapped, "sim", None), getattr(unwrapped, "task", None)
-    if sim is None or task is None or not type(unwrapped).__module__.startswith("panda_gym"):
+    if sim is None or task is None or not is_panda_gym(env):
         return ()
     goal = np.asarray(task.get_achieved_goal())
     for bodies in OBJECT_BODIES:
