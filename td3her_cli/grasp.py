@@ -6,10 +6,12 @@ learner rarely discovers lifting, and a policy that only pushes tops out where t
 near the table allow (`python -m bench.goal_height`). `--grasp-start P` does this for panda-gym
 tasks whose goal is their objects' positions and whose gripper opens (PickAndPlace and Stack;
 Push and Slide block the gripper, Flip's goal is an orientation): after the env's reset, with
-probability P, the arm is placed by inverse kinematics, fingers open, at the object whose goal
-is highest (Stack: the top cube, which the reset places 2 cm above the table), and the fingers
-close on it for a few simulation steps, which are not env steps. The episode then runs as
-usual from that state. Evaluation episodes never start grasped.
+probability P, every other goal object is put on its goal (Stack: the bottom cube), the arm is
+placed by inverse kinematics, fingers open, at the object whose goal is highest (Stack: the top
+cube, which the reset leaves in the air, its underside 4 cm above the table), and the fingers
+close on it for a few simulation steps, which are not env steps. So a grasped start on Stack
+only asks for the last move, the top cube onto the bottom one. The episode then runs as usual
+from that state. Evaluation episodes never start grasped.
 """
 
 from __future__ import annotations
@@ -91,15 +93,24 @@ def starts_grasped(fraction: float, seed: int) -> bool:
     return bool(np.random.default_rng([seed, GRASP_STREAM]).random() < fraction)
 
 
+UPRIGHT = np.array([0.0, 0.0, 0.0, 1.0])
+"""The orientation panda-gym's resets give its objects (quaternion x, y, z, w)."""
+
+
 def grasp_object(env) -> dict:
-    """Put the gripper around the object to grasp (`object_to_grasp`) where the reset placed it
-    and close it; the env's new observation.
+    """Put every goal object but the one to grasp (`object_to_grasp`) on its goal, put the
+    gripper around that one where the reset placed it and close it; the env's new observation.
 
     Call right after env.reset(); the env must pass `can_start_grasped`.
     """
     unwrapped = env.unwrapped
     robot, sim = unwrapped.robot, unwrapped.sim
-    target = np.asarray(sim.get_base_position(object_to_grasp(env)), dtype=float)
+    bodies, held = goal_objects(env), object_to_grasp(env)
+    goals = np.asarray(unwrapped.task.get_goal(), dtype=float).reshape(len(bodies), 3)
+    for body, goal in zip(bodies, goals):
+        if body != held:
+            sim.set_base_pose(body, goal, UPRIGHT)
+    target = np.asarray(sim.get_base_position(held), dtype=float)
     for _ in range(IK_PASSES):
         angles = np.array(robot.inverse_kinematics(robot.ee_link, target, POINTING_DOWN))
         angles[-2:] = OPEN_FINGER

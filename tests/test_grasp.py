@@ -67,11 +67,13 @@ def test_tasks_whose_goal_is_their_objects_and_whose_gripper_opens_can_start_gra
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_stack_starts_with_the_top_cube_held_and_the_bottom_one_left_alone(seed):
+def test_stack_starts_with_the_top_cube_held_and_the_bottom_one_on_its_goal(seed):
     env = make_env("PandaStack-v3")
     try:
         before, _ = env.reset(seed=seed)
         assert object_to_grasp(env) == "object2"  # its goal sits on the other cube's
+        bottom_goal = before["desired_goal"][:3]
+        assert np.linalg.norm(before["achieved_goal"][:3] - bottom_goal) > 0.05  # moved, then
         grasp_object(env)
         for _ in range(6):
             observation, *_ = env.step(LIFT)
@@ -79,7 +81,7 @@ def test_stack_starts_with_the_top_cube_held_and_the_bottom_one_left_alone(seed)
         env.close()
     bottom, top = observation["achieved_goal"][:3], observation["achieved_goal"][3:]
     assert top[2] > 0.15
-    np.testing.assert_allclose(bottom, before["achieved_goal"][:3], atol=0.005)
+    np.testing.assert_allclose(bottom, bottom_goal, atol=0.005)
 
 
 def test_the_grasped_fraction_is_a_fixed_draw_per_episode_seed():
