@@ -355,6 +355,12 @@ def train(
             soft_wrap=True,
             highlight=False,
         )
+        console.print(
+            "those episodes chose this checkpoint, so fresh ones tend to score a little lower; "
+            f"measure it on them: td3her evaluate {result.run_dir} --latest --episodes 100",
+            soft_wrap=True,
+            highlight=False,
+        )
     if stop.signal_number is not None and result.interrupted:  # a finished run exits 0
         stderr.print(
             f"stopped by signal {stop.signal_number} after saving {result.last_checkpoint}; "
