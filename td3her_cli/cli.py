@@ -356,7 +356,8 @@ def train(
             highlight=False,
         )
         console.print(
-            "those episodes chose this checkpoint, so fresh ones tend to score a little lower; "
+            "the episodes that stopped the run chose this checkpoint, so fresh ones tend to score "
+            "a little lower; "
             f"measure it on them: td3her evaluate {result.run_dir} --latest --episodes 100",
             soft_wrap=True,
             highlight=False,
