@@ -138,6 +138,7 @@ def synthetic_batches(
             reward=-(rng.random(batch_size) < 0.8).astype(np.float32),  # {-1, 0}
             next_observation=normal(batch_size, spec.obs_dim),
             done=np.zeros(batch_size, np.float32),
+            discount=np.full(batch_size, 0.98, np.float32),
         )
         for _ in range(count)
     ]

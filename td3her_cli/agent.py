@@ -153,6 +153,7 @@ class TD3Agent(tf.Module):
             tf.TensorSpec([None], tf.float32),
             tf.TensorSpec([None, spec.obs_dim], tf.float32),
             tf.TensorSpec([None], tf.float32),
+            tf.TensorSpec([None], tf.float32),
         ]
         # autograph=False: the update's control flow is written as tf.cond / tf.while_loop,
         # so tracing skips autograph's source conversion (same graph, shorter first call).
@@ -194,12 +195,18 @@ class TD3Agent(tf.Module):
         values = self._compiled_updates(*batches).numpy()  # [K, 4]
         return [UpdateMetrics(*(float(v) for v in row)) for row in values]
 
-    def _update_steps(self, observation, goal, action, reward, next_observation, done):
+    def _update_steps(self, observation, goal, action, reward, next_observation, done, discount):
         steps = tf.shape(observation)[0]
 
         def body(k, results):
             metrics = self._update_step(
-                observation[k], goal[k], action[k], reward[k], next_observation[k], done[k]
+                observation[k],
+                goal[k],
+                action[k],
+                reward[k],
+                next_observation[k],
+                done[k],
+                discount[k],
             )
             return k + 1, results.write(k, metrics)
 
@@ -216,15 +223,21 @@ class TD3Agent(tf.Module):
         )
 
     def compute_td_target(
-        self, next_inputs: tf.Tensor, reward: tf.Tensor, done: tf.Tensor, action_shape
+        self,
+        next_inputs: tf.Tensor,
+        reward: tf.Tensor,
+        done: tf.Tensor,
+        discount: tf.Tensor,
+        action_shape,
     ) -> tf.Tensor:
-        """y = r + gamma (1 - done) min_i Q'_i(s', clip(pi'(s') + clip(eps, -c, c), -1, 1)).
+        """y = r + discount (1 - done) min_i Q'_i(s', clip(pi'(s') + clip(eps, -c, c), -1, 1)).
 
         TD3 eq. 10 (clipped double Q) with target policy smoothing (section 5.3); the noise is
         drawn per sample, fresh each step. With more critics than `target_critics`, the minimum
         runs over a random subset of that many, one subset per update (REDQ, Chen et al. 2021,
-        Algorithm 1 line 7). The target is clipped to the return's bounds when the reward is
-        sparse (OpenAI HER's [-1/(1-gamma), 0] clip).
+        Algorithm 1 line 7). `discount` is gamma per row, or gamma^m for an m-step return (the
+        replay's n_step). The target is clipped to the return's bounds when the reward is
+        sparse (OpenAI HER's [-1/(1-gamma), 0] clip, which n-step returns also respect).
         """
         config = self.config
         smoothing = tf.clip_by_value(
@@ -238,15 +251,15 @@ class TD3Agent(tf.Module):
             order = tf.argsort(self.noise_generator.uniform([config.critics]))
             q_next_targets = tf.gather(q_next_targets, order[: config.target_critics])
         min_q_next_target = tf.reduce_min(q_next_targets, axis=0)[:, 0]  # [B]
-        td_target = reward + config.gamma * (1.0 - done) * min_q_next_target
+        td_target = reward + discount * (1.0 - done) * min_q_next_target
         if self.target_bounds is not None:
             td_target = tf.clip_by_value(td_target, *self.target_bounds)
         return tf.stop_gradient(td_target)
 
-    def _update_step(self, observation, goal, action, reward, next_observation, done):
+    def _update_step(self, observation, goal, action, reward, next_observation, done, discount):
         inputs = self._inputs(observation, goal)  # [B, obs + goal]
         next_inputs = self._inputs(next_observation, goal)
-        td_target = self.compute_td_target(next_inputs, reward, done, tf.shape(action))
+        td_target = self.compute_td_target(next_inputs, reward, done, discount, tf.shape(action))
 
         with tf.GradientTape() as tape:
             q_values = self.critic(tf.concat([inputs, action], -1))[:, :, 0]  # [N, B]

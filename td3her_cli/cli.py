@@ -169,6 +169,10 @@ def train(
         str | None, _option("future, final, episode or none.", HER, "her_strategy")
     ] = None,
     her_k: Annotated[int | None, _option("Relabelled goals per real one.", HER, "her_k")] = None,
+    n_step: Annotated[
+        int | None,
+        _option("Transitions summed into each replayed return (1: one-step TD3).", HER, "n_step"),
+    ] = None,
     terminal_on_success: Annotated[
         str | None,
         _option(
@@ -278,6 +282,7 @@ def train(
         "xla": xla,
         "her_strategy": her_strategy,
         "her_k": her_k,
+        "n_step": n_step,
         "terminal_on_success": terminal_on_success,
         "noise": noise,
         "noise_sigma": noise_sigma,

@@ -95,6 +95,9 @@ class TrainConfig:
     """Relabelling strategy: future, final, episode, or none."""
     her_k: int = 4
     """Relabelled goals per real one: a fraction k/(k+1) of each batch is relabelled."""
+    n_step: int = 1
+    """Transitions summed into each replayed return (1: TD3's one-step target; more: an
+    uncorrected n-step return on the row's HER goal, cut at a terminal or the episode's end)."""
 
     # --- exploration ---
     noise: str = "ou"
@@ -219,6 +222,7 @@ def _validate(config: TrainConfig) -> None:
         "actor_lr",
         "critic_lr",
         "policy_delay",
+        "n_step",
         "clip_obs",
         "clip_normalized",
         "ou_dt",

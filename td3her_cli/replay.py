@@ -15,6 +15,14 @@ panda-gym v3), `done` is recomputed for the batch's goal, exactly as the reward 
 is terminal when its next achieved goal reaches the goal it is trained for. Without one, `done`
 is 0 (bootstrap through everything, as OpenAI's HER does on Fetch, which never terminates). A
 time-limit truncation is never a terminal.
+
+n-step returns (`n_step` > 1): a row sums the rewards of up to n consecutive transitions of its
+episode, each recomputed for the row's (possibly relabelled) goal, and bootstraps from the state
+after the last of them with `discount` = gamma^m, m the transitions summed. The sum stops early
+at a terminal (done = 1) or at the episode's last stored transition (a time limit: bootstrap).
+The later transitions' actions came from an older policy and were not chosen for a relabelled
+goal, so the return is biased towards the behaviour policy (uncorrected n-step, as in Yang et
+al. 2021, arXiv:2102.12962, "MHER"): small n trades that bias for faster reward propagation.
 """
 
 from __future__ import annotations
@@ -28,7 +36,11 @@ RewardFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 class Batch(NamedTuple):
-    """A batch of transitions, all float32. Shapes: [B, obs], [B, goal], [B, act], [B]."""
+    """A batch of transitions, all float32. Shapes: [B, obs], [B, goal], [B, act], [B].
+
+    The TD target is reward + discount * (1 - done) * Q'(next_observation): discount is gamma
+    for one-step rows, gamma^m for an m-step return.
+    """
 
     observation: np.ndarray
     desired_goal: np.ndarray
@@ -36,6 +48,7 @@ class Batch(NamedTuple):
     reward: np.ndarray
     next_observation: np.ndarray
     done: np.ndarray
+    discount: np.ndarray
 
 
 class Episode(NamedTuple):
@@ -76,8 +89,12 @@ class HerReplayBuffer:
         strategy: str = "future",
         her_k: int = 4,
         terminal_fn: RewardFn | None = None,
+        gamma: float = 0.99,
+        n_step: int = 1,
     ) -> None:
         self.capacity = capacity
+        self.gamma = gamma
+        self.n_step = n_step
         self.reward_fn = reward_fn
         self.terminal_fn = terminal_fn
         self.strategy = strategy
@@ -179,6 +196,8 @@ class HerReplayBuffer:
     def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
         """A training batch with HER goals, recomputed rewards and done (see module doc)."""
         sample = self.sample_indices(batch_size, rng)
+        if self.n_step > 1:
+            return self._n_step_batch(sample)
         transition, relabelled = sample.transition, sample.relabelled
         goal = self._goals(sample)  # [B, goal]
         reward = self.reward[transition].copy()  # [B]
@@ -196,6 +215,40 @@ class HerReplayBuffer:
             reward=reward.astype(np.float32),
             next_observation=self.next_observation[transition],
             done=np.asarray(done, np.float32),
+            discount=np.full(batch_size, self.gamma, np.float32),
+        )
+
+    def _n_step_batch(self, sample: HerSample) -> Batch:
+        """Rows of up to n_step transitions each, for the rows' HER goals (see module doc)."""
+        transition = sample.transition
+        goal = self._goals(sample)  # [B, goal]
+        end = self.episode_end[transition]
+        count = transition.shape[0]
+        reward = np.zeros(count)
+        discount = np.ones(count)  # gamma^(transitions summed so far)
+        done = np.zeros(count)
+        last = transition.copy()  # the last transition summed
+        going = np.ones(count, bool)  # not yet stopped by a terminal or the episode's end
+        for offset in range(self.n_step):  # n is small; each pass is vectorised over the batch
+            index = transition + offset
+            going &= index < end
+            index = np.where(going, index, last)
+            step_reward = self.reward_fn(self.next_achieved_goal[index], goal)
+            reward += np.where(going, discount * step_reward, 0.0)
+            discount = np.where(going, discount * self.gamma, discount)
+            last = index
+            if self.terminal_fn is not None:
+                step_done = np.asarray(self.terminal_fn(self.next_achieved_goal[index], goal))
+                done = np.where(going, step_done, done)
+                going &= step_done == 0
+        return Batch(
+            observation=self.observation[transition],
+            desired_goal=goal.astype(np.float32),
+            action=self.action[transition],
+            reward=reward.astype(np.float32),
+            next_observation=self.next_observation[last],
+            done=done.astype(np.float32),
+            discount=discount.astype(np.float32),
         )
 
     def sample_stacked(self, steps: int, batch_size: int, rng: np.random.Generator) -> Batch:

@@ -36,6 +36,7 @@ def test_defaults_are_the_original_design():
             "--batch-size (512) is larger than --buffer-size",
         ),
         ({"her_strategy": "past"}, "--her-strategy must be one of"),
+        ({"n_step": 0}, "--n-step must be > 0"),
         ({"noise": "pink"}, "--noise must be one of"),
         ({"hidden": (256, 0)}, "--hidden widths must be positive"),
         ({"random_steps": -5}, "--random-steps must be >= 0"),

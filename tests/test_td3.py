@@ -22,6 +22,7 @@ def random_batch(spec, size, rng):
         reward=-(rng.random(size) < 0.5).astype(np.float32),
         next_observation=rng.standard_normal((size, spec.obs_dim)).astype(np.float32),
         done=(rng.random(size) < 0.3).astype(np.float32),
+        discount=rng.choice([0.9, 0.9**2, 0.9**3], size).astype(np.float32),  # n-step rows
     )
 
 
@@ -41,7 +42,11 @@ def test_td_target_matches_numpy_reference(small_spec):
 
     agent.noise_generator = tf.random.Generator.from_seed(123)
     target = agent.compute_td_target(
-        tf.constant(next_inputs), batch.reward, batch.done, (64, small_spec.action_dim)
+        tf.constant(next_inputs),
+        batch.reward,
+        batch.done,
+        batch.discount,
+        (64, small_spec.action_dim),
     ).numpy()
 
     noise = tf.random.Generator.from_seed(123).normal((64, small_spec.action_dim)).numpy()
@@ -71,7 +76,7 @@ def test_td_target_matches_numpy_reference(small_spec):
         for i in range(2)
     ]
     assert (q_twins[0] != q_twins[1]).all()
-    raw = batch.reward + gamma * (1.0 - batch.done) * np.minimum(*q_twins)
+    raw = batch.reward + batch.discount * (1.0 - batch.done) * np.minimum(*q_twins)
     low, high = -1.0 / (1.0 - gamma), 0.0
     assert (raw < low).any() and (raw > high).any(), "the target clip must matter in this test"
     expected = np.clip(raw, low, high)
@@ -208,13 +213,19 @@ def test_redq_target_is_the_min_over_a_fresh_random_subset(small_spec):
     q_all = ensemble_q(agent.critic_target, np.concatenate([next_inputs, next_action], -1))
     low, high = agent.target_bounds
     candidates = {
-        pair: np.clip(batch.reward + gamma * (1 - batch.done) * q_all[list(pair)].min(0), low, high)
+        pair: np.clip(
+            batch.reward + batch.discount * (1 - batch.done) * q_all[list(pair)].min(0), low, high
+        )
         for pair in combinations(range(5), 2)
     }
     seen = set()
     for _ in range(40):
         target = agent.compute_td_target(
-            tf.constant(next_inputs), batch.reward, batch.done, (32, small_spec.action_dim)
+            tf.constant(next_inputs),
+            batch.reward,
+            batch.done,
+            batch.discount,
+            (32, small_spec.action_dim),
         ).numpy()
         matches = [p for p, c in candidates.items() if np.allclose(target, c, atol=1e-5)]
         assert len(matches) >= 1, "one subset of 2 critics for the whole batch"
