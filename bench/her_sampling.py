@@ -99,6 +99,7 @@ def run(plan: Plan, progress: Callable[[str], None] = lambda _: None) -> list[Fi
             reward_fn,
             config.her_strategy,
             config.her_k,
+            gamma=config.gamma,
         )
         rng = np.random.default_rng(0)
         progress(f"her: filling a {config.buffer_size:,}-transition buffer")

@@ -100,6 +100,7 @@ def child(capacity: int) -> dict:
         reward_fn,
         config.her_strategy,
         config.her_k,
+        gamma=config.gamma,
     )
     rss["allocated"] = rss_mib()
     fill_buffer(buffer, reward_fn, rng)

@@ -17,12 +17,13 @@ is 0 (bootstrap through everything, as OpenAI's HER does on Fetch, which never t
 time-limit truncation is never a terminal.
 
 n-step returns (`n_step` > 1): a row sums the rewards of up to n consecutive transitions of its
-episode, each recomputed for the row's (possibly relabelled) goal, and bootstraps from the state
-after the last of them with `discount` = gamma^m, m the transitions summed. The sum stops early
-at a terminal (done = 1) or at the episode's last stored transition (a time limit: bootstrap).
-The later transitions' actions came from an older policy and were not chosen for a relabelled
-goal, so the return is biased towards the behaviour policy (uncorrected n-step, as in Yang et
-al. 2021, arXiv:2102.12962, "MHER"): small n trades that bias for faster reward propagation.
+episode (recomputed for the row's goal where HER relabelled it, the env's own otherwise) and
+bootstraps from the state after the last of them with `discount` = gamma^m, m the transitions
+summed. The sum stops early at a terminal (done = 1) or at the episode's last stored transition
+(a time limit: bootstrap). The later transitions' actions came from an older policy and were not
+chosen for a relabelled goal, so the return is biased towards the behaviour policy (uncorrected
+n-step, as in Yang et al. 2021, arXiv:2102.12962, "MHER"): small n trades that bias for faster
+reward propagation.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ class HerReplayBuffer:
         strategy: str = "future",
         her_k: int = 4,
         terminal_fn: RewardFn | None = None,
-        gamma: float = 0.99,
+        *,
+        gamma: float,
         n_step: int = 1,
     ) -> None:
         self.capacity = capacity
@@ -220,27 +222,35 @@ class HerReplayBuffer:
 
     def _n_step_batch(self, sample: HerSample) -> Batch:
         """Rows of up to n_step transitions each, for the rows' HER goals (see module doc)."""
-        transition = sample.transition
+        # Worked example, n = 3, an episode [5, 12): a row at t = 7 whose goal is reached after
+        # step 8 sums r7 + gamma r8 and is done (discount gamma^2, nothing bootstrapped); a row
+        # at t = 10 sums r10 + gamma r11 and bootstraps from the state after step 11 with
+        # gamma^2 (the episode's last stored transition: a time limit, not a terminal).
+        transition, relabelled = sample.transition, sample.relabelled
         goal = self._goals(sample)  # [B, goal]
-        end = self.episode_end[transition]
+        end = self.episode_end[transition]  # [B]
         count = transition.shape[0]
-        reward = np.zeros(count)
-        discount = np.ones(count)  # gamma^(transitions summed so far)
-        done = np.zeros(count)
-        last = transition.copy()  # the last transition summed
-        going = np.ones(count, bool)  # not yet stopped by a terminal or the episode's end
+        reward = np.zeros(count)  # [B], summed in float64
+        discount = np.ones(count)  # [B], gamma^(transitions summed so far)
+        done = np.zeros(count)  # [B]
+        last = transition.copy()  # [B], the last transition summed
+        going = np.ones(count, bool)  # [B], not yet cut by a terminal or the episode's end
         for offset in range(self.n_step):  # n is small; each pass is vectorised over the batch
-            index = transition + offset
-            going &= index < end
-            index = np.where(going, index, last)
-            step_reward = self.reward_fn(self.next_achieved_goal[index], goal)
-            reward += np.where(going, discount * step_reward, 0.0)
-            discount = np.where(going, discount * self.gamma, discount)
-            last = index
+            going &= transition + offset < end
+            rows = np.flatnonzero(going)  # [R]
+            index = transition[rows] + offset  # [R]
+            achieved = self.next_achieved_goal[index]  # [R, goal]
+            step_reward = self.reward[index].astype(np.float64)  # the env's, for original goals
+            her = relabelled[rows]
+            if her.any():
+                step_reward[her] = self.reward_fn(achieved[her], goal[rows][her])
+            reward[rows] += discount[rows] * step_reward
+            discount[rows] *= self.gamma
+            last[rows] = index
             if self.terminal_fn is not None:
-                step_done = np.asarray(self.terminal_fn(self.next_achieved_goal[index], goal))
-                done = np.where(going, step_done, done)
-                going &= step_done == 0
+                step_done = np.asarray(self.terminal_fn(achieved, goal[rows]), np.float64)
+                done[rows] = step_done
+                going[rows] = step_done == 0
         return Batch(
             observation=self.observation[transition],
             desired_goal=goal.astype(np.float32),

@@ -131,8 +131,8 @@ class Trainer:
             config.her_strategy,
             config.her_k,
             terminal_fn,
-            config.gamma,
-            config.n_step,
+            gamma=config.gamma,
+            n_step=config.n_step,
         )
         seeds = np.random.SeedSequence([config.seed, 11]).spawn(4)
         self.replay_rng, self.noise_rng, self.action_rng, self.normalizer_rng = (

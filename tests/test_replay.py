@@ -33,7 +33,7 @@ def make_episode(length, episode_id, rng):
 
 def filled_buffer(strategy="future", lengths=(50, 7, 23, 1, 50, 12), capacity=10_000, k=4):
     rng = np.random.default_rng(0)
-    buffer = HerReplayBuffer(capacity, OBS, GOAL, ACT, sparse_reward, strategy, k)
+    buffer = HerReplayBuffer(capacity, OBS, GOAL, ACT, sparse_reward, strategy, k, gamma=0.98)
     for episode_id, length in enumerate(lengths):
         buffer.add(make_episode(length, episode_id, rng))
     return buffer
@@ -94,7 +94,9 @@ def success(achieved, desired):
 
 def test_done_is_recomputed_for_the_batch_goal_with_a_terminal_fn():
     rng = np.random.default_rng(0)
-    buffer = HerReplayBuffer(10_000, OBS, GOAL, ACT, sparse_reward, "future", 4, success)
+    buffer = HerReplayBuffer(
+        10_000, OBS, GOAL, ACT, sparse_reward, "future", 4, success, gamma=0.98
+    )
     for episode_id, length in enumerate((50, 7, 23, 1, 50, 12)):
         buffer.add(make_episode(length, episode_id, rng))
     batch = buffer.sample(4096, np.random.default_rng(4))
@@ -125,7 +127,7 @@ def test_varying_episode_lengths_are_stored_without_padding():
 
 def test_ring_overwrites_whole_oldest_episodes():
     rng = np.random.default_rng(6)
-    buffer = HerReplayBuffer(100, OBS, GOAL, ACT, sparse_reward, "future", 4)
+    buffer = HerReplayBuffer(100, OBS, GOAL, ACT, sparse_reward, "future", 4, gamma=0.98)
     for episode_id in range(5):
         buffer.add(make_episode(30, episode_id, rng))  # 4th wraps to 0, 5th overwrites 30..60
     valid_ids = set(np.unique(buffer.next_achieved_goal[buffer.valid][:, 0]).astype(int))
@@ -137,7 +139,7 @@ def test_ring_overwrites_whole_oldest_episodes():
     assert buffer.valid[transition].all() and buffer.valid[source].all()
     ids_at_transition = buffer.next_achieved_goal[transition][:, 0]
     np.testing.assert_array_equal(buffer.next_achieved_goal[source][:, 0], ids_at_transition)
-    partly = HerReplayBuffer(100, OBS, GOAL, ACT, sparse_reward, "future", 4)
+    partly = HerReplayBuffer(100, OBS, GOAL, ACT, sparse_reward, "future", 4, gamma=0.98)
     for length, episode_id in ((40, 0), (40, 1), (30, 2)):  # 2 wraps, covers 0..30 of episode 0
         partly.add(make_episode(length, episode_id, rng))
     assert not partly.valid[30:40].any(), "the tail of a partly overwritten episode is dropped"
@@ -145,7 +147,7 @@ def test_ring_overwrites_whole_oldest_episodes():
 
 
 def test_sampling_empty_buffer_raises():
-    buffer = HerReplayBuffer(10, OBS, GOAL, ACT, sparse_reward)
+    buffer = HerReplayBuffer(10, OBS, GOAL, ACT, sparse_reward, gamma=0.98)
     with pytest.raises(ValueError):
         buffer.sample(4, np.random.default_rng(0))
 

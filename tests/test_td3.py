@@ -84,6 +84,20 @@ def test_td_target_matches_numpy_reference(small_spec):
     # done masking: terminal rows are the reward alone (within the clip)
     terminal = batch.done == 1.0
     np.testing.assert_allclose(target[terminal], batch.reward[terminal], atol=1e-6)
+    # The rows' own discounts (gamma^m of n-step rows) are used, not gamma for every row.
+    one_step = np.clip(batch.reward + gamma * (1.0 - batch.done) * np.minimum(*q_twins), low, high)
+    assert np.abs(target - one_step).max() > 1e-2
+
+
+def test_the_update_uses_each_rows_discount(small_spec):
+    batch = random_batch(small_spec, 64, np.random.default_rng(1))
+    losses = []
+    for discount in (batch.discount, np.zeros_like(batch.discount)):
+        agent = make_agent(small_spec, target_noise=0.0)
+        last = agent.critic_target.kernels[-1]  # target Q values far from 0, so discounts show
+        last.assign(np.random.default_rng(9).normal(0.0, 3.0, last.shape).astype(np.float32))
+        losses.append(agent.update(batch._replace(discount=discount)).critic1_loss)
+    assert losses[0] != pytest.approx(losses[1], rel=1e-3)
 
 
 def test_target_not_clipped_for_dense_rewards(small_spec):
