@@ -210,14 +210,19 @@ class HerReplayBuffer:
             done = np.zeros(batch_size, np.float32)
         else:
             done = self.terminal_fn(next_achieved_goal, goal)  # [B] 1.0 where goal reached
+        discount = np.full(batch_size, self.gamma)
+        return self._batch(transition, goal, reward, transition, done, discount)
+
+    def _batch(self, transition, goal, reward, last, done, discount) -> Batch:
+        """The float32 Batch of rows starting at `transition` and bootstrapping after `last`."""
         return Batch(
             observation=self.observation[transition],
             desired_goal=goal.astype(np.float32),
             action=self.action[transition],
-            reward=reward.astype(np.float32),
-            next_observation=self.next_observation[transition],
+            reward=np.asarray(reward, np.float32),
+            next_observation=self.next_observation[last],
             done=np.asarray(done, np.float32),
-            discount=np.full(batch_size, self.gamma, np.float32),
+            discount=np.asarray(discount, np.float32),
         )
 
     def _n_step_batch(self, sample: HerSample) -> Batch:
@@ -251,15 +256,7 @@ class HerReplayBuffer:
                 step_done = np.asarray(self.terminal_fn(achieved, goal[rows]), np.float64)
                 done[rows] = step_done
                 going[rows] = step_done == 0
-        return Batch(
-            observation=self.observation[transition],
-            desired_goal=goal.astype(np.float32),
-            action=self.action[transition],
-            reward=reward.astype(np.float32),
-            next_observation=self.next_observation[last],
-            done=done.astype(np.float32),
-            discount=discount.astype(np.float32),
-        )
+        return self._batch(transition, goal, reward, last, done, discount)
 
     def sample_stacked(self, steps: int, batch_size: int, rng: np.random.Generator) -> Batch:
         """`steps` independent batches in one draw, stacked: every field is [steps, B, ...]."""
