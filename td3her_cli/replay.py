@@ -245,15 +245,16 @@ class HerReplayBuffer:
             rows = np.flatnonzero(going)  # [R]
             index = transition[rows] + offset  # [R]
             achieved = self.next_achieved_goal[index]  # [R, goal]
+            row_goal = goal[rows]  # [R, goal]
             step_reward = self.reward[index].astype(np.float64)  # the env's, for original goals
             her = relabelled[rows]
             if her.any():
-                step_reward[her] = self.reward_fn(achieved[her], goal[rows][her])
+                step_reward[her] = self.reward_fn(achieved[her], row_goal[her])
             reward[rows] += discount[rows] * step_reward
             discount[rows] *= self.gamma
             last[rows] = index
             if self.terminal_fn is not None:
-                step_done = np.asarray(self.terminal_fn(achieved, goal[rows]), np.float64)
+                step_done = np.asarray(self.terminal_fn(achieved, row_goal), np.float64)
                 done[rows] = step_done
                 going[rows] = step_done == 0
         return self._batch(transition, goal, reward, last, done, discount)
