@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from td3her_cli.host import cpu_model, simd_flags
+
 PACKAGES = (
     ("TensorFlow", ("tensorflow-cpu", "tensorflow")),
     ("NumPy", ("numpy",)),
@@ -16,31 +18,6 @@ PACKAGES = (
     ("panda-gym", ("panda-gym",)),
     ("PyBullet", ("pybullet",)),
 )
-
-
-def _cpuinfo_field(name: str) -> str | None:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == name:
-            return value.strip()
-    return None
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (platform.processor() elsewhere)."""
-    return _cpuinfo_field("model name") or platform.processor() or "unknown"
-
-
-def simd_flags() -> str:
-    """The vector extensions that bound float32 matmul throughput (AVX2, FMA, AVX-512)."""
-    flags = set((_cpuinfo_field("flags") or "").split())
-    wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
-    present = [flag for flag in wanted if flag in flags]
-    return ", ".join(present) if present else "none of " + ", ".join(wanted)
 
 
 def memory_total() -> str:

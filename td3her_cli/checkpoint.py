@@ -8,8 +8,8 @@ Layout of one checkpoint (see README, "Checkpoints"):
         state.json     counters, NumPy RNG states, exploration noise state
         buffer.npz     the replay buffer (unless --no-save-buffer), loaded with allow_pickle=False;
                        only the newest checkpoint keeps it (older ones drop it to save disk)
-        meta.json      versions, env and spaces, config, counters, evaluation, normaliser
-                       statistics and a SHA-256 of every file above; written last
+        meta.json      versions, the CPU, env and spaces, config, counters, evaluation,
+                       normaliser statistics and a SHA-256 of every file above; written last
     RUN/checkpoints/latest.json, best.json: {"checkpoint": "epoch_003", ...}
 
 Every checkpoint is written into a hidden temporary sibling, fsynced, then renamed into place;
@@ -34,6 +34,7 @@ import numpy as np
 
 from td3her_cli import strict_json
 from td3her_cli.errors import CheckpointError, NoCheckpointError
+from td3her_cli.host import machine
 from td3her_cli.rundir import CHECKPOINT_NAME, STAGING_NAME, is_checkpoint_dir
 
 if TYPE_CHECKING:
@@ -154,6 +155,7 @@ def _write_files(trainer, staging: Path, evaluation, metrics_rows: int, save_buf
         "format_version": FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": versions(),
+        "machine": machine(),  # TensorFlow's results depend on the CPU (host.py)
         "env_id": trainer.config.env_id,
         "spaces": trainer.spec.to_dict(),
         "config": trainer.config.to_dict(),

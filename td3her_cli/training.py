@@ -38,6 +38,7 @@ from td3her_cli.envs import (
 )
 from td3her_cli.errors import DivergenceError, NoCheckpointError, UsageError
 from td3her_cli.grasp import check_grasp_start, starts_grasped
+from td3her_cli.host import other_cpu_note
 from td3her_cli.memory import check_memory
 from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics, write_atomically
 from td3her_cli.noise import make_noise
@@ -554,6 +555,9 @@ def train(
             if result.empty_buffer:
                 trainer.restart_warmup()
             notes.append(resume_note(trainer, info.path))
+            other_cpu = other_cpu_note(info.meta.get("machine"))
+            if other_cpu is not None:
+                notes.append(other_cpu)
         else:
             if resume:
                 notes.append(f"{run_dir} has no checkpoint yet: starting it again from epoch 1")

@@ -16,6 +16,7 @@ from td3her_cli.checkpoint import (
     resolve_checkpoint,
 )
 from td3her_cli.config import TrainConfig
+from td3her_cli.host import cpu_model, simd_flags
 from td3her_cli.training import Trainer, train
 
 from .conftest import TINY, metrics_rows_without_timings
@@ -40,6 +41,7 @@ def test_layout_and_metadata(tiny_run):
     assert len(meta["normalizer"]["observation"]["mean"]) == 6
     for key in ("tensorflow", "gymnasium", "panda_gym", "td3her"):
         assert meta["versions"][key] != "unknown"
+    assert meta["machine"] == {"cpu": cpu_model(), "simd": simd_flags(), "cores": os.cpu_count()}
     for name in ("policy/saved_model.pb", "trainer/agent.index", "state.json"):
         assert name in meta["files"]
     assert not list(root.glob(".tmp-*"))
@@ -153,6 +155,7 @@ def test_resume_matches_an_uninterrupted_run(env_id, num_envs, stop, tiny_run, t
     observer = Notes()
     train(config, split, observer, resume=True, tensorboard=False)
     assert "with its replay buffer" in observer.notes[-1]
+    assert not any("another CPU" in note for note in observer.notes)  # the same machine
     # no duplicated or missing rows, same numbers
     assert metrics_rows_without_timings(split) == metrics_rows_without_timings(straight)
     weights = {}
@@ -255,3 +258,16 @@ def test_a_corrupt_buffer_is_refused_on_resume(tiny_run, tmp_path, run_cli):
     buffer.write_bytes(buffer.read_bytes()[:-10] + b"0123456789")
     code, _, err = run_cli(["train", "--resume", str(run_dir), "--epochs", "3"])
     assert code == 1 and "buffer.npz is corrupt" in err and "Traceback" not in err
+
+
+def test_resume_on_another_cpu_says_so(tiny_run, tmp_path):
+    run_dir = copy_run(tiny_run, tmp_path)
+    info = resolve_checkpoint(run_dir, latest=True)
+    meta = json.loads((info.path / "meta.json").read_text())
+    meta["machine"] = {"cpu": "AMD EPYC", "simd": "avx2, fma", "cores": 2}
+    (info.path / "meta.json").write_text(json.dumps(meta))
+    observer = Notes()
+    config = TrainConfig(**TINY).replace(epochs=3)
+    train(config, run_dir, observer, resume=True, tensorboard=False)
+    note = observer.notes[-1]
+    assert "another CPU (AMD EPYC; avx2, fma)" in note and cpu_model() in note

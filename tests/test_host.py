@@ -1,0 +1,27 @@
+"""The machine record: which vector extensions count, and when a resume says the CPU changed."""
+
+from td3her_cli import host
+
+
+def fake_cpuinfo(monkeypatch, fields):
+    monkeypatch.setattr(host, "_cpuinfo_field", fields.get)
+
+
+def test_simd_flags_lists_the_extensions_that_change_kernels_in_a_fixed_order(monkeypatch):
+    fake_cpuinfo(monkeypatch, {"flags": "sse4_2 amx_tile avx512f fma avx2 avx512vl"})
+    assert host.simd_flags() == "avx2, fma, avx512f, amx_tile"
+    fake_cpuinfo(monkeypatch, {"flags": "sse4_2"})
+    assert host.simd_flags().startswith("none of avx2")
+
+
+def test_other_cpu_note_only_when_the_cpu_or_its_extensions_differ(monkeypatch):
+    fake_cpuinfo(monkeypatch, {"model name": "Intel Xeon", "flags": "avx2 fma avx512f"})
+    here = host.machine()
+    assert here["cpu"] == "Intel Xeon" and here["simd"] == "avx2, fma, avx512f"
+    assert host.other_cpu_note(None) is None  # written before machines were recorded
+    assert host.other_cpu_note({**here, "cores": 64}) is None  # cores change no kernel
+    fewer = host.other_cpu_note({**here, "simd": "avx2, fma"})
+    assert fewer is not None and "another CPU (Intel Xeon; avx2, fma)" in fewer
+    assert "this is Intel Xeon (avx2, fma, avx512f)" in fewer
+    other = host.other_cpu_note({**here, "cpu": "AMD EPYC"})
+    assert other is not None and "another CPU (AMD EPYC;" in other
