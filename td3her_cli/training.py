@@ -420,10 +420,12 @@ class Trainer:
 
     def best_check_seeds(self) -> list[int]:
         """The fixed episodes of best checks and --stop-at-success checks."""
-        return [
-            episode_seed(self.config.seed, BEST_CHECK_STREAM, i)
-            for i in range(self.config.best_eval_episodes)
-        ]
+        return best_check_seeds(self.config.seed, self.config.best_eval_episodes)
+
+
+def best_check_seeds(run_seed: int, count: int) -> list[int]:
+    """The first `count` episode seeds of the best-check stream of a run seeded `run_seed`."""
+    return [episode_seed(run_seed, BEST_CHECK_STREAM, i) for i in range(count)]
 
 
 def cannot_reach(target: float, episodes: int) -> Callable[[int, int], bool]:
