@@ -2,9 +2,9 @@
 best-check episodes, the fixed episodes `--stop-at-success` checks.
 
 For each epoch's checkpoint, the success on the run's own best-check episodes (its
-`--best-eval-episodes`, 100 in the presets: what its rule checked) and on the first
-`--episodes` of the same stream (those, then more). Two worker processes run the episodes. It
-tells where a stricter check would have stopped a run that trained past its stop
+`--best-eval-episodes`: 100 by default, 300 in the push preset; what its rule checked) and on
+the first `--episodes` of the same stream (those, then more). Two worker processes run the
+episodes. It tells where a stricter check would have stopped a run that trained past its stop
 (`--stop-at-success 0 --keep 100`).
 """
 
@@ -26,6 +26,8 @@ def check(checkpoint: Path, episodes: int, workers: int = 2) -> tuple[int, float
     with policy_in_env(checkpoint, False, None, None, 0, make_env) as (info, _, spec, _):
         config = info.meta["config"]
         first = config["best_eval_episodes"]
+        if first == 0:
+            raise SystemExit(f"{checkpoint}: its run had no best-check episodes")
         episodes = max(episodes, first)
         seeds = best_check_seeds(config["seed"], episodes)
         pool = EpisodeWorkers(spec.env_id, tuple(config.get("env_modules", ())), workers, spec)
@@ -36,7 +38,9 @@ def check(checkpoint: Path, episodes: int, workers: int = 2) -> tuple[int, float
             more = evaluate(pool.episodes([EpisodeJob(s) for s in rest])) if rest else None
         finally:
             pool.close()
-    successes = checked.success_rate * first + (more.success_rate * len(rest) if more else 0)
+    successes = round(checked.success_rate * first) + (
+        round(more.success_rate * len(rest)) if more else 0
+    )
     return first, checked.success_rate, successes / episodes
 
 

@@ -54,5 +54,5 @@ def other_cpu_note(saved: dict | None) -> str | None:
     return (
         f"the checkpoint was written on another CPU ({saved.get('cpu')}; {saved.get('simd')}), "
         f"this is {here['cpu']} ({here['simd']}): training goes on, but floating-point results "
-        "differ between CPUs, so it will not retrace a run made on one machine step for step"
+        "depend on the CPU, so it may not retrace a run made on one machine step for step"
     )

@@ -2,13 +2,24 @@
 
 import json
 
-from bench.stop_check import check
+import bench.stop_check as stop_check
+from td3her_cli.envs import episode_seed
+from td3her_cli.training import BEST_CHECK_STREAM
 
 
-def test_stop_check_reproduces_the_runs_own_best_check(tiny_run):
+def test_stop_check_runs_the_runs_own_best_check_episodes_then_more(tiny_run, monkeypatch):
     best = json.loads((tiny_run / "checkpoints" / "best.json").read_text())
     assert best["episodes"] == 3  # TINY's best_eval_episodes, all run
-    first, checked, whole = check(tiny_run / "checkpoints" / best["checkpoint"], 5)
+    submitted, make_job = [], stop_check.EpisodeJob
+
+    def recording_job(seed):
+        submitted.append(seed)
+        return make_job(seed)
+
+    monkeypatch.setattr(stop_check, "EpisodeJob", recording_job)
+    first, checked, whole = stop_check.check(tiny_run / "checkpoints" / best["checkpoint"], 5)
+    seed = json.loads((tiny_run / "config.json").read_text())["seed"]
+    # The stream the Trainer's best checks use, written out here rather than imported from it.
+    assert submitted == [episode_seed(seed, BEST_CHECK_STREAM, i) for i in range(5)]
     assert first == 3 and checked == best["success_rate"]
     assert abs(whole * 5 - round(whole * 5)) < 1e-9  # a rate over 5 episodes
-    assert round(whole * 5) >= round(checked * 3)  # the first 3 are among the 5
