@@ -84,7 +84,9 @@ def test_a_stop_ends_an_evaluation_before_its_next_episode():
         with pytest.raises(EvaluationStopped):
             for _ in workers.episodes([EpisodeJob(s) for s in range(6)], lambda: len(calls) > 2):
                 calls.append(1)
-        assert len(calls) <= 3
+        # stop() turns true at the third episode; an episode started before then on the
+        # other worker may still end and be yielded, none may start after it
+        assert len(calls) <= 3 + workers.num_workers - 1
         assert len(list(workers.episodes([EpisodeJob(s) for s in range(3)]))) == 3  # in sync
     finally:
         workers.close()
