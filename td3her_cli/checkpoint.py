@@ -34,7 +34,7 @@ import numpy as np
 
 from td3her_cli import strict_json
 from td3her_cli.errors import CheckpointError, NoCheckpointError
-from td3her_cli.host import machine
+from td3her_cli.host import machine, machines_trained_on, with_this_machine
 from td3her_cli.rundir import CHECKPOINT_NAME, STAGING_NAME, is_checkpoint_dir
 
 if TYPE_CHECKING:
@@ -156,6 +156,7 @@ def _write_files(trainer, staging: Path, evaluation, metrics_rows: int, save_buf
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": versions(),
         "machine": machine(),  # TensorFlow's results depend on the CPU (host.py)
+        "machines": with_this_machine(trainer.machines),  # every CPU the run trained on
         "env_id": trainer.config.env_id,
         "spaces": trainer.spec.to_dict(),
         "config": trainer.config.to_dict(),
@@ -438,6 +439,7 @@ def restore_trainer(trainer: Trainer, info: CheckpointInfo) -> None:
         raise CheckpointError(f"cannot restore trainer state from {prefix}: {exc}") from None
     state = json.loads((info.path / "state.json").read_text())
     trainer.load_state_dict(state)
+    trainer.machines = machines_trained_on(info.meta)
     if has_buffer(info):
         with np.load(info.path / BUFFER_FILE, allow_pickle=False) as arrays:
             trainer.buffer.load_state_arrays(dict(arrays))

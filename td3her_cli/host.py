@@ -43,16 +43,32 @@ def machine() -> dict[str, str | int | None]:
     return {"cpu": cpu_model(), "simd": simd_flags(), "cores": os.cpu_count()}
 
 
-def other_cpu_note(saved: dict | None) -> str | None:
-    """A line for resuming a checkpoint written on a different kind of CPU (`saved`, its
-    `machine` record), else None (also for checkpoints written before it was recorded)."""
-    if not saved:
-        return None
+def _same_kind(a: dict, b: dict) -> bool:
+    return all(a.get(key) == b.get(key) for key in ("cpu", "simd"))
+
+
+def machines_trained_on(meta: dict) -> list[dict]:
+    """Every kind of CPU a checkpoint's run trained on up to it, in order of first use (one
+    entry for checkpoints that record only the machine they were written on; none before)."""
+    return list(meta.get("machines") or ([meta["machine"]] if meta.get("machine") else []))
+
+
+def with_this_machine(earlier: list[dict]) -> list[dict]:
+    """`earlier` plus this machine, unless a CPU of its kind is already in it."""
     here = machine()
-    if all(saved.get(key) == here[key] for key in ("cpu", "simd")):
+    return earlier if any(_same_kind(seen, here) for seen in earlier) else [*earlier, here]
+
+
+def other_cpu_note(earlier: list[dict]) -> str | None:
+    """A line for resuming a run that trained on another kind of CPU than this one (`earlier`:
+    machines_trained_on its checkpoint), else None (also for checkpoints that record none)."""
+    here = machine()
+    others = [seen for seen in earlier if not _same_kind(seen, here)]
+    if not others:
         return None
+    listed = "; ".join(f"{seen.get('cpu')}: {seen.get('simd')}" for seen in others)
     return (
-        f"the checkpoint was written on another CPU ({saved.get('cpu')}; {saved.get('simd')}), "
-        f"this is {here['cpu']} ({here['simd']}): training goes on, but floating-point results "
-        "depend on the CPU, so it may not retrace a run made on one machine step for step"
+        f"this run has trained on another CPU ({listed}), this is {here['cpu']} "
+        f"({here['simd']}): training goes on, but floating-point results depend on the CPU, "
+        "so it may not retrace a run made on one machine step for step"
     )

@@ -157,6 +157,7 @@ class Trainer:
         self.best_check: tuple[int, EvalResult] | None = None  # (epoch, its whole best check)
         self.elapsed = 0.0  # wall seconds of the loop before this process (resume)
         self.side_seconds = 0.0  # of which spent evaluating and checkpointing
+        self.machines: list[dict] = []  # the CPUs of the checkpoints it resumed from (host.py)
 
     def state_dict(self) -> dict:
         """Counters, RNG and noise state as JSON-serialisable data (TF state is separate)."""
@@ -557,7 +558,7 @@ def train(
             if result.empty_buffer:
                 trainer.restart_warmup()
             notes.append(resume_note(trainer, info.path))
-            other_cpu = other_cpu_note(info.meta.get("machine"))
+            other_cpu = other_cpu_note(trainer.machines)
             if other_cpu is not None:
                 notes.append(other_cpu)
         else:

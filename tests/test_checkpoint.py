@@ -42,6 +42,7 @@ def test_layout_and_metadata(tiny_run):
     for key in ("tensorflow", "gymnasium", "panda_gym", "td3her"):
         assert meta["versions"][key] != "unknown"
     assert meta["machine"] == {"cpu": cpu_model(), "simd": simd_flags(), "cores": os.cpu_count()}
+    assert meta["machines"] == [meta["machine"]]  # the run trained on this CPU only
     for name in ("policy/saved_model.pb", "trainer/agent.index", "state.json"):
         assert name in meta["files"]
     assert not list(root.glob(".tmp-*"))
@@ -270,4 +271,10 @@ def test_resume_on_another_cpu_says_so(tiny_run, tmp_path):
     config = TrainConfig(**TINY).replace(epochs=3)
     train(config, run_dir, observer, resume=True, tensorboard=False)
     note = observer.notes[-1]
-    assert "another CPU (AMD EPYC; avx2, fma)" in note and cpu_model() in note
+    assert "another CPU (AMD EPYC: avx2, fma)" in note and cpu_model() in note
+    # Its next checkpoint was written here, yet the run keeps the AMD part of its history.
+    meta = json.loads((resolve_checkpoint(run_dir, latest=True).path / "meta.json").read_text())
+    assert [seen["cpu"] for seen in meta["machines"]] == ["AMD EPYC", cpu_model()]
+    again = Notes()
+    train(config.replace(epochs=4), run_dir, again, resume=True, tensorboard=False)
+    assert "another CPU (AMD EPYC: avx2, fma)" in again.notes[-1]

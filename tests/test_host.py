@@ -18,10 +18,23 @@ def test_other_cpu_note_only_when_the_cpu_or_its_extensions_differ(monkeypatch):
     fake_cpuinfo(monkeypatch, {"model name": "Intel Xeon", "flags": "avx2 fma avx512f"})
     here = host.machine()
     assert here["cpu"] == "Intel Xeon" and here["simd"] == "avx2, fma, avx512f"
-    assert host.other_cpu_note(None) is None  # written before machines were recorded
-    assert host.other_cpu_note({**here, "cores": 64}) is None  # cores change no kernel
-    fewer = host.other_cpu_note({**here, "simd": "avx2, fma"})
-    assert fewer is not None and "another CPU (Intel Xeon; avx2, fma)" in fewer
+    assert host.other_cpu_note([]) is None  # written before machines were recorded
+    assert host.other_cpu_note([{**here, "cores": 64}]) is None  # cores change no kernel
+    fewer = host.other_cpu_note([{**here, "simd": "avx2, fma"}])
+    assert fewer is not None and "another CPU (Intel Xeon: avx2, fma)" in fewer
     assert "this is Intel Xeon (avx2, fma, avx512f)" in fewer
-    other = host.other_cpu_note({**here, "cpu": "AMD EPYC"})
-    assert other is not None and "another CPU (AMD EPYC;" in other
+    other = host.other_cpu_note([here, {**here, "cpu": "AMD EPYC"}])
+    assert other is not None and "another CPU (AMD EPYC:" in other and "Intel Xeon:" not in other
+
+
+def test_the_history_keeps_each_kind_of_cpu_once_in_order_of_first_use(monkeypatch):
+    amd = {"cpu": "AMD EPYC", "simd": "avx2, fma", "cores": 2}
+    assert host.machines_trained_on({}) == []  # before machines were recorded
+    assert host.machines_trained_on({"machine": amd}) == [amd]  # before the history was
+    fake_cpuinfo(monkeypatch, {"model name": "Intel Xeon", "flags": "avx2 fma avx512f"})
+    intel = host.machine()
+    history = host.with_this_machine(host.machines_trained_on({"machine": amd}))
+    assert history == [amd, intel]
+    assert host.with_this_machine(history) == [amd, intel]  # resumed on the Intel again
+    # A run begun on AMD and resumed on Intel still says so when resumed on Intel again.
+    assert "AMD EPYC" in host.other_cpu_note(host.machines_trained_on({"machines": history}))
