@@ -16,7 +16,7 @@ from pathlib import Path
 from td3her_cli.cli import policy_in_env, policy_loader
 from td3her_cli.envs import make_env
 from td3her_cli.parallel import EpisodeWorkers
-from td3her_cli.rollout import EpisodeJob, evaluate
+from td3her_cli.rollout import EpisodeJob, evaluate, joined
 from td3her_cli.training import best_check_seeds
 
 
@@ -38,10 +38,8 @@ def check(checkpoint: Path, episodes: int, workers: int = 2) -> tuple[int, float
             more = evaluate(pool.episodes([EpisodeJob(s) for s in rest])) if rest else None
         finally:
             pool.close()
-    successes = round(checked.success_rate * first) + (
-        round(more.success_rate * len(rest)) if more else 0
-    )
-    return first, checked.success_rate, successes / episodes
+    total = joined(checked, more) if more else checked
+    return first, checked.success_rate, total.success_rate
 
 
 def main() -> None:

@@ -105,15 +105,24 @@ def train(
     best_eval_episodes: Annotated[
         int | None,
         _option(
-            "Episodes that re-evaluate a best candidate, and check --stop-at-success (0: off).",
+            "Episodes that re-evaluate a best candidate (0: off).",
             LOOP,
             "best_eval_episodes",
+        ),
+    ] = None,
+    stop_check_episodes: Annotated[
+        int | None,
+        _option(
+            "Episodes of the best-check stream that must reach --stop-at-success too "
+            "(0: --best-eval-episodes); the epoch's best check counts as their start.",
+            LOOP,
+            "stop_check_episodes",
         ),
     ] = None,
     stop_at_success: Annotated[
         float | None,
         _option(
-            "Stop once epoch evaluations and the best-check episodes reach this success "
+            "Stop once epoch evaluations and the stop-check episodes reach this success "
             "(0: never).",
             LOOP,
             "stop_at_success",
@@ -263,6 +272,7 @@ def train(
         "optimization_steps": optimization_steps,
         "eval_episodes": eval_episodes,
         "best_eval_episodes": best_eval_episodes,
+        "stop_check_episodes": stop_check_episodes,
         "stop_at_success": stop_at_success,
         "stop_patience": stop_patience,
         "num_envs": num_envs,
@@ -349,7 +359,7 @@ def train(
     if result.solved_epoch is not None:
         check = result.solved_check
         confirmed = (
-            f", and {check.success_rate:.0%} on {check.episodes} best-check episodes"
+            f", and {check.success_rate:.0%} on {check.episodes} stop-check episodes"
             if check is not None
             else ""
         )

@@ -44,11 +44,14 @@ class TrainConfig:
     """Deterministic evaluation episodes after each epoch."""
     best_eval_episodes: int = 100
     """An epoch that beats the best is re-evaluated on this many fixed episodes before it
-    becomes `best`, and `stop_at_success` must hold on them too (0: trust the epoch's own
-    evaluation for both)."""
+    becomes `best` (0: trust the epoch's own evaluation)."""
+    stop_check_episodes: int = 0
+    """`stop_at_success` must also hold on this many episodes of the same fixed stream before
+    the run stops (0: `best_eval_episodes`). The epoch's best check, when it ran all its
+    episodes, is their first part, so a larger count runs only the rest."""
     stop_at_success: float = 0.0
     """Stop once the epoch evaluation's success rate is at least this for `stop_patience`
-    epochs in a row and on the `best_eval_episodes` best-check episodes too (0: never)."""
+    epochs in a row and on the stop-check episodes too (0: never)."""
     stop_patience: int = 1
     """Epoch evaluations in a row at or above `stop_at_success` before the run may end."""
     num_envs: int = 1
@@ -143,6 +146,11 @@ class TrainConfig:
             return 0.0
         return self.her_k / (self.her_k + 1.0)
 
+    @property
+    def stop_check_count(self) -> int:
+        """Episodes of the best-check stream that `stop_at_success` must hold on (0: none)."""
+        return self.stop_check_episodes or self.best_eval_episodes
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of every field."""
         data = dataclasses.asdict(self)
@@ -231,6 +239,7 @@ def _validate(config: TrainConfig) -> None:
     for name in (
         "optimization_steps",
         "best_eval_episodes",
+        "stop_check_episodes",
         "target_noise",
         "target_noise_clip",
         "noise_sigma",

@@ -50,6 +50,22 @@ class EvalResult:
         }
 
 
+def joined(first: EvalResult, rest: EvalResult) -> EvalResult:
+    """One evaluation's result from the results of two parts of its episodes."""
+    episodes = first.episodes + rest.episodes
+
+    def mean(a: float, b: float) -> float:
+        return (a * first.episodes + b * rest.episodes) / episodes
+
+    successes = sum(round(part.success_rate * part.episodes) for part in (first, rest))
+    return EvalResult(
+        successes / episodes,
+        mean(first.mean_return, rest.mean_return),
+        mean(first.mean_length, rest.mean_length),
+        episodes,
+    )
+
+
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion (Wilson, 1927); (0, 1) for no trials.
 

@@ -51,6 +51,7 @@ from td3her_cli.rollout import (
     collect_episode,
     deterministic_episodes,
     evaluate,
+    joined,
     success_and_return,
 )
 from td3her_cli.strict_json import none_to_nan
@@ -86,7 +87,7 @@ class TrainResult:
     resumed_from: Path | None = None
     empty_buffer: bool = False
     solved_epoch: int | None = None  # the epoch --stop-at-success ended the run at
-    solved_check: EvalResult | None = None  # its success on the best-check episodes
+    solved_check: EvalResult | None = None  # its success on the stop-check episodes
 
 
 class TrainingObserver(Protocol):
@@ -386,18 +387,36 @@ class Trainer:
         self, evaluation: EvalResult, epoch: int, stop: Callable[[], bool] | None = None
     ) -> EvalResult | None:
         """When epoch `epoch`'s evaluation makes the streak of --stop-at-success evaluations
-        long enough, the policy's success on the `best_eval_episodes` best-check episodes
-        (this epoch's best check if it ran them all, else run now), which must reach the
-        target too: 20 noisy episodes do not end a run. None when there is nothing to check.
+        long enough, the policy's success on the first `stop_check_count` episodes of the
+        best-check stream, which must reach the target too: 20 noisy episodes do not end a run.
+        This epoch's whole best check, the start of that stream, counts for its episodes; only
+        the rest are run. None when there is nothing to check.
         Raises EvaluationStopped once stop() turns true."""
-        target, count = self.config.stop_at_success, self.config.best_eval_episodes
+        target, count = self.config.stop_at_success, self.config.stop_check_count
         long_enough = self.solved_streak + 1 >= self.config.stop_patience
         if target <= 0 or evaluation.success_rate < target or not long_enough or count == 0:
             return None
+        done = None
         if self.best_check is not None and self.best_check[0] == epoch:
-            return self.best_check[1]
+            done = self.best_check[1]
+            if done.episodes == count:
+                return done
+            if done.episodes > count:  # a longer best check: its first `count` are not known
+                done = None
+        seeds = best_check_seeds(self.config.seed, count)
         # Episodes stop once the target is out of reach (the same decision).
-        return self.run_evaluation(self.best_check_seeds(), cannot_reach(target, count), stop)
+        out_of_reach = cannot_reach(target, count)
+        if done is None:
+            return self.run_evaluation(seeds, out_of_reach, stop)
+        before = round(done.success_rate * done.episodes)
+        if out_of_reach(before, done.episodes):  # the best check alone rules it out
+            return done
+        rest = self.run_evaluation(
+            seeds[done.episodes :],
+            lambda successes, run: out_of_reach(before + successes, done.episodes + run),
+            stop,
+        )
+        return joined(done, rest)
 
     def count_solved(self, evaluation: EvalResult, check: EvalResult | None = None) -> None:
         """Extend or reset the run of evaluations at or above --stop-at-success, with the
@@ -409,12 +428,12 @@ class Trainer:
 
     def solved(self) -> bool:
         """Whether --stop-at-success has been met for --stop-patience epochs in a row and, with
-        best-check episodes, on them too."""
+        stop-check episodes, on all of them too."""
         target = self.config.stop_at_success
         if target <= 0 or self.solved_streak < self.config.stop_patience:
             return False
         check = self.solved_check
-        count = self.config.best_eval_episodes
+        count = self.config.stop_check_count
         return count == 0 or (
             check is not None and check.episodes == count and check.success_rate >= target
         )
@@ -691,7 +710,7 @@ def epoch_row(stats: EpochStats) -> dict:
     row = {"kind": "epoch", **asdict(stats)}
     row.pop("evaluation")
     check = row.pop("stop_check")
-    if check is not None:  # the --stop-at-success check's success on the best-check episodes
+    if check is not None:  # the --stop-at-success check's success on the stop-check episodes
         row["stop_check_success"] = check["success_rate"]
         row["stop_check_episodes"] = check["episodes"]
     evaluation = stats.evaluation.to_dict()

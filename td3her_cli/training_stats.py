@@ -46,4 +46,4 @@ class EpochStats:
     critic2_loss: float
     mean_q: float
     stop_check: EvalResult | None = None
-    """The --stop-at-success check on the best-check episodes, if this epoch ran one."""
+    """The --stop-at-success check on the stop-check episodes, if this epoch ran one."""

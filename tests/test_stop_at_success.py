@@ -3,12 +3,13 @@
 import json
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.display import _eta
-from td3her_cli.rollout import EvalResult
-from td3her_cli.training import Trainer, cannot_reach
+from td3her_cli.rollout import EvalResult, evaluate, joined
+from td3her_cli.training import Trainer, best_check_seeds, cannot_reach
 
 
 def streaks(target, patience, rates):
@@ -44,7 +45,7 @@ class CheckedTrainer(SimpleNamespace):
         super().__init__(config=config, **{**start, **fields})
 
     def run_evaluation(self, seeds, give_up=None, stop=None):
-        self.checks.append((len(seeds), give_up))
+        self.checks.append((list(seeds), give_up))
         return self.results.pop(0)
 
 
@@ -58,7 +59,7 @@ def test_the_best_check_episodes_must_reach_the_target_too():
         solved.append(trainer.solved())
     # epoch 1: streak too short, nothing checked; 2: 85 % on 100; 3: 93 %
     assert solved == [False, False, True]
-    assert len(trainer.checks) == 2 and trainer.checks[0][0] == 100
+    assert len(trainer.checks) == 2 and len(trainer.checks[0][0]) == 100
     assert trainer.checks[0][1](84, 95) and not trainer.checks[0][1](85, 95), "gives up early"
 
 
@@ -74,6 +75,58 @@ def test_the_check_reuses_the_epochs_whole_best_check():
     assert stale.check_solved(result(0.95, 20), 3).success_rate == 0.5, "epoch 2's is not 3's"
 
 
+def test_a_longer_stop_check_runs_only_the_episodes_after_the_epochs_best_check():
+    config = TrainConfig(
+        seed=5, stop_at_success=0.95, best_eval_episodes=100, stop_check_episodes=300
+    )
+    assert config.stop_check_count == 300
+    trainer = CheckedTrainer(config, best_check=(3, result(0.97, 100)), results=[result(0.95, 200)])
+    check = trainer.check_solved(result(0.95, 20), 3)
+    [(seeds, give_up)] = trainer.checks
+    assert seeds == best_check_seeds(5, 300)[100:], "the stream's next 200 episodes"
+    assert check.episodes == 300 and check.success_rate == (97 + 190) / 300
+    # 285 of 300 are needed and 97 are in: it gives up at the 13th failure of the rest
+    assert not give_up(0, 12) and give_up(0, 13)
+    assert not give_up(188, 200) and give_up(187, 200), "97 + 187 = 284 of 300 is short"
+    trainer.count_solved(result(0.95, 20), check)
+    assert trainer.solved()
+
+
+def test_a_stop_check_that_the_best_check_rules_out_or_does_not_cover():
+    config = TrainConfig(stop_at_success=0.95, best_eval_episodes=100, stop_check_episodes=300)
+    hopeless = CheckedTrainer(config, best_check=(3, result(0.80, 100)))
+    check = hopeless.check_solved(result(0.95, 20), 3)
+    assert check == result(0.80, 100) and not hopeless.checks, "80 + 200 < 285: nothing run"
+    hopeless.count_solved(result(0.95, 20), check)
+    assert not hopeless.solved(), "100 of the 300 episodes do not stop the run"
+    other_epoch = CheckedTrainer(
+        config, best_check=(2, result(0.97, 100)), results=[result(1, 300)]
+    )
+    assert other_epoch.check_solved(result(0.95, 20), 3).episodes == 300
+    assert other_epoch.checks[0][0] == best_check_seeds(0, 300), "all 300, from the start"
+    shorter = TrainConfig(stop_at_success=0.95, best_eval_episodes=300, stop_check_episodes=100)
+    longer_best = CheckedTrainer(shorter, best_check=(3, result(1, 300)), results=[result(1, 100)])
+    assert longer_best.check_solved(result(0.95, 20), 3).episodes == 100
+    assert longer_best.checks[0][0] == best_check_seeds(0, 100)
+
+
+def test_joined_parts_equal_one_evaluation_of_all_their_episodes():
+    rng = np.random.default_rng(0)
+    episodes = [
+        SimpleNamespace(
+            success=bool(rng.random() < 0.7),
+            reward=rng.normal(size=int(n)),
+            length=int(n),
+        )
+        for n in rng.integers(3, 50, size=30)
+    ]
+    whole = evaluate(episodes)
+    parts = joined(evaluate(episodes[:11]), evaluate(episodes[11:]))
+    assert parts.episodes == whole.episodes and parts.success_rate == whole.success_rate
+    assert parts.mean_return == pytest.approx(whole.mean_return)
+    assert parts.mean_length == pytest.approx(whole.mean_length)
+
+
 def test_cannot_reach():
     give_up = cannot_reach(0.95, 100)  # 95 successes needed
     assert not give_up(0, 5) and give_up(0, 6) and not give_up(90, 95) and give_up(89, 95)
@@ -86,10 +139,12 @@ def test_eta_from_the_mean_epoch_time():
     assert _eta(SimpleNamespace(epoch=4, wall_time=30.0), 4) == ""
 
 
-@pytest.mark.parametrize("checked", [0, 30])
-def test_fast_preset_stops_once_reach_is_solved(tmp_path, run_cli, checked):
+@pytest.mark.parametrize("best, stop_check", [(0, 0), (30, 0), (20, 40)])
+def test_fast_preset_stops_once_reach_is_solved(tmp_path, run_cli, best, stop_check):
     out = tmp_path / "run"
-    args = ["--preset", "fast", "--no-tensorboard", "--best-eval-episodes", str(checked)]
+    args = ["--preset", "fast", "--no-tensorboard", "--best-eval-episodes", str(best)]
+    args += ["--stop-check-episodes", str(stop_check)]
+    checked = stop_check or best
     code, stdout, err = run_cli(["train", *args, "--eval-episodes", "20", "--out", str(out)])
     assert code == 0, err
     epochs = [json.loads(line) for line in (out / "metrics.jsonl").open()]
@@ -101,7 +156,7 @@ def test_fast_preset_stops_once_reach_is_solved(tmp_path, run_cli, checked):
     if checked:
         last = epochs[-1]
         assert last["stop_check_success"] >= 0.95 and last["stop_check_episodes"] == checked
-        check = f", and {last['stop_check_success']:.0%} on {checked} best-check episodes"
+        check = f", and {last['stop_check_success']:.0%} on {checked} stop-check episodes"
     else:
         assert "stop_check_success" not in epochs[-1]
     assert (
