@@ -1,9 +1,10 @@
 """`python -m bench.stop_check RUN EPOCH... [--episodes 300]`: kept checkpoints on their run's
 best-check episodes, the fixed episodes `--stop-at-success` checks.
 
-For each epoch's checkpoint, the success on the run's own best-check episodes (its
-`--best-eval-episodes`: 100 by default, 300 in the push preset; what its rule checked) and on
-the first `--episodes` of the same stream (those, then more). Two worker processes run the
+For each epoch's checkpoint, the success on the run's own stop-check episodes (the first
+`--stop-check-episodes` of its best-check stream, else `--best-eval-episodes`: 100 by
+default, 300 in the push preset; what its rule checked) and on the first `--episodes` of the
+same stream (those, then more). Two worker processes run the
 episodes. It tells where a stricter check would have stopped a run that trained past its stop
 (`--stop-at-success 0 --keep 100`).
 """
@@ -21,13 +22,13 @@ from td3her_cli.training import best_check_seeds
 
 
 def check(checkpoint: Path, episodes: int, workers: int = 2) -> tuple[int, float, float]:
-    """(the run's best-check episodes n, success on them, success on the first `episodes`
+    """(the run's stop-check episodes n, success on them, success on the first `episodes`
     of their stream); `episodes` below n counts as n."""
     with policy_in_env(checkpoint, False, None, None, 0, make_env) as (info, _, spec, _):
         config = info.meta["config"]
-        first = config["best_eval_episodes"]
+        first = config.get("stop_check_episodes") or config["best_eval_episodes"]
         if first == 0:
-            raise SystemExit(f"{checkpoint}: its run had no best-check episodes")
+            raise SystemExit(f"{checkpoint}: its run had no stop-check episodes")
         episodes = max(episodes, first)
         seeds = best_check_seeds(config["seed"], episodes)
         pool = EpisodeWorkers(spec.env_id, tuple(config.get("env_modules", ())), workers, spec)
@@ -54,7 +55,7 @@ def main() -> None:
         first, checked, whole = check(path, args.episodes)
         total = max(args.episodes, first)
         print(
-            f"epoch {epoch}: {checked:.1%} on its {first} best-check episodes, "
+            f"epoch {epoch}: {checked:.1%} on its {first} stop-check episodes, "
             f"{whole:.1%} on {total}"
         )
 

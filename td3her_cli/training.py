@@ -158,7 +158,7 @@ class Trainer:
         self.best_check: tuple[int, EvalResult] | None = None  # (epoch, its whole best check)
         self.elapsed = 0.0  # wall seconds of the loop before this process (resume)
         self.side_seconds = 0.0  # of which spent evaluating and checkpointing
-        self.machines: list[dict] = []  # the CPUs of the checkpoints it resumed from (host.py)
+        self.machines: list[dict] = []  # the CPUs the run trained on before this process
 
     def state_dict(self) -> dict:
         """Counters, RNG and noise state as JSON-serialisable data (TF state is separate)."""
@@ -372,7 +372,7 @@ class Trainer:
             return None
         confirmation = evaluation
         if self.config.best_eval_episodes > 0:
-            seeds = self.best_check_seeds()
+            seeds = best_check_seeds(self.config.seed, self.config.best_eval_episodes)
             # Episodes stop once the candidate can no longer beat the best (same decision).
             give_up = cannot_beat(self.best, len(seeds))
             confirmation = self.run_evaluation(seeds, give_up, stop)
@@ -438,13 +438,10 @@ class Trainer:
             check is not None and check.episodes == count and check.success_rate >= target
         )
 
-    def best_check_seeds(self) -> list[int]:
-        """The fixed episodes of best checks and --stop-at-success checks."""
-        return best_check_seeds(self.config.seed, self.config.best_eval_episodes)
-
 
 def best_check_seeds(run_seed: int, count: int) -> list[int]:
-    """The first `count` episode seeds of the best-check stream of a run seeded `run_seed`."""
+    """The first `count` episode seeds of the best-check stream of a run seeded `run_seed`: the
+    fixed episodes of best checks and, as far as they go, of --stop-at-success checks."""
     return [episode_seed(run_seed, BEST_CHECK_STREAM, i) for i in range(count)]
 
 

@@ -7,9 +7,9 @@ from td3her_cli.envs import episode_seed
 from td3her_cli.training import BEST_CHECK_STREAM
 
 
-def test_stop_check_runs_the_runs_own_best_check_episodes_then_more(tiny_run, monkeypatch):
+def test_stop_check_runs_the_runs_own_stop_check_episodes_then_more(tiny_run, monkeypatch):
     best = json.loads((tiny_run / "checkpoints" / "best.json").read_text())
-    assert best["episodes"] == 3  # TINY's best_eval_episodes, all run
+    assert best["episodes"] == 3  # TINY's best_eval_episodes, all run (and its stop check's)
     submitted, make_job = [], stop_check.EpisodeJob
 
     def recording_job(seed):

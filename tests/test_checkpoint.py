@@ -265,7 +265,8 @@ def test_resume_on_another_cpu_says_so(tiny_run, tmp_path):
     run_dir = copy_run(tiny_run, tmp_path)
     info = resolve_checkpoint(run_dir, latest=True)
     meta = json.loads((info.path / "meta.json").read_text())
-    meta["machine"] = {"cpu": "AMD EPYC", "simd": "avx2, fma", "cores": 2}
+    amd = {"cpu": "AMD EPYC", "simd": "avx2, fma", "cores": 2}
+    meta["machine"], meta["machines"] = amd, [amd]
     (info.path / "meta.json").write_text(json.dumps(meta))
     observer = Notes()
     config = TrainConfig(**TINY).replace(epochs=3)

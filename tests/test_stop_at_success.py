@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from td3her_cli.config import TrainConfig
+from tests.conftest import TINY
 from td3her_cli.display import _eta
 from td3her_cli.rollout import EvalResult, evaluate, joined
 from td3her_cli.training import Trainer, best_check_seeds, cannot_reach
@@ -38,7 +39,6 @@ class CheckedTrainer(SimpleNamespace):
     check_solved = Trainer.check_solved
     count_solved = Trainer.count_solved
     solved = Trainer.solved
-    best_check_seeds = Trainer.best_check_seeds
 
     def __init__(self, config, **fields):
         start = dict(solved_streak=0, solved_check=None, best_check=None, checks=[], results=[])
@@ -108,6 +108,23 @@ def test_a_stop_check_that_the_best_check_rules_out_or_does_not_cover():
     longer_best = CheckedTrainer(shorter, best_check=(3, result(1, 300)), results=[result(1, 100)])
     assert longer_best.check_solved(result(0.95, 20), 3).episodes == 100
     assert longer_best.checks[0][0] == best_check_seeds(0, 100)
+
+
+def test_a_real_extended_stop_check_equals_one_check_of_all_its_episodes():
+    config = TrainConfig(
+        **{**TINY, "best_eval_episodes": 3, "stop_check_episodes": 7, "stop_at_success": 0.01}
+    )
+    trainer = Trainer(config)
+    try:
+        whole = trainer.run_evaluation(best_check_seeds(config.seed, 7))
+        trainer.best_check = (1, trainer.run_evaluation(best_check_seeds(config.seed, 3)))
+        extended = trainer.check_solved(result(1.0, 20), 1)
+    finally:
+        trainer.close()
+    assert extended.episodes == whole.episodes == 7
+    assert extended.success_rate == whole.success_rate
+    assert extended.mean_return == pytest.approx(whole.mean_return)
+    assert extended.mean_length == pytest.approx(whole.mean_length)
 
 
 def test_joined_parts_equal_one_evaluation_of_all_their_episodes():
