@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from td3her_cli.config import TrainConfig
-from tests.conftest import TINY
 from td3her_cli.display import _eta
 from td3her_cli.rollout import EvalResult, evaluate, joined
 from td3her_cli.training import Trainer, best_check_seeds, cannot_reach
+from tests.conftest import TINY
 
 
 def streaks(target, patience, rates):
