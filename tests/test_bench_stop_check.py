@@ -10,13 +10,13 @@ from td3her_cli.training import BEST_CHECK_STREAM
 def test_stop_check_runs_the_runs_own_stop_check_episodes_then_more(tiny_run, monkeypatch):
     best = json.loads((tiny_run / "checkpoints" / "best.json").read_text())
     assert best["episodes"] == 3  # TINY's best_eval_episodes, all run (and its stop check's)
-    submitted, make_job = [], stop_check.EpisodeJob
+    submitted, run_evaluation = [], stop_check.Trainer.run_evaluation
 
-    def recording_job(seed):
-        submitted.append(seed)
-        return make_job(seed)
+    def recording(trainer, seeds, *args, **kwargs):  # the Trainer's own way of checking
+        submitted.extend(seeds)
+        return run_evaluation(trainer, seeds, *args, **kwargs)
 
-    monkeypatch.setattr(stop_check, "EpisodeJob", recording_job)
+    monkeypatch.setattr(stop_check.Trainer, "run_evaluation", recording)
     first, checked, whole = stop_check.check(tiny_run / "checkpoints" / best["checkpoint"], 5)
     seed = json.loads((tiny_run / "config.json").read_text())["seed"]
     # The stream the Trainer's best checks use, written out here rather than imported from it.
