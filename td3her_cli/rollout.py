@@ -30,9 +30,14 @@ class EvalResult:
     episodes: int
 
     @property
+    def successes(self) -> int:
+        """How many of the episodes succeeded."""
+        return round(self.success_rate * self.episodes)
+
+    @property
     def ci95(self) -> tuple[float, float]:
         """95 % Wilson score interval of the success rate over these episodes."""
-        return wilson_interval(round(self.success_rate * self.episodes), self.episodes)
+        return wilson_interval(self.successes, self.episodes)
 
     @classmethod
     def from_dict(cls, data: dict) -> EvalResult:
@@ -57,9 +62,8 @@ def joined(first: EvalResult, rest: EvalResult) -> EvalResult:
     def mean(a: float, b: float) -> float:
         return (a * first.episodes + b * rest.episodes) / episodes
 
-    successes = sum(round(part.success_rate * part.episodes) for part in (first, rest))
     return EvalResult(
-        successes / episodes,
+        (first.successes + rest.successes) / episodes,
         mean(first.mean_return, rest.mean_return),
         mean(first.mean_length, rest.mean_length),
         episodes,

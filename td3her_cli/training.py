@@ -408,7 +408,7 @@ class Trainer:
         out_of_reach = cannot_reach(target, count)
         if done is None:
             return self.run_evaluation(seeds, out_of_reach, stop)
-        before = round(done.success_rate * done.episodes)
+        before = done.successes
         if out_of_reach(before, done.episodes):  # the best check alone rules it out
             return done
         rest = self.run_evaluation(
