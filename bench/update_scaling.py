@@ -1,9 +1,9 @@
-"""`python -m bench.update_scaling [--threads N]`: TD3 update cost as batch and critics grow.
+"""`python -m bench.update_scaling [--threads N]`: TD3 update cost by batch, critics, dtype, XLA.
 
-Times `agent.update_many` (K fused steps in one XLA call, as a training cycle runs them) on
+Times `agent.update_many` (K fused steps in one compiled call, as a training cycle runs them) on
 synthetic PandaPush-v3-shaped batches (obs 18, goal 3, action 3; 3x256 networks) for each batch
-size and critic-ensemble size, interleaving the configurations over repeats so machine drift is
-shared. Prints a Markdown table: milliseconds per update (median and range) and updates per
+size, critic-ensemble size, hidden-layer precision (--precision) and compiler (XLA or plain
+tf.function), interleaving the configurations over repeats so machine drift is shared. Prints a Markdown table: milliseconds per update (median and range) and updates per
 second, which bound the update-to-data ratio a run can afford at a given env-step rate.
 """
 
@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import statistics
 import time
 
 from td3her_cli.quiet import import_tensorflow
 
 PANDA_PUSH_OBS_DIM = 18  # goal and action dims are Reach's (3 each)
+XLA_SETTINGS = {"on": True, "off": False}
 
 
 def main() -> None:
@@ -25,6 +27,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="TF threads (default: all)")
     parser.add_argument("--batches", default="256,512,1024,2048")
     parser.add_argument("--critics", default="2:2,10:2", help="N:M pairs (critics, target critics)")
+    parser.add_argument("--precisions", default="float32", help="float32 and/or bfloat16")
+    parser.add_argument("--xla", default="on", help="on and/or off: XLA or plain tf.function")
     parser.add_argument("--steps", type=int, default=40, help="updates per fused call")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
@@ -39,16 +43,24 @@ def main() -> None:
     spec = dataclasses.replace(PANDA_REACH, env_id="PandaPush-v3", obs_dim=PANDA_PUSH_OBS_DIM)
     rng = np.random.default_rng(0)
     calls = {}
-    for batch in (int(b) for b in args.batches.split(",")):
-        for pair in args.critics.split(","):
-            critics, target = (int(x) for x in pair.split(":"))
-            config = TrainConfig(
-                batch_size=batch, critics=critics, target_critics=target, policy_delay=2
-            )
-            agent = TD3Agent(config, spec, jit_compile=True)
-            stacked = stack_batches(synthetic_batches(spec, batch, 4, rng), args.steps)
-            agent.update_many(stacked)  # trace and compile
-            calls[(batch, critics, target)] = (agent, stacked, [])
+    for batch, pair, precision, xla in itertools.product(
+        (int(b) for b in args.batches.split(",")),
+        args.critics.split(","),
+        args.precisions.split(","),
+        (XLA_SETTINGS[x] for x in args.xla.split(",")),
+    ):
+        critics, target = (int(x) for x in pair.split(":"))
+        config = TrainConfig(
+            batch_size=batch,
+            critics=critics,
+            target_critics=target,
+            policy_delay=2,
+            precision=precision,
+        )
+        agent = TD3Agent(config, spec, jit_compile=xla)
+        stacked = stack_batches(synthetic_batches(spec, batch, 4, rng), args.steps)
+        agent.update_many(stacked)  # trace and compile
+        calls[(batch, critics, target, precision, xla)] = (agent, stacked, [])
     for _ in range(args.repeats):
         for agent, stacked, seconds in calls.values():
             start = time.perf_counter()
@@ -56,12 +68,16 @@ def main() -> None:
             seconds.append((time.perf_counter() - start) / args.steps)
     threads = args.threads or "all"
     print(f"TF threads: {threads}; {args.steps} fused updates per call; {args.repeats} repeats")
-    print("| batch | critics (target subset) | ms per update, median (min–max) | updates/s |")
-    print("|---|---|---|---|")
-    for (batch, critics, target), (_, _, seconds) in calls.items():
+    print(
+        "| batch | critics (target subset) | precision | compiler "
+        "| ms per update, median (min–max) | updates/s |"
+    )
+    print("|---|---|---|---|---|---|")
+    for (batch, critics, target, precision, xla), (_, _, seconds) in calls.items():
         median = statistics.median(seconds)
+        compiler = "XLA" if xla else "tf.function"
         print(
-            f"| {batch} | {critics} ({target}) | {median * 1e3:.2f} "
+            f"| {batch} | {critics} ({target}) | {precision} | {compiler} | {median * 1e3:.2f} "
             f"({min(seconds) * 1e3:.2f}–{max(seconds) * 1e3:.2f}) | {1 / median:.0f} |"
         )
 

@@ -145,6 +145,8 @@ class TD3Agent(tf.Module):
         )
         self.noise_generator = tf.random.Generator.from_seed(config.seed)
         self.target_bounds = td_target_bounds(spec.reward_bounds, config.gamma)
+        # The update's hidden layers run in this dtype (acting and checkpoints: float32).
+        self.compute_dtype = tf.as_dtype(config.precision)
         jit_compile = config.xla if jit_compile is None else jit_compile
         signature = [
             tf.TensorSpec([None, spec.obs_dim], tf.float32),
@@ -245,8 +247,13 @@ class TD3Agent(tf.Module):
             -config.target_noise_clip,
             config.target_noise_clip,
         )
-        next_action = tf.clip_by_value(self.actor_target(next_inputs) + smoothing, -1.0, 1.0)
-        q_next_targets = self.critic_target(tf.concat([next_inputs, next_action], -1))  # [N,B,1]
+        dtype = self.compute_dtype
+        next_action = tf.clip_by_value(
+            self.actor_target(next_inputs, dtype) + smoothing, -1.0, 1.0
+        )
+        q_next_targets = self.critic_target(
+            tf.concat([next_inputs, next_action], -1), dtype
+        )  # [N, B, 1]
         if config.target_critics < config.critics:  # REDQ: M of the N critics, drawn per update
             order = tf.argsort(self.noise_generator.uniform([config.critics]))
             q_next_targets = tf.gather(q_next_targets, order[: config.target_critics])
@@ -262,7 +269,7 @@ class TD3Agent(tf.Module):
         td_target = self.compute_td_target(next_inputs, reward, done, discount, tf.shape(action))
 
         with tf.GradientTape() as tape:
-            q_values = self.critic(tf.concat([inputs, action], -1))[:, :, 0]  # [N, B]
+            q_values = self.critic(tf.concat([inputs, action], -1), self.compute_dtype)[:, :, 0]
             critic_losses = tf.reduce_mean(tf.square(q_values - td_target[None, :]), axis=1)
             critic_loss = tf.reduce_sum(critic_losses)
         gradients = tape.gradient(critic_loss, self.critic.weights)
@@ -282,12 +289,13 @@ class TD3Agent(tf.Module):
 
     def _actor_and_target_step(self, inputs: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
-            action = self.actor(inputs)
+            dtype = self.compute_dtype
+            action = self.actor(inputs, dtype)
             critic_inputs = tf.concat([inputs, action], -1)
             if self.config.critics == 2:  # TD3: the actor follows Q1
-                q_actor = self.critic.member(0, critic_inputs)  # [B, 1]
+                q_actor = self.critic.member(0, critic_inputs, dtype)  # [B, 1]
             else:  # REDQ: the actor follows the ensemble's mean
-                q_actor = tf.reduce_mean(self.critic(critic_inputs), axis=0)  # [B, 1]
+                q_actor = tf.reduce_mean(self.critic(critic_inputs, dtype), axis=0)  # [B, 1]
             actor_loss = -tf.reduce_mean(q_actor) + self.config.action_l2 * tf.reduce_mean(
                 tf.square(action)
             )

@@ -174,6 +174,10 @@ def train(
         ),
     ] = None,
     xla: Annotated[bool | None, _option("Compile the update loop with XLA.", TD3, "xla")] = None,
+    precision: Annotated[
+        str | None,
+        _option("Hidden layers' dtype in the update: float32 or bfloat16.", TD3, "precision"),
+    ] = None,
     her_strategy: Annotated[
         str | None, _option("future, final, episode or none.", HER, "her_strategy")
     ] = None,
@@ -290,6 +294,7 @@ def train(
         "critics": critics,
         "target_critics": target_critics,
         "xla": xla,
+        "precision": precision,
         "her_strategy": her_strategy,
         "her_k": her_k,
         "n_step": n_step,

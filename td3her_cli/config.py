@@ -15,6 +15,7 @@ from td3her_cli.errors import UsageError
 
 HER_STRATEGIES = ("future", "final", "episode", "none")
 NOISE_KINDS = ("ou", "gaussian")
+PRECISIONS = ("float32", "bfloat16")
 TERMINAL_MODES = ("auto", "on", "off")
 GOAL_STATISTICS = ("episodes", "her")
 
@@ -88,6 +89,9 @@ class TrainConfig:
     each update, when it is smaller than `critics` (REDQ's M); all of them otherwise."""
     xla: bool = True
     """Compile the update loop with XLA (jit_compile): 1.1-4x faster steps here, ~1-2 s compile."""
+    precision: str = "float32"
+    """Dtype of the hidden layers in the update: float32, or bfloat16 (mixed precision: weights,
+    gradients, optimiser state, output layers, acting and checkpoints stay float32)."""
 
     terminal_on_success: str = "auto"
     """A replayed transition is terminal when its (relabelled) goal is reached: on, off, or
@@ -287,6 +291,10 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(
             f"--normalize-goals-from must be one of {', '.join(GOAL_STATISTICS)}, "
             f"got {config.normalize_goals_from!r}"
+        )
+    if config.precision not in PRECISIONS:
+        raise UsageError(
+            f"--precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}"
         )
     if config.noise not in NOISE_KINDS:
         raise UsageError(f"--noise must be one of {', '.join(NOISE_KINDS)}, got {config.noise!r}")

@@ -68,21 +68,36 @@ class MLP(tf.Module):
         """Kernels and biases, interleaved layer by layer."""
         return [v for pair in zip(self.kernels, self.biases) for v in pair]
 
-    def __call__(self, inputs: tf.Tensor) -> tf.Tensor:
-        return self._forward(self.kernels, self.biases, inputs)
+    def __call__(self, inputs: tf.Tensor, compute_dtype: tf.DType = tf.float32) -> tf.Tensor:
+        """Float32 outputs of float32 inputs; `compute_dtype` is that of the hidden layers."""
+        return self._forward(self.kernels, self.biases, inputs, compute_dtype)
 
-    def member(self, index: int, inputs: tf.Tensor) -> tf.Tensor:
+    def member(
+        self, index: int, inputs: tf.Tensor, compute_dtype: tf.DType = tf.float32
+    ) -> tf.Tensor:
         """One ensemble member only: [B, in] -> [B, out] (half the work of a twin call)."""
         return self._forward(
-            [k[index] for k in self.kernels], [b[index] for b in self.biases], inputs
+            [k[index] for k in self.kernels],
+            [b[index] for b in self.biases],
+            inputs,
+            compute_dtype,
         )
 
-    def _forward(self, kernels, biases, inputs: tf.Tensor) -> tf.Tensor:
-        hidden = inputs
+    def _forward(self, kernels, biases, inputs: tf.Tensor, compute_dtype: tf.DType) -> tf.Tensor:
+        # Mixed precision when compute_dtype is bfloat16: the weights stay float32 (and so do
+        # their gradients and Adam's state); the hidden layers' matmuls and activations run in
+        # bfloat16, and the output layer in float32, so Q values and actions keep float32's
+        # resolution.
+        hidden = tf.cast(inputs, compute_dtype)
         last = len(kernels) - 1
         for index, (kernel, bias) in enumerate(zip(kernels, biases)):
-            hidden = tf.matmul(hidden, kernel) + bias  # [(E,) B, fan_out]
-            if index < last:
+            if index == last:
+                hidden = tf.cast(hidden, tf.float32)
+                hidden = tf.matmul(hidden, kernel) + bias  # [(E,) B, fan_out]
+            else:
+                hidden = tf.matmul(hidden, tf.cast(kernel, compute_dtype)) + tf.cast(
+                    bias, compute_dtype
+                )
                 hidden = tf.nn.leaky_relu(hidden, alpha=LEAKY_SLOPE)
         if self.output_activation == "tanh":
             hidden = tf.tanh(hidden)

@@ -6,11 +6,11 @@ import tensorflow as tf
 
 from td3her_cli.agent import Batch, TD3Agent, td_target_bounds
 from td3her_cli.config import TrainConfig
-from td3her_cli.policy_snapshot import numpy_forward
+from td3her_cli.policy_snapshot import LEAKY_SLOPE, numpy_forward
 
 
 def make_agent(spec, **overrides):
-    config = TrainConfig(hidden=(16, 16), **{"normalize": False, **overrides})
+    config = TrainConfig(**{"hidden": (16, 16), "normalize": False, **overrides})
     return TD3Agent(config, spec)
 
 
@@ -264,3 +264,72 @@ def test_redq_actor_follows_the_ensemble_mean(small_spec):
     actor_loss = agent._actor_and_target_step(tf.constant(inputs)).numpy()
     np.testing.assert_allclose(actor_loss, expected, rtol=1e-5, atol=1e-5)
     assert not np.isclose(-q_all[0].mean() + 0.5 * np.mean(action**2), expected, atol=1e-4)
+
+
+def to_bfloat16(values):
+    """float32 -> the nearest bfloat16 (ties to even), held in float32: a NumPy reference."""
+    bits = np.asarray(values, np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return rounded.astype(np.uint32).view(np.float32)
+
+
+def bfloat16_forward(kernels, biases, inputs):
+    """The MLP's mixed-precision forward in NumPy: bfloat16 hidden layers (each matmul summed
+    in float32, then rounded), a float32 output layer."""
+    hidden = to_bfloat16(inputs)
+    for kernel, bias in zip(kernels[:-1], biases[:-1]):
+        hidden = to_bfloat16(hidden @ to_bfloat16(kernel))
+        hidden = to_bfloat16(hidden + to_bfloat16(bias))
+        hidden = np.where(hidden > 0, hidden, to_bfloat16(hidden * to_bfloat16(LEAKY_SLOPE)))
+    return hidden @ kernels[-1] + biases[-1]
+
+
+def test_bfloat16_hidden_layers_match_a_numpy_reference(small_spec):
+    agent = make_agent(small_spec, hidden=(64, 64))
+    inputs = np.random.default_rng(6).normal(0, 2, (32, 6)).astype(np.float32)
+    kernels = [k.numpy() for k in agent.actor.kernels]
+    biases = [b.numpy() for b in agent.actor.biases]
+    last = agent.actor.kernels[-1]  # large output weights, so the actions leave tanh's zero
+    last.assign(np.random.default_rng(7).normal(0, 0.3, last.shape).astype(np.float32))
+    kernels[-1] = last.numpy()
+    for module in (agent.actor.biases[0], agent.actor.biases[1]):
+        module.assign(np.random.default_rng(8).normal(0, 0.5, module.shape).astype(np.float32))
+    biases[:2] = [b.numpy() for b in agent.actor.biases[:2]]
+
+    mixed = agent.actor(tf.constant(inputs), tf.bfloat16)
+    assert mixed.dtype == tf.float32
+    reference = np.tanh(bfloat16_forward(kernels, biases, inputs))
+    full = numpy_forward(kernels, biases, inputs, tanh=True)
+    off_reference = np.abs(mixed.numpy() - reference).max()
+    off_float32 = np.abs(mixed.numpy() - full).max()
+    assert off_float32 > 1e-3, "bfloat16 hidden layers must change the result measurably"
+    assert off_reference < off_float32 / 10
+
+
+def test_bfloat16_update_keeps_float32_state_and_tracks_the_float32_update(small_spec):
+    rng = np.random.default_rng(9)
+    batches = [random_batch(small_spec, 64, rng) for _ in range(12)]
+    stacked = Batch(*(np.stack(fields) for fields in zip(*batches)))
+    full, mixed = make_agent(small_spec), make_agent(small_spec, precision="bfloat16")
+    full_metrics, mixed_metrics = full.update_many(stacked), mixed.update_many(stacked)
+    assert all(v.dtype == tf.float32 for v in mixed.trainable_variables)
+    for a, b in zip(full_metrics, mixed_metrics):
+        np.testing.assert_allclose(
+            [a.critic1_loss, a.critic2_loss, a.mean_q],
+            [b.critic1_loss, b.critic2_loss, b.mean_q],
+            rtol=0.05,
+            atol=1e-3,
+        )
+    differences = [np.abs(x - y).max() for x, y in zip(weights(full.critic), weights(mixed.critic))]
+    assert max(differences) > 0, "the bfloat16 update must not be the float32 one"
+    policy_action = mixed.numpy_policy()(batches[0].observation, batches[0].desired_goal)
+    graph_action = mixed.actor(mixed._inputs(batches[0].observation, batches[0].desired_goal))
+    np.testing.assert_allclose(policy_action, graph_action.numpy(), atol=1e-5)  # acting: float32
+
+
+def test_the_float32_update_graph_has_no_bfloat16(small_spec):
+    def graph_text(agent):  # the fused update with its loop body and branches
+        return str(agent._compiled_updates.get_concrete_function().graph.as_graph_def())
+
+    assert "DT_BFLOAT16" not in graph_text(make_agent(small_spec))
+    assert "DT_BFLOAT16" in graph_text(make_agent(small_spec, precision="bfloat16"))
