@@ -3,8 +3,9 @@
 Times `agent.update_many` (K fused steps in one compiled call, as a training cycle runs them) on
 synthetic PandaPush-v3-shaped batches (obs 18, goal 3, action 3; 3x256 networks) for each batch
 size, critic-ensemble size, hidden-layer precision (--precision) and compiler (XLA or plain
-tf.function), interleaving the configurations over repeats so machine drift is shared. Prints a Markdown table: milliseconds per update (median and range) and updates per
-second, which bound the update-to-data ratio a run can afford at a given env-step rate.
+tf.function), interleaving the configurations over repeats so machine drift is shared. Prints
+a Markdown table: milliseconds per update (median and range) and updates per second, which
+bound the update-to-data ratio a run can afford at a given env-step rate.
 """
 
 from __future__ import annotations

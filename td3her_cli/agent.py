@@ -248,9 +248,7 @@ class TD3Agent(tf.Module):
             config.target_noise_clip,
         )
         dtype = self.compute_dtype
-        next_action = tf.clip_by_value(
-            self.actor_target(next_inputs, dtype) + smoothing, -1.0, 1.0
-        )
+        next_action = tf.clip_by_value(self.actor_target(next_inputs, dtype) + smoothing, -1.0, 1.0)
         q_next_targets = self.critic_target(
             tf.concat([next_inputs, next_action], -1), dtype
         )  # [N, B, 1]
