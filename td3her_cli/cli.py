@@ -122,8 +122,8 @@ def train(
     stop_at_success: Annotated[
         float | None,
         _option(
-            "Stop once epoch evaluations and the stop-check episodes reach this success "
-            "(0: never).",
+            "Stop once the stop-check episodes reach this success, after --stop-patience "
+            "epoch evaluations at the stop gate (0: never).",
             LOOP,
             "stop_at_success",
         ),
@@ -131,9 +131,18 @@ def train(
     stop_patience: Annotated[
         int | None,
         _option(
-            "Evaluations in a row at --stop-at-success before it stops the run.",
+            "Evaluations in a row at the stop gate before it stops the run.",
             LOOP,
             "stop_patience",
+        ),
+    ] = None,
+    stop_gate: Annotated[
+        float | None,
+        _option(
+            "Epoch evaluations at or above this start the stop check, which must reach "
+            "--stop-at-success (0: --stop-at-success).",
+            LOOP,
+            "stop_gate",
         ),
     ] = None,
     num_envs: Annotated[
@@ -279,6 +288,7 @@ def train(
         "stop_check_episodes": stop_check_episodes,
         "stop_at_success": stop_at_success,
         "stop_patience": stop_patience,
+        "stop_gate": stop_gate,
         "num_envs": num_envs,
         "batch_size": batch_size,
         "buffer_size": buffer_size,
@@ -369,7 +379,7 @@ def train(
             else ""
         )
         console.print(
-            f"solved: evaluation success >= {config.stop_at_success:.0%} in "
+            f"solved: evaluation success >= {config.stop_gate_success:.0%} in "
             f"{config.stop_patience} epoch(s) in a row{confirmed}, at epoch "
             f"{result.solved_epoch} of {config.epochs}; stopped early (--stop-at-success)",
             soft_wrap=True,

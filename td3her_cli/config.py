@@ -51,10 +51,14 @@ class TrainConfig:
     the run stops (0: `best_eval_episodes`). The epoch's best check, when it ran all its
     episodes, is their first part, so a larger count runs only the rest."""
     stop_at_success: float = 0.0
-    """Stop once the epoch evaluation's success rate is at least this for `stop_patience`
-    epochs in a row and on the stop-check episodes too (0: never)."""
+    """Stop once the epoch evaluation's success rate is at least `stop_gate` for
+    `stop_patience` epochs in a row and the stop-check episodes reach this (0: never)."""
+    stop_gate: float = 0.0
+    """Epoch evaluations at or above this count toward `stop_patience` and start the stop
+    check (0: `stop_at_success`). Lower than `stop_at_success`, it lets a few noisy epoch
+    episodes fail (19 of 20 is 95 %) while the stop check holds the policy to the target."""
     stop_patience: int = 1
-    """Epoch evaluations in a row at or above `stop_at_success` before the run may end."""
+    """Epoch evaluations in a row at or above the stop gate before the run may end."""
     num_envs: int = 1
     """Worker processes, one env each, that run a cycle's episodes while the updates run
     (1: one env in the main process, collection then updates)."""
@@ -149,6 +153,11 @@ class TrainConfig:
         if self.her_strategy == "none":
             return 0.0
         return self.her_k / (self.her_k + 1.0)
+
+    @property
+    def stop_gate_success(self) -> float:
+        """The success an epoch evaluation needs to count toward `stop_patience`."""
+        return self.stop_gate or self.stop_at_success
 
     @property
     def stop_check_count(self) -> int:
@@ -264,6 +273,13 @@ def _validate(config: TrainConfig) -> None:
         )
     if not 0 <= config.stop_at_success <= 1:
         raise UsageError(f"--stop-at-success must be in [0, 1], got {config.stop_at_success}")
+    if not 0 <= config.stop_gate <= 1:
+        raise UsageError(f"--stop-gate must be in [0, 1], got {config.stop_gate}")
+    if config.stop_gate > 0 and config.stop_check_count == 0:
+        raise UsageError(
+            "--stop-gate needs stop-check episodes (--stop-check-episodes or "
+            "--best-eval-episodes > 0): without them the epoch evaluations alone stop the run"
+        )
     if config.stop_patience < 1:
         raise UsageError(f"--stop-patience must be >= 1, got {config.stop_patience}")
     if not 0 <= config.random_action_prob <= 1:

@@ -153,7 +153,7 @@ class Trainer:
         self.epoch_losses: list[dict[str, float]] = []  # per-cycle mean losses of that epoch
         self.random_until = config.random_steps  # env steps before which actions are random
         self.best: dict | None = None  # best.json's record of the best checkpoint so far
-        self.solved_streak = 0  # epoch evaluations in a row at or above stop_at_success
+        self.solved_streak = 0  # epoch evaluations in a row at or above the stop gate
         self.solved_check: EvalResult | None = None  # the last check of a streak long enough
         self.best_check: tuple[int, EvalResult] | None = None  # (epoch, its whole best check)
         self.elapsed = 0.0  # wall seconds of the loop before this process (resume)
@@ -394,7 +394,8 @@ class Trainer:
         Raises EvaluationStopped once stop() turns true."""
         target, count = self.config.stop_at_success, self.config.stop_check_count
         long_enough = self.solved_streak + 1 >= self.config.stop_patience
-        if target <= 0 or evaluation.success_rate < target or not long_enough or count == 0:
+        gate = self.config.stop_gate_success
+        if target <= 0 or evaluation.success_rate < gate or not long_enough or count == 0:
             return None
         done = None
         if self.best_check is not None and self.best_check[0] == epoch:
@@ -419,10 +420,10 @@ class Trainer:
         return joined(done, rest)
 
     def count_solved(self, evaluation: EvalResult, check: EvalResult | None = None) -> None:
-        """Extend or reset the run of evaluations at or above --stop-at-success, with the
-        epoch's check_solved result."""
+        """Extend or reset the run of evaluations at or above the stop gate, with the epoch's
+        check_solved result."""
         target = self.config.stop_at_success
-        reached = target > 0 and evaluation.success_rate >= target
+        reached = target > 0 and evaluation.success_rate >= self.config.stop_gate_success
         self.solved_streak = self.solved_streak + 1 if reached else 0
         self.solved_check = check if reached else None
 

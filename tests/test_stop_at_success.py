@@ -1,6 +1,7 @@
 """--stop-at-success: a solved run stops itself, says so, and a resume has nothing to do."""
 
 import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.display import _eta
+from td3her_cli.errors import UsageError
 from td3her_cli.rollout import EvalResult, evaluate, joined
 from td3her_cli.training import Trainer, best_check_seeds, cannot_reach
 from tests.conftest import TINY
@@ -108,6 +110,40 @@ def test_a_stop_check_that_the_best_check_rules_out_or_does_not_cover():
     longer_best = CheckedTrainer(shorter, best_check=(3, result(1, 300)), results=[result(1, 100)])
     assert longer_best.check_solved(result(0.95, 20), 3).episodes == 100
     assert longer_best.checks[0][0] == best_check_seeds(0, 100)
+
+
+def test_a_lower_stop_gate_starts_checks_that_must_still_reach_the_target():
+    config = TrainConfig(
+        stop_at_success=0.97, stop_gate=0.95, stop_patience=2, best_eval_episodes=100
+    )
+    assert config.stop_gate_success == 0.95
+    checks = [result(0.96, 100), result(0.97, 100)]
+    trainer = CheckedTrainer(config, results=checks)
+    solved = []
+    for epoch, rate in enumerate([0.95, 0.9, 0.95, 0.95, 0.95], start=1):
+        check = trainer.check_solved(result(rate, 20), epoch)
+        trainer.count_solved(result(rate, 20), check)
+        solved.append(trainer.solved())
+    # 19 of 20 passes the gate; epoch 4 starts a check (96 %: short), epoch 5 another (97 %)
+    assert solved == [False, False, False, False, True]
+    assert len(trainer.checks) == 2
+    assert trainer.checks[0][1](0, 4) and not trainer.checks[0][1](0, 3), "97 of 100 needed"
+    strict = CheckedTrainer(config.replace(stop_gate=0.0), results=[result(1, 100)])
+    for epoch in (1, 2):
+        strict.count_solved(result(0.95, 20), strict.check_solved(result(0.95, 20), epoch))
+    assert not strict.checks and not strict.solved(), "without a gate, 19 of 20 is below 97 %"
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"stop_gate": 1.5}, "--stop-gate must be in [0, 1]"),
+        ({"stop_gate": 0.9, "best_eval_episodes": 0}, "--stop-gate needs stop-check episodes"),
+    ],
+)
+def test_bad_stop_gates(changes, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        TrainConfig(stop_at_success=0.95, **changes)
 
 
 def test_a_real_extended_stop_check_equals_one_check_of_all_its_episodes():
