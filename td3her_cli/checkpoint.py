@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 CHECKPOINTS_DIR = "checkpoints"
+DEFAULT_KEEP = 3  # checkpoints kept besides those the pointers name
 META_FILE = "meta.json"
 BUFFER_FILE = "buffer.npz"
 POINTERS = ("latest", "best")
@@ -96,7 +97,7 @@ def save_checkpoint(
     run_dir: Path,
     evaluation: dict | None,
     metrics_rows: int,
-    keep: int = 3,
+    keep: int = DEFAULT_KEEP,
     save_buffer: bool = True,
     best: dict | None = None,
 ) -> Path:
@@ -115,7 +116,7 @@ def save_checkpoint(
         root.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
-        _write_files(trainer, staging, evaluation, metrics_rows, save_buffer)
+        _write_files(trainer, staging, evaluation, metrics_rows, save_buffer, keep)
         _fsync_tree(staging)
         if final.exists():  # left by a crash between rename and pointer update: replace it
             shutil.rmtree(final)
@@ -135,7 +136,9 @@ def save_checkpoint(
     return final
 
 
-def _write_files(trainer, staging: Path, evaluation, metrics_rows: int, save_buffer: bool):
+def _write_files(
+    trainer, staging: Path, evaluation, metrics_rows: int, save_buffer: bool, keep: int
+):
     """Write policy/, trainer/, state.json, buffer.npz and (last) meta.json into `staging`."""
     import tensorflow as tf
 
@@ -174,6 +177,7 @@ def _write_files(trainer, staging: Path, evaluation, metrics_rows: int, save_buf
         },
         "metrics_rows": metrics_rows,
         "has_buffer": save_buffer,
+        "keep": keep,  # --keep, which a resume without --keep goes on with
         "buffer_sha256": buffer_hash,
         "files": hashes,
     }
@@ -197,6 +201,19 @@ def _drop_older_buffers(root: Path, newest: str) -> None:
     for checkpoint in checkpoint_dirs(root):
         if checkpoint.name != newest:
             (checkpoint / BUFFER_FILE).unlink(missing_ok=True)
+
+
+def resumed_keep(run_dir: Path) -> int:
+    """The --keep of a resume that gives none: the run's own (its latest checkpoint records
+    it), or, where that predates the record, every checkpoint it holds (at least 3), so that a
+    resume never deletes checkpoints the run kept."""
+    try:
+        recorded = resolve_checkpoint(run_dir, latest=True).meta.get("keep")
+    except NoCheckpointError:
+        return DEFAULT_KEEP
+    if recorded is not None:
+        return int(recorded)
+    return max(DEFAULT_KEEP, len(checkpoint_dirs(Path(run_dir) / CHECKPOINTS_DIR)))
 
 
 def checkpoint_dirs(root: Path) -> list[Path]:

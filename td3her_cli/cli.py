@@ -252,8 +252,13 @@ def train(
         _option("Continue RUN from its latest checkpoint (only --epochs may change).", OUTPUT),
     ] = None,
     keep: Annotated[
-        int, _option("Checkpoints to keep besides best (default: 3).", OUTPUT, min=1)
-    ] = 3,
+        int | None,
+        _option(
+            "Checkpoints to keep besides best (default: 3; a resume: the run's own).",
+            OUTPUT,
+            min=1,
+        ),
+    ] = None,
     save_buffer: Annotated[
         bool,
         _option(
@@ -344,6 +349,10 @@ def train(
         check_new_run_dir(run_dir, force)
         created = create_run_dir(run_dir)
 
+    if keep is None:
+        from td3her_cli.checkpoint import DEFAULT_KEEP, resumed_keep
+
+        keep = resumed_keep(run_dir) if resume is not None else DEFAULT_KEEP
     console = make_console()
     stop = StopFlag()
     try:

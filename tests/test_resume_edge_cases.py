@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from td3her_cli.checkpoint import resolve_checkpoint
+from td3her_cli.checkpoint import checkpoint_dirs, resolve_checkpoint, resumed_keep
 from td3her_cli.errors import NoCheckpointError
 
 
@@ -83,3 +83,40 @@ def test_a_run_without_a_checkpoint_starts_again_on_resume(tiny_run, tmp_path, r
     assert resolve_checkpoint(run_dir, latest=True).meta["epoch"] == 1
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
     assert [r["epoch"] for r in rows if r["kind"] == "epoch"] == [1], "old rows are dropped"
+
+
+def set_recorded_keep(run_dir, keep):
+    """Write `keep` (None: drop it, as in checkpoints from before the record) into every meta."""
+    for meta_path in (run_dir / "checkpoints").glob("*/meta.json"):
+        meta = json.loads(meta_path.read_text())
+        meta.pop("keep", None)
+        if keep is not None:
+            meta["keep"] = keep
+        meta_path.write_text(json.dumps(meta))
+
+
+def test_a_resume_without_keep_goes_on_with_the_runs_own(tiny_run, tmp_path, run_cli):
+    run_dir = copy_run(tiny_run, tmp_path)
+    assert resolve_checkpoint(run_dir, latest=True).meta["keep"] == 3, "train() records it"
+    set_recorded_keep(run_dir, 1)  # as if started with --keep 1
+    code, _, err = run_cli(["train", "--resume", str(run_dir), "--epochs", "3", "--no-tensorboard"])
+    assert code == 0, err
+    best = json.loads((run_dir / "checkpoints" / "best.json").read_text())["checkpoint"]
+    kept = {p.name for p in checkpoint_dirs(run_dir / "checkpoints")}
+    assert kept == {"epoch_003", best}, "keep 1, not the default 3 (which keeps all three)"
+
+
+def test_a_resume_of_a_run_without_the_record_deletes_none_of_its_checkpoints(tiny_run, tmp_path):
+    run_dir = copy_run(tiny_run, tmp_path)
+    set_recorded_keep(run_dir, 7)
+    assert resumed_keep(run_dir) == 7
+    set_recorded_keep(run_dir, None)
+    assert resumed_keep(run_dir) == 3, "two checkpoints: at least the default"
+    for cycle in (1, 2, 3):  # five checkpoints, as a run started with --keep 5 would hold
+        shutil.copytree(
+            run_dir / "checkpoints" / "epoch_001",
+            run_dir / "checkpoints" / f"epoch_001-cycle_00{cycle}",
+        )
+    assert resumed_keep(run_dir) == 5
+    shutil.rmtree(run_dir / "checkpoints")
+    assert resumed_keep(run_dir) == 3, "no checkpoint yet: the default"
