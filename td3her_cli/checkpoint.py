@@ -8,8 +8,9 @@ Layout of one checkpoint (see README, "Checkpoints"):
         state.json     counters, NumPy RNG states, exploration noise state
         buffer.npz     the replay buffer (unless --no-save-buffer), loaded with allow_pickle=False;
                        only the newest checkpoint keeps it (older ones drop it to save disk)
-        meta.json      versions, the CPU, env and spaces, config, counters, evaluation,
-                       normaliser statistics and a SHA-256 of every file above; written last
+        meta.json      versions, the CPUs, env and spaces, config, counters, evaluation,
+                       normaliser statistics, --keep and a SHA-256 of every file above;
+                       written last
     RUN/checkpoints/latest.json, best.json: {"checkpoint": "epoch_003", ...}
 
 Every checkpoint is written into a hidden temporary sibling, fsynced, then renamed into place;
@@ -203,17 +204,14 @@ def _drop_older_buffers(root: Path, newest: str) -> None:
             (checkpoint / BUFFER_FILE).unlink(missing_ok=True)
 
 
-def resumed_keep(run_dir: Path) -> int:
-    """The --keep of a resume that gives none: the run's own (its latest checkpoint records
-    it), or, where that predates the record, every checkpoint it holds (at least 3), so that a
-    resume never deletes checkpoints the run kept."""
-    try:
-        recorded = resolve_checkpoint(run_dir, latest=True).meta.get("keep")
-    except NoCheckpointError:
-        return DEFAULT_KEEP
-    if recorded is not None:
-        return int(recorded)
-    return max(DEFAULT_KEEP, len(checkpoint_dirs(Path(run_dir) / CHECKPOINTS_DIR)))
+def resumed_keep(info: CheckpointInfo) -> int:
+    """The --keep of a resume from checkpoint `info` that gives none: the run's own (each
+    checkpoint records it), or, where that predates the record, every checkpoint the run holds
+    (at least 3), so that a resume never deletes checkpoints the run kept."""
+    recorded = info.meta.get("keep")
+    if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded >= 1:
+        return recorded
+    return max(DEFAULT_KEEP, len(checkpoint_dirs(info.path.parent)))
 
 
 def checkpoint_dirs(root: Path) -> list[Path]:

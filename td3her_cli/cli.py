@@ -122,8 +122,8 @@ def train(
     stop_at_success: Annotated[
         float | None,
         _option(
-            "Stop once the stop-check episodes reach this success, after --stop-patience "
-            "epoch evaluations at the stop gate (0: never).",
+            "Stop once the stop-check episodes (without them: the epoch evaluations) reach "
+            "this success, after --stop-patience epoch evaluations at the stop gate (0: never).",
             LOOP,
             "stop_at_success",
         ),
@@ -140,7 +140,7 @@ def train(
         float | None,
         _option(
             "Epoch evaluations at or above this start the stop check, which must reach "
-            "--stop-at-success (0: --stop-at-success).",
+            "--stop-at-success (0, above it, or no stop-check episodes: --stop-at-success).",
             LOOP,
             "stop_gate",
         ),
@@ -185,7 +185,11 @@ def train(
     xla: Annotated[bool | None, _option("Compile the update loop with XLA.", TD3, "xla")] = None,
     precision: Annotated[
         str | None,
-        _option("Hidden layers' dtype in the update: float32 or bfloat16.", TD3, "precision"),
+        _option(
+            "Hidden layers' dtype in the update: float32 or bfloat16 (use with --no-xla).",
+            TD3,
+            "precision",
+        ),
     ] = None,
     her_strategy: Annotated[
         str | None, _option("future, final, episode or none.", HER, "her_strategy")
@@ -349,10 +353,6 @@ def train(
         check_new_run_dir(run_dir, force)
         created = create_run_dir(run_dir)
 
-    if keep is None:
-        from td3her_cli.checkpoint import DEFAULT_KEEP, resumed_keep
-
-        keep = resumed_keep(run_dir) if resume is not None else DEFAULT_KEEP
     console = make_console()
     stop = StopFlag()
     try:
@@ -1009,8 +1009,13 @@ def sweep(
         ),
     ] = None,
     keep: Annotated[
-        int, typer.Option(help="Checkpoints each trial keeps besides best.", min=1)
-    ] = 3,
+        int | None,
+        typer.Option(
+            help="Checkpoints each trial keeps besides best (default: 3; a resumed trial: its "
+            "own).",
+            min=1,
+        ),
+    ] = None,
     save_buffer: Annotated[
         bool, typer.Option(help="Save each trial's replay buffer in its newest checkpoint.")
     ] = True,

@@ -55,8 +55,9 @@ class TrainConfig:
     `stop_patience` epochs in a row and the stop-check episodes reach this (0: never)."""
     stop_gate: float = 0.0
     """Epoch evaluations at or above this count toward `stop_patience` and start the stop
-    check (0: `stop_at_success`). Lower than `stop_at_success`, it lets a few noisy epoch
-    episodes fail (19 of 20 is 95 %) while the stop check holds the policy to the target."""
+    check, which must reach `stop_at_success`. Below the target, it lets a few noisy epoch
+    episodes fail (19 of 20 is 95 %) while the check holds the policy to the target. 0, a gate
+    above the target, or a run without stop-check episodes: the target itself."""
     stop_patience: int = 1
     """Epoch evaluations in a row at or above the stop gate before the run may end."""
     num_envs: int = 1
@@ -157,7 +158,9 @@ class TrainConfig:
     @property
     def stop_gate_success(self) -> float:
         """The success an epoch evaluation needs to count toward `stop_patience`."""
-        return self.stop_gate or self.stop_at_success
+        if self.stop_check_count == 0:  # the epoch evaluations alone decide: the target
+            return self.stop_at_success
+        return min(self.stop_gate or self.stop_at_success, self.stop_at_success)
 
     @property
     def stop_check_count(self) -> int:
@@ -275,11 +278,6 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(f"--stop-at-success must be in [0, 1], got {config.stop_at_success}")
     if not 0 <= config.stop_gate <= 1:
         raise UsageError(f"--stop-gate must be in [0, 1], got {config.stop_gate}")
-    if config.stop_gate > 0 and config.stop_check_count == 0:
-        raise UsageError(
-            "--stop-gate needs stop-check episodes (--stop-check-episodes or "
-            "--best-eval-episodes > 0): without them the epoch evaluations alone stop the run"
-        )
     if config.stop_patience < 1:
         raise UsageError(f"--stop-patience must be >= 1, got {config.stop_patience}")
     if not 0 <= config.random_action_prob <= 1:

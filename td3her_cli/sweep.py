@@ -408,7 +408,7 @@ class TrialOutcome:
 
 def run_trial(
     trial: Trial,
-    keep: int = 3,
+    keep: int | None = None,
     save_buffer: bool = True,
     tensorboard: bool = True,
     threads: int | None = None,
@@ -494,7 +494,7 @@ def run_sweep(
     plan: SweepPlan,
     address: str | None = None,
     cpus_per_trial: float = 1.0,
-    keep: int = 3,
+    keep: int | None = None,
     save_buffer: bool = True,
     tensorboard: bool = True,
     on_start: Callable[[dict[str, TrialStatus], float], None] | None = None,

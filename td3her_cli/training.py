@@ -21,9 +21,11 @@ import numpy as np
 from td3her_cli.agent import TD3Agent, UpdateMetrics
 from td3her_cli.best import best_record, cannot_beat, is_better, is_candidate
 from td3her_cli.checkpoint import (
+    DEFAULT_KEEP,
     CheckpointInfo,
     resolve_checkpoint,
     restore_trainer,
+    resumed_keep,
     save_checkpoint,
 )
 from td3her_cli.config import TrainConfig
@@ -386,7 +388,7 @@ class Trainer:
     def check_solved(
         self, evaluation: EvalResult, epoch: int, stop: Callable[[], bool] | None = None
     ) -> EvalResult | None:
-        """When epoch `epoch`'s evaluation makes the streak of --stop-at-success evaluations
+        """When epoch `epoch`'s evaluation makes the streak of evaluations at the stop gate
         long enough, the policy's success on the first `stop_check_count` episodes of the
         best-check stream, which must reach the target too: 20 noisy episodes do not end a run.
         This epoch's whole best check, the start of that stream, counts for its episodes; only
@@ -394,8 +396,7 @@ class Trainer:
         Raises EvaluationStopped once stop() turns true."""
         target, count = self.config.stop_at_success, self.config.stop_check_count
         long_enough = self.solved_streak + 1 >= self.config.stop_patience
-        gate = self.config.stop_gate_success
-        if target <= 0 or evaluation.success_rate < gate or not long_enough or count == 0:
+        if not self.passes_gate(evaluation) or not long_enough or count == 0:
             return None
         done = None
         if self.best_check is not None and self.best_check[0] == epoch:
@@ -422,14 +423,19 @@ class Trainer:
     def count_solved(self, evaluation: EvalResult, check: EvalResult | None = None) -> None:
         """Extend or reset the run of evaluations at or above the stop gate, with the epoch's
         check_solved result."""
-        target = self.config.stop_at_success
-        reached = target > 0 and evaluation.success_rate >= self.config.stop_gate_success
+        reached = self.passes_gate(evaluation)
         self.solved_streak = self.solved_streak + 1 if reached else 0
         self.solved_check = check if reached else None
 
+    def passes_gate(self, evaluation: EvalResult) -> bool:
+        """Whether an epoch evaluation counts toward --stop-patience (never when the run does
+        not stop itself)."""
+        gate = self.config.stop_gate_success
+        return self.config.stop_at_success > 0 and evaluation.success_rate >= gate
+
     def solved(self) -> bool:
-        """Whether --stop-at-success has been met for --stop-patience epochs in a row and, with
-        stop-check episodes, on all of them too."""
+        """Whether --stop-patience epoch evaluations in a row passed the stop gate and, with
+        stop-check episodes, those reached --stop-at-success on all of them."""
         target = self.config.stop_at_success
         if target <= 0 or self.solved_streak < self.config.stop_patience:
             return False
@@ -546,7 +552,7 @@ def train(
     observer: TrainingObserver | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     resume: bool = False,
-    keep: int = 3,
+    keep: int | None = None,
     save_buffer: bool = True,
     tensorboard: bool = True,
 ) -> TrainResult:
@@ -556,6 +562,7 @@ def train(
     A checkpoint is written after every epoch, and after the current cycle when should_stop()
     turns true (then the run stops and result.interrupted is set). With resume=True the run
     continues from run_dir's latest checkpoint and metrics rows written after it are dropped.
+    The newest `keep` checkpoints are kept besides `best` (None: 3, or on resume the run's own).
     """
     setup_start = time.perf_counter()
     run_dir = Path(run_dir)
@@ -567,6 +574,8 @@ def train(
         metrics_path = run_dir / METRICS_FILE
         notes = [terminal_note(config, trainer.spec)]
         info = resume_checkpoint(run_dir) if resume else None
+        if keep is None:
+            keep = resumed_keep(info) if info is not None else DEFAULT_KEEP
         if info is not None:
             restore_trainer(trainer, info)
             truncate_metrics(metrics_path, info.meta["metrics_rows"])

@@ -104,19 +104,31 @@ def test_a_resume_without_keep_goes_on_with_the_runs_own(tiny_run, tmp_path, run
     best = json.loads((run_dir / "checkpoints" / "best.json").read_text())["checkpoint"]
     kept = {p.name for p in checkpoint_dirs(run_dir / "checkpoints")}
     assert kept == {"epoch_003", best}, "keep 1, not the default 3 (which keeps all three)"
+    assert resolve_checkpoint(run_dir, latest=True).meta["keep"] == 1, "and records it again"
+    code, _, err = run_cli(
+        ["train", "--resume", str(run_dir), "--epochs", "4", "--keep", "2", "--no-tensorboard"]
+    )
+    assert code == 0, err
+    assert resolve_checkpoint(run_dir, latest=True).meta["keep"] == 2, "--keep overrides it"
+    assert {"epoch_003", "epoch_004"} <= {p.name for p in checkpoint_dirs(run_dir / "checkpoints")}
 
 
-def test_a_resume_of_a_run_without_the_record_deletes_none_of_its_checkpoints(tiny_run, tmp_path):
+def test_checkpoints_without_the_record_resume_keeping_all_the_run_holds(tiny_run, tmp_path):
     run_dir = copy_run(tiny_run, tmp_path)
+
+    def keep_on_resume():
+        return resumed_keep(resolve_checkpoint(run_dir, latest=True))
+
     set_recorded_keep(run_dir, 7)
-    assert resumed_keep(run_dir) == 7
-    set_recorded_keep(run_dir, None)
-    assert resumed_keep(run_dir) == 3, "two checkpoints: at least the default"
+    assert keep_on_resume() == 7
+    for bad in (None, 0, "5", True):
+        set_recorded_keep(run_dir, bad)
+        assert keep_on_resume() == 3, f"{bad!r}: two checkpoints, so at least the default"
     for cycle in (1, 2, 3):  # five checkpoints, as a run started with --keep 5 would hold
         shutil.copytree(
             run_dir / "checkpoints" / "epoch_001",
             run_dir / "checkpoints" / f"epoch_001-cycle_00{cycle}",
         )
-    assert resumed_keep(run_dir) == 5
-    shutil.rmtree(run_dir / "checkpoints")
-    assert resumed_keep(run_dir) == 3, "no checkpoint yet: the default"
+    assert keep_on_resume() == 5
+    (run_dir / "checkpoints" / "latest.json").unlink()  # the newest complete one stands in
+    assert keep_on_resume() == 5

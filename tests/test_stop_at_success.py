@@ -15,22 +15,6 @@ from td3her_cli.training import Trainer, best_check_seeds, cannot_reach
 from tests.conftest import TINY
 
 
-def streaks(target, patience, rates):
-    config = TrainConfig(stop_at_success=target, stop_patience=patience, best_eval_episodes=0)
-    trainer = SimpleNamespace(config=config, solved_streak=0, solved_check=None)
-    solved = []
-    for rate in rates:
-        Trainer.count_solved(trainer, SimpleNamespace(success_rate=rate))
-        solved.append(Trainer.solved(trainer))
-    return solved
-
-
-def test_the_run_stops_after_patience_evaluations_in_a_row():
-    assert streaks(0.9, 2, [0.95, 0.5, 0.9, 1.0, 0.2]) == [False, False, False, True, False]
-    assert streaks(0.9, 1, [0.89, 0.9]) == [False, True]
-    assert streaks(0.0, 1, [1.0, 1.0]) == [False, False], "0 means never stop"
-
-
 def result(rate, episodes):
     return EvalResult(rate, 0.0, 10.0, episodes)
 
@@ -41,6 +25,7 @@ class CheckedTrainer(SimpleNamespace):
     check_solved = Trainer.check_solved
     count_solved = Trainer.count_solved
     solved = Trainer.solved
+    passes_gate = Trainer.passes_gate
 
     def __init__(self, config, **fields):
         start = dict(solved_streak=0, solved_check=None, best_check=None, checks=[], results=[])
@@ -49,6 +34,24 @@ class CheckedTrainer(SimpleNamespace):
     def run_evaluation(self, seeds, give_up=None, stop=None):
         self.checks.append((list(seeds), give_up))
         return self.results.pop(0)
+
+
+def streaks(target, patience, rates, gate=0.0):
+    config = TrainConfig(
+        stop_at_success=target, stop_gate=gate, stop_patience=patience, best_eval_episodes=0
+    )
+    trainer = CheckedTrainer(config)
+    solved = []
+    for rate in rates:
+        trainer.count_solved(SimpleNamespace(success_rate=rate))
+        solved.append(trainer.solved())
+    return solved
+
+
+def test_the_run_stops_after_patience_evaluations_in_a_row():
+    assert streaks(0.9, 2, [0.95, 0.5, 0.9, 1.0, 0.2]) == [False, False, False, True, False]
+    assert streaks(0.9, 1, [0.89, 0.9]) == [False, True]
+    assert streaks(0.0, 1, [1.0, 1.0]) == [False, False], "0 means never stop"
 
 
 def test_the_best_check_episodes_must_reach_the_target_too():
@@ -134,16 +137,14 @@ def test_a_lower_stop_gate_starts_checks_that_must_still_reach_the_target():
     assert not strict.checks and not strict.solved(), "without a gate, 19 of 20 is below 97 %"
 
 
-@pytest.mark.parametrize(
-    "changes, message",
-    [
-        ({"stop_gate": 1.5}, "--stop-gate must be in [0, 1]"),
-        ({"stop_gate": 0.9, "best_eval_episodes": 0}, "--stop-gate needs stop-check episodes"),
-    ],
-)
-def test_bad_stop_gates(changes, message):
-    with pytest.raises(UsageError, match=re.escape(message)):
-        TrainConfig(stop_at_success=0.95, **changes)
+def test_the_gate_is_the_target_where_a_lower_gate_would_mean_nothing():
+    assert TrainConfig(stop_at_success=0.9, stop_gate=0.95).stop_gate_success == 0.9, "above"
+    no_check = TrainConfig(stop_at_success=0.97, stop_gate=0.95, best_eval_episodes=0)
+    assert no_check.stop_gate_success == 0.97, "no check episodes: the epoch evaluations decide"
+    assert streaks(0.97, 1, [0.95, 1.0], gate=0.95) == [False, True]
+    assert streaks(0.0, 1, [1.0], gate=0.5) == [False], "--stop-at-success 0: never stops"
+    with pytest.raises(UsageError, match=re.escape("--stop-gate must be in [0, 1]")):
+        TrainConfig(stop_at_success=0.95, stop_gate=1.5)
 
 
 def test_a_real_extended_stop_check_equals_one_check_of_all_its_episodes():

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from td3her_cli.agent import Batch, TD3Agent, td_target_bounds
+from td3her_cli.checkpoint import policy_module
 from td3her_cli.config import TrainConfig
 from td3her_cli.policy_snapshot import LEAKY_SLOPE, numpy_forward
 
@@ -292,8 +293,8 @@ def test_bfloat16_hidden_layers_match_a_numpy_reference(small_spec):
     last = agent.actor.kernels[-1]  # large output weights, so the actions leave tanh's zero
     last.assign(np.random.default_rng(7).normal(0, 0.3, last.shape).astype(np.float32))
     kernels[-1] = last.numpy()
-    for module in (agent.actor.biases[0], agent.actor.biases[1]):
-        module.assign(np.random.default_rng(8).normal(0, 0.5, module.shape).astype(np.float32))
+    for seed, bias in enumerate(agent.actor.biases[:2], start=8):
+        bias.assign(np.random.default_rng(seed).normal(0, 0.5, bias.shape).astype(np.float32))
     biases[:2] = [b.numpy() for b in agent.actor.biases[:2]]
 
     mixed = agent.actor(tf.constant(inputs), tf.bfloat16)
@@ -322,9 +323,8 @@ def test_bfloat16_update_keeps_float32_state_and_tracks_the_float32_update(small
         )
     differences = [np.abs(x - y).max() for x, y in zip(weights(full.critic), weights(mixed.critic))]
     assert max(differences) > 0, "the bfloat16 update must not be the float32 one"
-    policy_action = mixed.numpy_policy()(batches[0].observation, batches[0].desired_goal)
-    graph_action = mixed.actor(mixed._inputs(batches[0].observation, batches[0].desired_goal))
-    np.testing.assert_allclose(policy_action, graph_action.numpy(), atol=1e-5)  # acting: float32
+    served = policy_module(mixed).serve.get_concrete_function().graph.as_graph_def()
+    assert "DT_BFLOAT16" not in str(served), "the saved policy acts in float32"
 
 
 def test_the_float32_update_graph_has_no_bfloat16(small_spec):
