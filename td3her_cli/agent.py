@@ -51,34 +51,34 @@ class Adam(tf.Module):
 
 
 class NumpyPolicy:
-    """The agent's actor and normalisers as a PolicySnapshot: cheap, batched acting in the
-    env loop.
+    """An actor of the agent and its normalisers as a PolicySnapshot: cheap, batched acting
+    in the env loop.
 
     Weights are copied at construction (they change only in optimisation);
     `refresh_normalizers` re-reads the statistics, which change after every episode.
     """
 
-    def __init__(self, agent: TD3Agent) -> None:
+    def __init__(self, agent: TD3Agent, actor: MLP) -> None:
         self._agent = agent
-        self.snapshot = snapshot_of(agent)
+        self.snapshot = snapshot_of(agent, actor)
 
     def refresh_normalizers(self) -> None:
         """Copy the current normaliser statistics (observation || goal)."""
-        self.snapshot = snapshot_of(self._agent, self.snapshot.kernels, self.snapshot.biases)
+        self.snapshot = snapshot_of(self._agent, None, self.snapshot.kernels, self.snapshot.biases)
 
     def __call__(self, observation: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
         """Deterministic actions in [-1, 1] for observation [N, obs] and goal [N, goal]."""
         return self.snapshot(observation, desired_goal)
 
 
-def snapshot_of(agent: TD3Agent, kernels=None, biases=None) -> PolicySnapshot:
-    """The agent's actor (or the given weights) with its current normaliser statistics."""
+def snapshot_of(agent: TD3Agent, actor: MLP | None, kernels=None, biases=None) -> PolicySnapshot:
+    """An actor's weights (or the given ones) with the agent's current normaliser statistics."""
     obs_norm, goal_norm = agent.obs_normalizer, agent.goal_normalizer
     obs_mean, obs_std = obs_norm.numpy_params()
     goal_mean, goal_std = goal_norm.numpy_params()
     return PolicySnapshot(
-        kernels=kernels if kernels is not None else tuple(k.numpy() for k in agent.actor.kernels),
-        biases=biases if biases is not None else tuple(b.numpy() for b in agent.actor.biases),
+        kernels=kernels if kernels is not None else tuple(k.numpy() for k in actor.kernels),
+        biases=biases if biases is not None else tuple(b.numpy() for b in actor.biases),
         mean=np.concatenate([obs_mean, goal_mean]),
         inv_std=1.0 / np.concatenate([obs_std, goal_std]),
         clip_obs=obs_norm.clip_obs,
@@ -121,6 +121,14 @@ class TD3Agent(tf.Module):
         )
         self.actor_target.copy_from(self.actor)
         self.critic_target.copy_from(self.critic)
+        # Built only when asked for, after the others: the default agent, its initial weights
+        # and its checkpoints stay as they were. Its own generator leaves `rng` untouched.
+        self.actor_average = None
+        if config.policy_average > 0:
+            self.actor_average = build_actor(
+                actor_in, spec.action_dim, config.hidden, np.random.default_rng(0), "actor_avg"
+            )
+            self.actor_average.copy_from(self.actor)
         self.actor_optimizer = Adam(self.actor.weights, config.actor_lr, "actor_adam")
         self.critic_optimizer = Adam(self.critic.weights, config.critic_lr, "critic_adam")
         self.critic_updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="critic_updates")
@@ -168,9 +176,19 @@ class TD3Agent(tf.Module):
         )
 
     # ----------------------------------------------------------------- acting
+    @property
+    def evaluated_actor(self) -> MLP:
+        """The actor that evaluations, checks and saved policies use: the averaged copy when
+        `policy_average` > 0, else the actor itself."""
+        return self.actor_average if self.actor_average is not None else self.actor
+
     def numpy_policy(self) -> NumpyPolicy:
-        """A NumPy snapshot of the current actor and normaliser statistics."""
-        return NumpyPolicy(self)
+        """A NumPy snapshot of the current actor and normaliser statistics (for exploring)."""
+        return NumpyPolicy(self, self.actor)
+
+    def evaluated_policy(self) -> NumpyPolicy:
+        """A NumPy snapshot of `evaluated_actor` and the normaliser statistics."""
+        return NumpyPolicy(self, self.evaluated_actor)
 
     def update_normalizers(self, observations: np.ndarray, goals: np.ndarray) -> None:
         """Add observations [N, obs] and goals [M, goal] to the running statistics."""
@@ -301,6 +319,8 @@ class TD3Agent(tf.Module):
         self.actor_optimizer.apply(gradients, self.actor.weights)
         polyak_update(self.actor_target, self.actor, self.config.tau)
         polyak_update(self.critic_target, self.critic, self.config.tau)
+        if self.actor_average is not None:  # Polyak-averaged policy, for evaluation only
+            polyak_update(self.actor_average, self.actor, self.config.policy_average)
         self.actor_updates.assign_add(1)
         self.last_actor_loss.assign(actor_loss)
         return actor_loss

@@ -473,7 +473,8 @@ def has_buffer(info: CheckpointInfo) -> bool:
 
 
 def policy_module(agent):
-    """The tf.Module saved as `policy/`: normalisers + actor + scaling to the env's action box.
+    """The tf.Module saved as `policy/`: normalisers + the evaluated actor + scaling to the env's
+    action box.
 
     Its signature returns `action` (env units, ready for env.step) and `agent_action` ([-1, 1]).
     """
@@ -485,7 +486,7 @@ def policy_module(agent):
     module = tf.Module(name="td3her_policy")
     module.obs_normalizer = agent.obs_normalizer
     module.goal_normalizer = agent.goal_normalizer
-    module.actor = agent.actor
+    module.actor = agent.evaluated_actor
 
     @tf.function(
         input_signature=[

@@ -159,6 +159,15 @@ def train(
     policy_delay: Annotated[
         int | None, _option("Critic updates per actor update.", TD3, "policy_delay")
     ] = None,
+    policy_average: Annotated[
+        float | None,
+        _option(
+            "Polyak coefficient of the averaged actor that evaluations, checks and saved "
+            "policies use (0: evaluate the actor itself).",
+            TD3,
+            "policy_average",
+        ),
+    ] = None,
     target_noise: Annotated[
         float | None, _option("Target smoothing noise std.", TD3, "target_noise")
     ] = None,
@@ -306,6 +315,7 @@ def train(
         "gamma": gamma,
         "tau": tau,
         "policy_delay": policy_delay,
+        "policy_average": policy_average,
         "target_noise": target_noise,
         "target_noise_clip": target_noise_clip,
         "hidden": parse_hidden(hidden) if hidden is not None else None,

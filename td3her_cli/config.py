@@ -79,6 +79,10 @@ class TrainConfig:
     """Polyak coefficient of the target networks, in (0, 1]."""
     policy_delay: int = 3
     """The actor and the targets are updated once every this many critic updates."""
+    policy_average: float = 0.0
+    """Polyak coefficient of an averaged copy of the actor, moved toward it at each actor
+    update: evaluations, best and stop checks and the saved policies use the copy, while
+    exploration uses the actor itself (0: no copy; the actor is evaluated)."""
     target_noise: float = 0.2
     """Std of the Gaussian noise added to target actions (target policy smoothing)."""
     target_noise_clip: float = 0.5
@@ -276,6 +280,8 @@ def _validate(config: TrainConfig) -> None:
         )
     if not 0 <= config.stop_at_success <= 1:
         raise UsageError(f"--stop-at-success must be in [0, 1], got {config.stop_at_success}")
+    if not 0 <= config.policy_average <= 1:
+        raise UsageError(f"--policy-average must be in [0, 1], got {config.policy_average}")
     if not 0 <= config.stop_gate <= 1:
         raise UsageError(f"--stop-gate must be in [0, 1], got {config.stop_gate}")
     if config.stop_patience < 1:

@@ -351,9 +351,9 @@ class Trainer:
         give_up: Callable[[int, int], bool] | None = None,
         stop: Callable[[], bool] | None = None,
     ) -> EvalResult:
-        """The current policy's deterministic episodes for these seeds (rollout.evaluate), in
+        """The evaluated policy's deterministic episodes for these seeds (rollout.evaluate), in
         the worker envs when there are some (the same episodes, sooner)."""
-        policy = self.agent.numpy_policy()
+        policy = self.agent.evaluated_policy()
         if self.workers is not None:
             self.workers.set_policy(policy.snapshot)
             episodes = self.workers.episodes([EpisodeJob(seed) for seed in seeds], stop)

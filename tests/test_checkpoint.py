@@ -63,6 +63,29 @@ def test_keep_prunes_old_checkpoints_but_not_best(tmp_path):
     assert kept == sorted({best, "epoch_003"})
 
 
+def test_an_averaged_actor_is_saved_restored_and_served(tmp_path):
+    run_dir = tmp_path / "averaged"
+    config = TrainConfig(**{**TINY, "epochs": 1}, policy_average=0.2)
+    train(config, run_dir, tensorboard=False)
+    info = resolve_checkpoint(run_dir, latest=True)
+    rng = np.random.default_rng(1)
+    observation = rng.standard_normal((5, 6)).astype(np.float32)
+    goal = rng.standard_normal((5, 3)).astype(np.float32)
+    trainer = Trainer(config)
+    try:
+        from td3her_cli.checkpoint import restore_trainer
+
+        initial = trainer.agent.evaluated_policy()(observation, goal)
+        restore_trainer(trainer, info)
+        averaged = trainer.agent.evaluated_policy()(observation, goal)
+        online = trainer.agent.numpy_policy()(observation, goal)
+    finally:
+        trainer.close()
+    assert np.abs(averaged - online).max() > 1e-4, "the averaged actor lags the actor"
+    assert np.abs(averaged - initial).max() > 1e-4, "and it was restored, not left at init"
+    np.testing.assert_allclose(load_policy(info)(observation, goal), averaged, atol=1e-5)
+
+
 def test_policy_loads_without_td3her_and_matches_the_agent(tiny_run, tmp_path):
     info = resolve_checkpoint(tiny_run, latest=True)
     rng = np.random.default_rng(0)
@@ -125,19 +148,22 @@ class StopOnCall:
 
 
 @pytest.mark.parametrize(
-    "env_id, num_envs, stop",
+    "env_id, num_envs, stop, policy_average",
     [
-        ("PandaReach-v3", 1, "after epoch 1"),
-        ("PandaReach-v3", 1, "during the evaluation"),
-        ("PandaReach-v3", 1, "during the best check"),
-        pytest.param("PandaPush-v3", 1, "after epoch 1", marks=pytest.mark.slow),
-        pytest.param("PandaPush-v3", 2, "during the evaluation", marks=pytest.mark.slow),
+        ("PandaReach-v3", 1, "after epoch 1", 0.0),
+        ("PandaReach-v3", 1, "during the evaluation", 0.0),
+        ("PandaReach-v3", 1, "during the best check", 0.0),
+        ("PandaReach-v3", 1, "during the evaluation", 0.2),  # the averaged actor is evaluated
+        pytest.param("PandaPush-v3", 1, "after epoch 1", 0.0, marks=pytest.mark.slow),
+        pytest.param("PandaPush-v3", 2, "during the evaluation", 0.0, marks=pytest.mark.slow),
     ],
 )
-def test_resume_matches_an_uninterrupted_run(env_id, num_envs, stop, tiny_run, tmp_path):
-    config = TrainConfig(**TINY, env_id=env_id, num_envs=num_envs)
+def test_resume_matches_an_uninterrupted_run(
+    env_id, num_envs, stop, policy_average, tiny_run, tmp_path
+):
+    config = TrainConfig(**TINY, env_id=env_id, num_envs=num_envs, policy_average=policy_average)
     straight = tiny_run  # TINY on PandaReach, buffer saved
-    if (env_id, num_envs) != ("PandaReach-v3", 1):
+    if (env_id, num_envs, policy_average) != ("PandaReach-v3", 1, 0.0):
         straight = tmp_path / "straight"
         train(config, straight, tensorboard=False)  # the buffer is saved by default
     split = tmp_path / "split"
@@ -166,7 +192,10 @@ def test_resume_matches_an_uninterrupted_run(env_id, num_envs, stop, tiny_run, t
             from td3her_cli.checkpoint import restore_trainer
 
             restore_trainer(trainer, resolve_checkpoint(run_dir, latest=True))
-            weights[run_dir] = [w.numpy() for w in trainer.agent.actor.weights]
+            agent = trainer.agent
+            weights[run_dir] = [
+                w.numpy() for w in agent.actor.weights + agent.evaluated_actor.weights
+            ]
         finally:
             trainer.close()
     for a, b in zip(weights[straight], weights[split]):

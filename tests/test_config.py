@@ -39,6 +39,8 @@ def test_defaults_are_the_original_design():
         ({"n_step": 0}, "--n-step must be > 0"),
         ({"noise": "pink"}, "--noise must be one of"),
         ({"precision": "float16"}, "--precision must be one of float32, bfloat16"),
+        ({"policy_average": -0.1}, "--policy-average must be in [0, 1]"),
+        ({"policy_average": 1.5}, "--policy-average must be in [0, 1]"),
         ({"hidden": (256, 0)}, "--hidden widths must be positive"),
         ({"random_steps": -5}, "--random-steps must be >= 0"),
         ({"target_noise_clip": float("inf")}, "--target-noise-clip must be a finite number"),

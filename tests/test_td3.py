@@ -138,6 +138,53 @@ def test_polyak_averaging_arithmetic(small_spec):
             np.testing.assert_allclose(target, (1 - tau) * old + tau * online, rtol=1e-5, atol=1e-6)
 
 
+def test_the_averaged_actor_is_a_polyak_average_at_each_actor_update(small_spec):
+    beta = 0.3
+    agent = make_agent(small_spec, policy_delay=2, policy_average=beta)
+    reference = weights(agent.actor)  # it starts as a copy of the actor
+    rng = np.random.default_rng(6)
+    for step in range(1, 7):
+        agent.update(random_batch(small_spec, 32, rng))
+        if step % 2 == 0:  # the actor moved: so does its average, once
+            reference = [(1 - beta) * r + beta * a for r, a in zip(reference, weights(agent.actor))]
+    for averaged, expected in zip(weights(agent.actor_average), reference):
+        np.testing.assert_allclose(averaged, expected, rtol=1e-5, atol=1e-6)
+    assert any(
+        np.abs(a - b).max() > 1e-4
+        for a, b in zip(weights(agent.actor_average), weights(agent.actor))
+    ), "the average must lag the actor in this test"
+
+
+def test_exploration_acts_with_the_actor_evaluation_and_saved_policy_with_its_average(small_spec):
+    agent = make_agent(small_spec, policy_delay=1, policy_average=0.1)
+    rng = np.random.default_rng(7)
+    for _ in range(4):
+        agent.update(random_batch(small_spec, 32, rng))
+    observation = rng.standard_normal((6, 4)).astype(np.float32)
+    goal = rng.standard_normal((6, 2)).astype(np.float32)
+    inputs = np.concatenate([observation, goal], -1)
+
+    def forward(module):
+        return numpy_forward(weights(module)[::2], weights(module)[1::2], inputs, tanh=True)
+
+    online, averaged = forward(agent.actor), forward(agent.actor_average)
+    assert np.abs(online - averaged).max() > 1e-4
+    np.testing.assert_allclose(agent.numpy_policy()(observation, goal), online, atol=1e-5)
+    np.testing.assert_allclose(agent.evaluated_policy()(observation, goal), averaged, atol=1e-5)
+    served = policy_module(agent).serve(observation, goal)["agent_action"].numpy()
+    np.testing.assert_allclose(served, averaged, atol=1e-5)
+
+
+def test_without_averaging_the_agent_and_its_initial_weights_are_unchanged(small_spec):
+    plain, averaged = make_agent(small_spec), make_agent(small_spec, policy_average=0.01)
+    assert plain.actor_average is None and plain.evaluated_actor is plain.actor
+    for module in ("actor", "actor_target", "critic", "critic_target"):
+        for a, b in zip(weights(getattr(plain, module)), weights(getattr(averaged, module))):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(weights(averaged.actor), weights(averaged.actor_average)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_targets_start_as_copies_and_init_is_he_normal_then_small_output(small_spec):
     agent = make_agent(small_spec)
     for online, target in zip(weights(agent.actor), weights(agent.actor_target)):
