@@ -1,0 +1,27 @@
+"""bench.weight_average sets the actor to the element-wise mean of kept checkpoints' actors."""
+
+import numpy as np
+
+import bench.weight_average as weight_average
+from td3her_cli.checkpoint import resolve_checkpoint
+from td3her_cli.config import TrainConfig
+from td3her_cli.training import Trainer
+
+
+def test_the_averaged_actor_is_the_mean_and_keeps_the_last_normalisers(tiny_run):
+    root = tiny_run / "checkpoints"
+    checkpoints = [root / "epoch_001", root / "epoch_002"]
+    info = resolve_checkpoint(checkpoints[-1])
+    trainer = Trainer(TrainConfig.from_dict(info.meta["config"]))
+    try:
+        first, last = (weight_average.actor_weights(trainer, path) for path in checkpoints)
+        assert any(np.abs(a - b).max() > 0 for a, b in zip(first, last)), "the epochs differ"
+        weight_average.actor_weights(trainer, checkpoints[0])  # leave epoch 1's statistics
+        weight_average.averaged_actor(trainer, checkpoints)
+        for variable, a, b in zip(trainer.agent.actor.weights, first, last):
+            np.testing.assert_allclose(variable.numpy(), (a + b) / 2, rtol=1e-6, atol=1e-7)
+        mean = trainer.agent.obs_normalizer.mean.numpy()
+        weight_average.actor_weights(trainer, checkpoints[-1])
+        np.testing.assert_array_equal(mean, trainer.agent.obs_normalizer.mean.numpy())
+    finally:
+        trainer.close()
