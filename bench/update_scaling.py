@@ -1,11 +1,13 @@
-"""`python -m bench.update_scaling [--threads N]`: TD3 update cost by batch, critics, dtype, XLA.
+"""`python -m bench.update_scaling [--threads N]`: TD3 update cost by batch, critics, dtype, XLA
+and the averaged actor.
 
 Times `agent.update_many` (K fused steps in one compiled call, as a training cycle runs them) on
 synthetic PandaPush-v3-shaped batches (obs 18, goal 3, action 3; 3x256 networks) for each batch
-size, critic-ensemble size, hidden-layer precision (--precision) and compiler (XLA or plain
-tf.function), interleaving the configurations over repeats so machine drift is shared. Prints
-a Markdown table: milliseconds per update (median and range) and updates per second, which
-bound the update-to-data ratio a run can afford at a given env-step rate.
+size, critic-ensemble size, hidden-layer precision (--precision), compiler (XLA or plain
+tf.function) and averaged-actor coefficient (--policy-average; 0: none), interleaving the
+configurations over repeats so machine drift is shared. Prints a Markdown table: milliseconds per
+update (median and range) and updates per second, which bound the update-to-data ratio a run can
+afford at a given env-step rate.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def main() -> None:
     parser.add_argument("--critics", default="2:2,10:2", help="N:M pairs (critics, target critics)")
     parser.add_argument("--precisions", default="float32", help="float32 and/or bfloat16")
     parser.add_argument("--xla", default="on", help="on and/or off: XLA or plain tf.function")
+    parser.add_argument("--policy-averages", default="0", help="--policy-average values (0: off)")
     parser.add_argument("--steps", type=int, default=40, help="updates per fused call")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
@@ -44,11 +47,12 @@ def main() -> None:
     spec = dataclasses.replace(PANDA_REACH, env_id="PandaPush-v3", obs_dim=PANDA_PUSH_OBS_DIM)
     rng = np.random.default_rng(0)
     calls = {}
-    for batch, pair, precision, xla in itertools.product(
+    for batch, pair, precision, xla, average in itertools.product(
         (int(b) for b in args.batches.split(",")),
         args.critics.split(","),
         args.precisions.split(","),
         (XLA_SETTINGS[x] for x in args.xla.split(",")),
+        (float(a) for a in args.policy_averages.split(",")),
     ):
         critics, target = (int(x) for x in pair.split(":"))
         config = TrainConfig(
@@ -57,11 +61,12 @@ def main() -> None:
             target_critics=target,
             policy_delay=2,
             precision=precision,
+            policy_average=average,
         )
         agent = TD3Agent(config, spec, jit_compile=xla)
         stacked = stack_batches(synthetic_batches(spec, batch, 4, rng), args.steps)
         agent.update_many(stacked)  # trace and compile
-        calls[(batch, critics, target, precision, xla)] = (agent, stacked, [])
+        calls[(batch, critics, target, precision, xla, average)] = (agent, stacked, [])
     for _ in range(args.repeats):
         for agent, stacked, seconds in calls.values():
             start = time.perf_counter()
@@ -70,15 +75,16 @@ def main() -> None:
     threads = args.threads or "all"
     print(f"TF threads: {threads}; {args.steps} fused updates per call; {args.repeats} repeats")
     print(
-        "| batch | critics (target subset) | precision | compiler "
+        "| batch | critics (target subset) | precision | compiler | policy average "
         "| ms per update, median (min–max) | updates/s |"
     )
-    print("|---|---|---|---|---|---|")
-    for (batch, critics, target, precision, xla), (_, _, seconds) in calls.items():
+    print("|---|---|---|---|---|---|---|")
+    for (batch, critics, target, precision, xla, average), (_, _, seconds) in calls.items():
         median = statistics.median(seconds)
         compiler = "XLA" if xla else "tf.function"
         print(
-            f"| {batch} | {critics} ({target}) | {precision} | {compiler} | {median * 1e3:.2f} "
+            f"| {batch} | {critics} ({target}) | {precision} | {compiler} | {average:g} "
+            f"| {median * 1e3:.2f} "
             f"({min(seconds) * 1e3:.2f}–{max(seconds) * 1e3:.2f}) | {1 / median:.0f} |"
         )
 
