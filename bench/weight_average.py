@@ -6,7 +6,9 @@ each window K, the actor weights of epochs E-K+1..E are averaged element-wise, e
 normaliser statistics are kept, and the result plays `td3her evaluate`'s episodes for each
 `--seeds` (`evaluate --seed S --episodes N`'s seeds) in two worker envs, the Trainer's way
 (the NumPy policy snapshot). K = 1 is the plain last checkpoint, run the same way. It needs
-a run trained with `--keep` at least the largest window.
+a run trained with `--keep` at least the largest window. For a run trained with
+`--policy-average`, the actors averaged are the online ones (K = 1: the actor itself), not
+the averaged copy the run evaluated.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from td3her_cli.config import TrainConfig
 from td3her_cli.quiet import import_tensorflow
 from td3her_cli.rollout import joined
 from td3her_cli.training import Trainer
+
+
+def probe_config(config: TrainConfig) -> TrainConfig:
+    """The run's config as the probe runs it: two worker envs, and its own actor evaluated
+    (no averaged copy, which would otherwise be what plays)."""
+    return config.replace(num_envs=2, policy_average=0.0)
 
 
 def actor_weights(trainer: Trainer, checkpoint: Path) -> list[np.ndarray]:
@@ -56,7 +64,7 @@ def main() -> None:
     last = args.epoch if args.epoch is not None else info.meta["epoch"]
     info = resolve_checkpoint(root / f"epoch_{last:03d}")
     config = TrainConfig.from_dict(info.meta["config"])
-    trainer = Trainer(config.replace(num_envs=2))
+    trainer = Trainer(probe_config(config))
     seeds = [int(s) for s in args.seeds.split(",")]
     try:
         restore_trainer(trainer, info)

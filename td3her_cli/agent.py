@@ -98,7 +98,8 @@ def td_target_bounds(
 
 
 class TD3Agent(tf.Module):
-    """Actor, twin critics, their targets, optimisers, normalisers and the compiled update."""
+    """Actor, twin critics, their targets, optimisers, normalisers and the compiled update;
+    with `policy_average`, also a Polyak-averaged copy of the actor that is evaluated."""
 
     def __init__(self, config: TrainConfig, spec: EnvSpec, jit_compile: bool | None = None) -> None:
         super().__init__(name="td3")
@@ -138,6 +139,7 @@ class TD3Agent(tf.Module):
         self._watched = [  # (what, variable) checked for NaN/inf after each cycle
             *(("actor weights", v) for v in self.actor.weights),
             *(("critic weights", v) for v in self.critic.weights),
+            *(("averaged actor weights", v) for v in self.averaged_weights()),
             *(
                 ("observation normaliser", v)
                 for v in (self.obs_normalizer.mean, self.obs_normalizer.std)
@@ -176,6 +178,10 @@ class TD3Agent(tf.Module):
         )
 
     # ----------------------------------------------------------------- acting
+    def averaged_weights(self) -> list[tf.Variable]:
+        """The averaged actor's weights (none without `policy_average`)."""
+        return [] if self.actor_average is None else self.actor_average.weights
+
     @property
     def evaluated_actor(self) -> MLP:
         """The actor that evaluations, checks and saved policies use: the averaged copy when
@@ -320,13 +326,17 @@ class TD3Agent(tf.Module):
         polyak_update(self.actor_target, self.actor, self.config.tau)
         polyak_update(self.critic_target, self.critic, self.config.tau)
         if self.actor_average is not None:  # Polyak-averaged policy, for evaluation only
-            polyak_update(self.actor_average, self.actor, self.config.policy_average)
+            # max(beta, 1/(n+1)) at the n-th actor update (from 0): the exact mean of the
+            # actors so far until that reaches beta, so the random initial actor leaves at once.
+            n = tf.cast(self.actor_updates, tf.float32)
+            beta = tf.maximum(self.config.policy_average, 1.0 / (n + 1.0))
+            polyak_update(self.actor_average, self.actor, beta)
         self.actor_updates.assign_add(1)
         self.last_actor_loss.assign(actor_loss)
         return actor_loss
 
 
-def polyak_update(target: MLP, online: MLP, tau: float) -> None:
+def polyak_update(target: MLP, online: MLP, tau) -> None:
     """target <- (1 - tau) target + tau online, for every weight."""
     for target_weight, online_weight in zip(target.weights, online.weights):
         target_weight.assign((1.0 - tau) * target_weight + tau * online_weight)

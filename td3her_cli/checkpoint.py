@@ -3,7 +3,7 @@
 Layout of one checkpoint (see README, "Checkpoints"):
 
     RUN/checkpoints/epoch_003/            (or epoch_004-cycle_017 when interrupted mid-epoch)
-        policy/        SavedModel: normalisers + actor; (observation, desired_goal) -> action
+        policy/        SavedModel: normalisers + evaluated actor; (observation, goal) -> action
         trainer/       tf.train.Checkpoint of the whole agent (critics, targets, optimisers, ...)
         state.json     counters, NumPy RNG states, exploration noise state
         buffer.npz     the replay buffer (unless --no-save-buffer), loaded with allow_pickle=False;

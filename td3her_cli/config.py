@@ -81,8 +81,9 @@ class TrainConfig:
     """The actor and the targets are updated once every this many critic updates."""
     policy_average: float = 0.0
     """Polyak coefficient of an averaged copy of the actor, moved toward it at each actor
-    update: evaluations, best and stop checks and the saved policies use the copy, while
-    exploration uses the actor itself (0: no copy; the actor is evaluated)."""
+    update (by max(this, 1/n) at the n-th: the plain mean of the first actors): evaluations,
+    best and stop checks and the saved policies use the copy, while exploration uses the
+    actor itself (0: no copy; the actor is evaluated)."""
     target_noise: float = 0.2
     """Std of the Gaussian noise added to target actions (target policy smoothing)."""
     target_noise_clip: float = 0.5

@@ -7,6 +7,8 @@ from td3her_cli.checkpoint import resolve_checkpoint
 from td3her_cli.config import TrainConfig
 from td3her_cli.training import Trainer
 
+from .conftest import TINY
+
 
 def test_the_averaged_actor_is_the_mean_and_keeps_the_last_normalisers(tiny_run):
     root = tiny_run / "checkpoints"
@@ -23,5 +25,14 @@ def test_the_averaged_actor_is_the_mean_and_keeps_the_last_normalisers(tiny_run)
         mean = trainer.agent.obs_normalizer.mean.numpy()
         weight_average.actor_weights(trainer, checkpoints[-1])
         np.testing.assert_array_equal(mean, trainer.agent.obs_normalizer.mean.numpy())
+    finally:
+        trainer.close()
+
+
+def test_the_probe_plays_the_actor_it_averages_even_for_a_run_with_an_averaged_copy():
+    config = weight_average.probe_config(TrainConfig(**TINY, policy_average=0.2))
+    trainer = Trainer(config.replace(num_envs=1))
+    try:
+        assert trainer.agent.evaluated_actor is trainer.agent.actor
     finally:
         trainer.close()

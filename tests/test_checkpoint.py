@@ -111,7 +111,7 @@ def test_policy_loads_without_td3her_and_matches_the_agent(tiny_run, tmp_path):
         from td3her_cli.checkpoint import restore_trainer
 
         restore_trainer(trainer, info)
-        in_process = trainer.agent.numpy_policy()(observation, goal)
+        in_process = trainer.agent.evaluated_policy()(observation, goal)
     finally:
         trainer.close()
     np.testing.assert_allclose(standalone, in_process, atol=1e-5)
@@ -153,7 +153,7 @@ class StopOnCall:
         ("PandaReach-v3", 1, "after epoch 1", 0.0),
         ("PandaReach-v3", 1, "during the evaluation", 0.0),
         ("PandaReach-v3", 1, "during the best check", 0.0),
-        ("PandaReach-v3", 1, "during the evaluation", 0.2),  # the averaged actor is evaluated
+        ("PandaReach-v3", 1, "during the evaluation", 0.2),  # the averaged actor is restored
         pytest.param("PandaPush-v3", 1, "after epoch 1", 0.0, marks=pytest.mark.slow),
         pytest.param("PandaPush-v3", 2, "during the evaluation", 0.0, marks=pytest.mark.slow),
     ],

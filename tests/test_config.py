@@ -19,6 +19,7 @@ def test_defaults_are_the_original_design():
     assert (config.policy_delay, config.buffer_size, config.her_strategy) == (3, 10**6, "future")
     assert (config.her_k, config.noise, config.hidden) == (4, "ou", (256, 256, 256))
     assert config.her_relabel_fraction == pytest.approx(0.8)
+    assert config.policy_average == 0.0  # the actor itself is evaluated, as originally
 
 
 @pytest.mark.parametrize(

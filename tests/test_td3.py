@@ -1,5 +1,7 @@
 """TD3 update: target against a NumPy reference, delayed actor, Polyak arithmetic, one trace."""
 
+from dataclasses import astuple
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -143,10 +145,14 @@ def test_the_averaged_actor_is_a_polyak_average_at_each_actor_update(small_spec)
     agent = make_agent(small_spec, policy_delay=2, policy_average=beta)
     reference = weights(agent.actor)  # it starts as a copy of the actor
     rng = np.random.default_rng(6)
-    for step in range(1, 7):
+    actor_updates = 0
+    for step in range(1, 11):
         agent.update(random_batch(small_spec, 32, rng))
         if step % 2 == 0:  # the actor moved: so does its average, once
-            reference = [(1 - beta) * r + beta * a for r, a in zip(reference, weights(agent.actor))]
+            # the running mean of the actors so far (1, 1/2, 1/3), then beta (0.3, 0.3)
+            rate = max(beta, 1.0 / (actor_updates + 1))
+            reference = [(1 - rate) * r + rate * a for r, a in zip(reference, weights(agent.actor))]
+            actor_updates += 1
     for averaged, expected in zip(weights(agent.actor_average), reference):
         np.testing.assert_allclose(averaged, expected, rtol=1e-5, atol=1e-6)
     assert any(
@@ -173,6 +179,23 @@ def test_exploration_acts_with_the_actor_evaluation_and_saved_policy_with_its_av
     np.testing.assert_allclose(agent.evaluated_policy()(observation, goal), averaged, atol=1e-5)
     served = policy_module(agent).serve(observation, goal)["agent_action"].numpy()
     np.testing.assert_allclose(served, averaged, atol=1e-5)
+
+
+def test_the_averaged_actor_changes_nothing_that_is_learned(small_spec):
+    rng = np.random.default_rng(8)
+    batches = [random_batch(small_spec, 32, rng) for _ in range(9)]
+    stacked = Batch(*(np.stack(fields) for fields in zip(*batches)))
+    plain, averaged = make_agent(small_spec), make_agent(small_spec, policy_average=0.05)
+    plain_metrics, averaged_metrics = plain.update_many(stacked), averaged.update_many(stacked)
+    np.testing.assert_array_equal(  # NaN (no actor loss yet) equals NaN here
+        [astuple(m) for m in plain_metrics], [astuple(m) for m in averaged_metrics]
+    )
+    for module in ("actor", "actor_target", "critic", "critic_target"):
+        for a, b in zip(weights(getattr(plain, module)), weights(getattr(averaged, module))):
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(
+        plain.noise_generator.state.numpy(), averaged.noise_generator.state.numpy()
+    )
 
 
 def test_without_averaging_the_agent_and_its_initial_weights_are_unchanged(small_spec):
