@@ -88,8 +88,12 @@ def test_disabled_normaliser_clips_and_action_box_match_the_tf_policy():
     goal_norm = Normalizer(2, enabled=False, name="goal_norm")
     actor = build_actor(6, 2, (16, 16), rng, "actor")
     actor.kernels[-1].assign(actor.kernels[-1] * 100.0)  # actions spread across the box
-    agent = SimpleNamespace(
-        spec=spec, obs_normalizer=obs_norm, goal_normalizer=goal_norm, actor=actor
+    agent = SimpleNamespace(  # a TD3Agent's parts for policy_module, a SavedModel's for
+        spec=spec,  # policy_params
+        obs_normalizer=obs_norm,
+        goal_normalizer=goal_norm,
+        evaluated_actor=actor,
+        actor=actor,
     )
     meta = {
         "spaces": spec.to_dict(),
