@@ -60,25 +60,27 @@ class NumpyPolicy:
 
     def __init__(self, agent: TD3Agent, actor: MLP) -> None:
         self._agent = agent
-        self.snapshot = snapshot_of(agent, actor)
+        self.snapshot = snapshot_of(
+            agent, tuple(k.numpy() for k in actor.kernels), tuple(b.numpy() for b in actor.biases)
+        )
 
     def refresh_normalizers(self) -> None:
         """Copy the current normaliser statistics (observation || goal)."""
-        self.snapshot = snapshot_of(self._agent, None, self.snapshot.kernels, self.snapshot.biases)
+        self.snapshot = snapshot_of(self._agent, self.snapshot.kernels, self.snapshot.biases)
 
     def __call__(self, observation: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
         """Deterministic actions in [-1, 1] for observation [N, obs] and goal [N, goal]."""
         return self.snapshot(observation, desired_goal)
 
 
-def snapshot_of(agent: TD3Agent, actor: MLP | None, kernels=None, biases=None) -> PolicySnapshot:
-    """An actor's weights (or the given ones) with the agent's current normaliser statistics."""
+def snapshot_of(agent: TD3Agent, kernels: tuple, biases: tuple) -> PolicySnapshot:
+    """These actor weights (NumPy) with the agent's current normaliser statistics."""
     obs_norm, goal_norm = agent.obs_normalizer, agent.goal_normalizer
     obs_mean, obs_std = obs_norm.numpy_params()
     goal_mean, goal_std = goal_norm.numpy_params()
     return PolicySnapshot(
-        kernels=kernels if kernels is not None else tuple(k.numpy() for k in actor.kernels),
-        biases=biases if biases is not None else tuple(b.numpy() for b in actor.biases),
+        kernels=kernels,
+        biases=biases,
         mean=np.concatenate([obs_mean, goal_mean]),
         inv_std=1.0 / np.concatenate([obs_std, goal_std]),
         clip_obs=obs_norm.clip_obs,
@@ -139,7 +141,10 @@ class TD3Agent(tf.Module):
         self._watched = [  # (what, variable) checked for NaN/inf after each cycle
             *(("actor weights", v) for v in self.actor.weights),
             *(("critic weights", v) for v in self.critic.weights),
-            *(("averaged actor weights", v) for v in self.averaged_weights()),
+            *(
+                ("averaged actor weights", v)
+                for v in (() if self.actor_average is None else self.actor_average.weights)
+            ),
             *(
                 ("observation normaliser", v)
                 for v in (self.obs_normalizer.mean, self.obs_normalizer.std)
@@ -178,10 +183,6 @@ class TD3Agent(tf.Module):
         )
 
     # ----------------------------------------------------------------- acting
-    def averaged_weights(self) -> list[tf.Variable]:
-        """The averaged actor's weights (none without `policy_average`)."""
-        return [] if self.actor_average is None else self.actor_average.weights
-
     @property
     def evaluated_actor(self) -> MLP:
         """The actor that evaluations, checks and saved policies use: the averaged copy when
@@ -336,7 +337,7 @@ class TD3Agent(tf.Module):
         return actor_loss
 
 
-def polyak_update(target: MLP, online: MLP, tau) -> None:
+def polyak_update(target: MLP, online: MLP, tau: float | tf.Tensor) -> None:
     """target <- (1 - tau) target + tau online, for every weight."""
     for target_weight, online_weight in zip(target.weights, online.weights):
         target_weight.assign((1.0 - tau) * target_weight + tau * online_weight)
