@@ -29,7 +29,7 @@ readme: install  # rerun the README's sample commands and write their outputs in
 	$(BIN)/python -m tests.readme_samples
 
 bench: install
-	$(BIN)/python -m bench --out BENCHMARKS.md $(ARGS)
+	$(BIN)/python -m bench --out docs/results/speed.md $(ARGS)
 
 lint: install
 	$(BIN)/ruff check td3her_cli tests bench

@@ -15,8 +15,9 @@ Output: the report goes to stdout as it is measured and to --out (default
 bench/out/benchmarks.md), written atomically (a temporary sibling renamed over it). The report
 sits between the lines `<!-- bench:start -->` and `<!-- bench:end -->`. If --out already exists
 and holds both markers, only the text between them is replaced, so hand-written sections above
-and below survive: `python -m bench --out BENCHMARKS.md` refreshes the figures of a repository's
-BENCHMARKS.md and keeps its prose. If the markers are missing the whole file is written (with
+and below survive: `python -m bench --out docs/results/speed.md` (`make bench`) refreshes the
+repository's speed report and keeps its header; `make results` then picks BENCHMARKS.md's speed
+rows from it. If the markers are missing the whole file is written (with
 the markers, ready for the next run). With --only, the marked region holds only the figures
 just measured.
 

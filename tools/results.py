@@ -1,0 +1,472 @@
+"""`make results`: BENCHMARKS.md, its learning curves, README's results table and the index of
+docs/experiments/, all rebuilt from the data kept in docs/results/.
+
+    python -m tools.results                 # rebuild everything from docs/results/
+    python -m tools.results --check         # exit 1, naming the stale files, if a rebuild differs
+    python -m tools.results collect RUN --name push-s0 --alone
+                                            # keep a finished run's data (held-out evaluation
+                                            # included) in docs/results/runs/push-s0/
+
+A kept run is a directory docs/results/runs/NAME/ holding the run's config.json and
+metrics.jsonl, heldout.json (`td3her evaluate RUN --latest --seed 1000 --episodes 300 --json`)
+and run.json (how it was trained: command, alone or sharing the machine, versions, machine).
+Text around the tables lives in docs/results/BENCHMARKS.template.md; each line
+`<!-- results:NAME [ARG] -->` there is replaced by a generated block.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results"
+RUNS = RESULTS / "runs"
+TEMPLATE = RESULTS / "BENCHMARKS.template.md"
+ABLATIONS = RESULTS / "ablations.toml"
+SPEED = RESULTS / "speed.md"
+CURVES = RESULTS / "curves"
+BENCHMARKS = ROOT / "BENCHMARKS.md"
+README = ROOT / "README.md"
+EXPERIMENTS = ROOT / "docs" / "experiments"
+
+# The held-out test stream: `td3her evaluate` episode seeds from 1000 up are reserved for it;
+# nothing is tuned, probed, stopped or selected on them.
+HELDOUT_SEED = 1000
+HELDOUT_EPISODES = 300
+TASK_ORDER = (
+    "PandaReach-v3",
+    "PandaPush-v3",
+    "PandaPickAndPlace-v3",
+    "PandaSlide-v3",
+    "PandaFlip-v3",
+    "PandaStack-v3",
+)
+BOOTSTRAP_REPS = 20_000
+BOOTSTRAP_SEED = 0  # the intervals are reproducible, so BENCHMARKS.md rebuilds byte for byte
+README_START = "<!-- results:start -->"
+README_END = "<!-- results:end -->"
+PLACEHOLDER = re.compile(r"^<!-- results:(?P<name>[a-z-]+)(?: (?P<arg>\S+))? -->$", re.MULTILINE)
+
+
+class ResultsError(Exception):
+    """Kept data that cannot be read or a template that cannot be filled."""
+
+
+@dataclass(frozen=True)
+class KeptRun:
+    """One headline run as kept in docs/results/runs/NAME/."""
+
+    name: str
+    env_id: str
+    preset: str
+    seed: int
+    command: str
+    alone: bool
+    epochs_run: int
+    epochs_max: int
+    env_steps: int
+    loop_minutes: float  # the training loop's wall-clock at the last epoch's end
+    stopped_itself: bool
+    heldout_successes: int
+    heldout_episodes: int
+    curve_env_steps: tuple[int, ...]  # [E] at each epoch's end
+    curve_success: tuple[float, ...]  # [E] the epoch's evaluation (development episodes)
+    cpu: str
+    versions: dict
+
+    @property
+    def heldout_success(self) -> float:
+        return self.heldout_successes / self.heldout_episodes
+
+
+def load_run(directory: Path) -> KeptRun:
+    """Read one kept run; a missing or malformed file is a ResultsError naming it."""
+    try:
+        info = json.loads((directory / "run.json").read_text())
+        config = json.loads((directory / "config.json").read_text())
+        heldout = json.loads((directory / "heldout.json").read_text())
+        rows = [json.loads(line) for line in (directory / "metrics.jsonl").read_text().splitlines()]
+    except (OSError, json.JSONDecodeError) as error:
+        raise ResultsError(f"{directory}: {error}") from error
+    epochs = [row for row in rows if row.get("kind") == "epoch"]
+    if not epochs:
+        raise ResultsError(f"{directory}/metrics.jsonl has no epoch row")
+    protocol = (heldout.get("seed"), heldout.get("episodes"))
+    if protocol != (HELDOUT_SEED, HELDOUT_EPISODES):
+        raise ResultsError(
+            f"{directory}/heldout.json: seed {protocol[0]} x {protocol[1]} episodes is not the "
+            f"held-out protocol (seed {HELDOUT_SEED} x {HELDOUT_EPISODES})"
+        )
+    last = epochs[-1]
+    return KeptRun(
+        name=directory.name,
+        env_id=config["env_id"],
+        preset=config.get("extra", {}).get("preset", "original"),
+        seed=config["seed"],
+        command=info["command"],
+        alone=info["alone"],
+        epochs_run=last["epoch"],
+        epochs_max=config["epochs"],
+        env_steps=last["env_steps"],
+        loop_minutes=last["wall_time"] / 60,
+        stopped_itself="stop_check_success" in last,
+        heldout_successes=round(heldout["success_rate"] * heldout["episodes"]),
+        heldout_episodes=heldout["episodes"],
+        curve_env_steps=tuple(row["env_steps"] for row in epochs),
+        curve_success=tuple(row["success_rate"] for row in epochs),
+        cpu=info.get("machine", {}).get("cpu", "?"),
+        versions=info.get("versions", {}),
+    )
+
+
+def load_runs(runs_dir: Path = RUNS) -> list[KeptRun]:
+    """Every kept run, in task order, then seed."""
+    runs = [load_run(path) for path in sorted(runs_dir.iterdir()) if path.is_dir()]
+    order = {task: index for index, task in enumerate(TASK_ORDER)}
+    return sorted(runs, key=lambda run: (order.get(run.env_id, len(order)), run.env_id, run.seed))
+
+
+def by_task(runs: list[KeptRun]) -> dict[str, list[KeptRun]]:
+    tasks: dict[str, list[KeptRun]] = {}
+    for run in runs:
+        tasks.setdefault(run.env_id, []).append(run)
+    return tasks
+
+
+def mean_interval(successes: list[float]) -> tuple[float, float, float]:
+    """Mean over seeds and its 95 % stratified-bootstrap interval (rliable), reproducible."""
+    from rliable import library as rly
+
+    scores = {"runs": np.asarray(successes, dtype=float).reshape(-1, 1)}  # [seeds, 1 task]
+    point, interval = rly.get_interval_estimates(
+        scores,
+        lambda x: np.array([np.mean(x)]),
+        reps=BOOTSTRAP_REPS,
+        random_state=np.random.RandomState(BOOTSTRAP_SEED),
+    )
+    return float(point["runs"][0]), float(interval["runs"][0, 0]), float(interval["runs"][1, 0])
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def machine_word(alone: bool) -> str:
+    return "alone" if alone else "shared"
+
+
+def minutes_cell(runs: list[KeptRun]) -> str:
+    """Per-seed minutes, each marked alone or shared."""
+    return ", ".join(f"{run.loop_minutes:.1f} ({machine_word(run.alone)})" for run in runs)
+
+
+def results_table(runs: list[KeptRun]) -> str:
+    """One row per task: the headline table of BENCHMARKS.md and README.md."""
+    lines = [
+        "| Task | Preset | Seeds | Env steps | Minutes of training loop | "
+        "Held-out success per seed | Mean [95 % CI] |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for env_id, task_runs in by_task(runs).items():
+        mean, low, high = mean_interval([run.heldout_success for run in task_runs])
+        lines.append(
+            f"| {env_id} | `{task_runs[0].preset}` "
+            f"| {', '.join(str(run.seed) for run in task_runs)} "
+            f"| {', '.join(f'{run.env_steps / 1000:.0f}k' for run in task_runs)} "
+            f"| {minutes_cell(task_runs)} "
+            f"| {', '.join(percent(run.heldout_success) for run in task_runs)} "
+            f"| **{percent(mean)}** [{100 * low:.1f}, {100 * high:.1f}] |"
+        )
+    return "\n".join(lines)
+
+
+def task_section(env_id: str, runs: list[KeptRun]) -> str:
+    """The command, a per-seed table and the learning curve of one task."""
+    task_runs = [run for run in runs if run.env_id == env_id]
+    if not task_runs:
+        raise ResultsError(f"the template asks for {env_id}, but no kept run trained it")
+    commands = sorted({run.command for run in task_runs})
+    lines = ["```bash", *commands, "```", ""]
+    lines += [
+        "| Seed | Last epoch (of max) | Stopped itself | Env steps | Minutes of training loop "
+        "| Held-out successes | Held-out success |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run in task_runs:
+        lines.append(
+            f"| {run.seed} | {run.epochs_run} ({run.epochs_max}) "
+            f"| {'yes' if run.stopped_itself else 'no'} | {run.env_steps:,} "
+            f"| {run.loop_minutes:.1f} ({machine_word(run.alone)}) "
+            f"| {run.heldout_successes}/{run.heldout_episodes} "
+            f"| {percent(run.heldout_success)} |"
+        )
+    lines += ["", f"![{env_id} learning curves](docs/results/curves/{env_id}.png)"]
+    return "\n".join(lines)
+
+
+def ablation_table(path: Path = ABLATIONS) -> str:
+    """Levers tried, their effect and the note that holds the numbers (docs/results/ablations.toml)."""
+    rows = tomllib.loads(path.read_text())["ablation"]
+    lines = ["| Lever | Task | Effect | Note |", "|---|---|---|---|"]
+    for row in rows:
+        note = row["note"]
+        lines.append(
+            f"| {row['lever']} | {row['task']} | {row['effect']} "
+            f"| [{Path(note).stem}](docs/experiments/{note}) |"
+        )
+    return "\n".join(lines)
+
+
+def speed_table(path: Path = SPEED) -> str:
+    """The rows of `make bench`'s report (docs/results/speed.md) that docs/results/speed.toml names."""
+    wanted = tomllib.loads(path.with_suffix(".toml").read_text())["row"]
+    report = path.read_text()
+    date, cpu = _machine_value(report, "Date"), _machine_value(report, "CPU")
+    lines = [
+        f"Measured {date} on {cpu}.",
+        "",
+        "| Figure | Measure | Median | Min – max | n |",
+        "|---|---|---|---|---|",
+    ]
+    for want in wanted:
+        cells = _bench_row(report, want["measure"])
+        lines.append(
+            f"| {want['figure']} | {want['measure']} ({cells[1]}) | {cells[2]} | {cells[3]} "
+            f"| {cells[5]} |"
+        )
+    return "\n".join(lines)
+
+
+def _machine_value(report: str, key: str) -> str:
+    """A value of the report's machine table (`| Date | 2026-11-24 13:00 UTC |`)."""
+    match = re.search(rf"^\| {re.escape(key)} \| (.+?) \|$", report, re.MULTILINE)
+    if match is None:
+        raise ResultsError(f"{SPEED.name}'s machine table has no '{key}' row")
+    return match.group(1)
+
+
+def _bench_row(report: str, measure: str) -> list[str]:
+    for line in report.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if cells and cells[0] == measure and len(cells) >= 6:
+            return cells
+    raise ResultsError(f"{SPEED.name} has no row '{measure}' (docs/results/speed.toml names it)")
+
+
+def versions_line(runs: list[KeptRun]) -> str:
+    """The CPUs and package versions the kept runs recorded."""
+    cpus = sorted({run.cpu for run in runs})
+    versions = sorted({json.dumps(run.versions, sort_keys=True) for run in runs})
+    parts = [f"CPU: {', '.join(cpus)}"]
+    for text in versions:
+        parts.append(", ".join(f"{name} {value}" for name, value in json.loads(text).items()))
+    return "; ".join(parts) + "."
+
+
+def experiments_index(directory: Path = EXPERIMENTS) -> str:
+    """docs/experiments/README.md: one row per note, newest first."""
+    notes = []
+    for path in sorted(directory.glob("*.md")):
+        if path.name == "README.md":
+            continue
+        text = path.read_text()
+        title = re.search(r"^# (.+)$", text, re.MULTILINE)
+        date = re.search(r"\*\*Date:\*\* (\d{4}-\d{2}-\d{2})", text)
+        answer = re.search(r"\*\*Answer:\*\* (.+)$", text, re.MULTILINE)
+        if not (title and date and answer):
+            raise ResultsError(f"{path}: needs a '# title', a **Date:** and an **Answer:** line")
+        notes.append((date.group(1), path.name, title.group(1).strip(), answer.group(1).strip()))
+    notes.sort(key=lambda note: (note[0], note[1]), reverse=True)
+    lines = [
+        "# Experiment notes",
+        "",
+        "One dated note per question: question, setup, result, decision, commands. History,",
+        "negative results and the road to each preset live here, nowhere else. New note: copy",
+        "the shape of any note below; `make results` rebuilds this index from the notes' title,",
+        "**Date:** and **Answer:** lines.",
+        "",
+        "| Date | Question | Answer |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {date} | [{title}]({name}) | {answer} |" for date, name, title, answer in notes]
+    return "\n".join(lines) + "\n"
+
+
+def fill_template(template: str, runs: list[KeptRun]) -> str:
+    """The template with every `<!-- results:NAME [ARG] -->` line replaced by its block."""
+    blocks: dict[str, Callable[[str | None], str]] = {
+        "table": lambda _: results_table(runs),
+        "task": lambda env_id: task_section(env_id, runs),
+        "ablations": lambda _: ablation_table(),
+        "speed": lambda _: speed_table(),
+        "versions": lambda _: versions_line(runs),
+    }
+
+    def replace(match: re.Match) -> str:
+        name = match.group("name")
+        if name not in blocks:
+            raise ResultsError(f"{TEMPLATE.name}: unknown placeholder results:{name}")
+        return blocks[name](match.group("arg"))
+
+    return PLACEHOLDER.sub(replace, template)
+
+
+def readme_with_table(readme: str, runs: list[KeptRun]) -> str:
+    """README.md with the results table between its markers."""
+    start, end = readme.find(README_START), readme.find(README_END)
+    if start < 0 or end < start:
+        raise ResultsError(f"README.md lacks the lines {README_START} ... {README_END}")
+    table = results_table(runs)
+    return f"{readme[: start + len(README_START)]}\n{table}\n{readme[end:]}"
+
+
+def generated_texts() -> dict[Path, str]:
+    """Every text file `make results` writes, with its content."""
+    runs = load_runs()
+    return {
+        BENCHMARKS: fill_template(TEMPLATE.read_text(), runs),
+        README: readme_with_table(README.read_text(), runs),
+        EXPERIMENTS / "README.md": experiments_index(),
+    }
+
+
+def draw_curves(runs: list[KeptRun], out: Path = CURVES) -> list[Path]:
+    """One PNG per task: each seed's epoch evaluations, and its held-out result as a dot."""
+    from matplotlib.figure import Figure
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for env_id, task_runs in by_task(runs).items():
+        figure = Figure(figsize=(7, 3.6), dpi=100)
+        axes = figure.add_subplot()
+        for index, run in enumerate(task_runs):
+            color = f"C{index}"
+            axes.plot(
+                run.curve_env_steps,
+                np.asarray(run.curve_success) * 100,
+                color=color,
+                alpha=0.6,
+                linewidth=1,
+                label=f"seed {run.seed}: epoch evaluations",
+            )
+            axes.plot(
+                [run.env_steps],
+                [run.heldout_success * 100],
+                "o",
+                color=color,
+                markeredgecolor="black",
+                label=f"seed {run.seed}: last checkpoint, {run.heldout_episodes} held-out episodes",
+            )
+        axes.set_xlabel("env steps")
+        axes.set_ylabel("success (%)")
+        axes.set_ylim(-2, 102)
+        axes.grid(alpha=0.3)
+        axes.set_title(f"{env_id}, preset {task_runs[0].preset}", fontsize=10)
+        axes.legend(fontsize=7, loc="lower right")
+        figure.tight_layout()
+        path = out / f"{env_id}.png"
+        figure.savefig(path, metadata={"Software": None})
+        written.append(path)
+    return written
+
+
+def build() -> list[Path]:
+    """Write BENCHMARKS.md, README's table, the experiments index and the curves."""
+    texts = generated_texts()
+    for path, text in texts.items():
+        path.write_text(text)
+    return [*texts, *draw_curves(load_runs())]
+
+
+def stale_files() -> list[Path]:
+    """The generated text files whose committed content differs from a rebuild."""
+    return [path for path, text in generated_texts().items() if path.read_text() != text]
+
+
+def collect(run_dir: Path, name: str, alone: bool, command: str | None) -> Path:
+    """Keep a finished run's data in docs/results/runs/NAME/, evaluating its last checkpoint
+    on the held-out episodes unless RUN/heldout.json already holds that evaluation."""
+    config = json.loads((run_dir / "config.json").read_text())
+    latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())
+    meta_path = run_dir / "checkpoints" / latest["checkpoint"] / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    heldout_path = run_dir / "heldout.json"
+    if heldout_path.exists():
+        heldout = json.loads(heldout_path.read_text())
+    else:
+        output = subprocess.run(
+            [str(Path(sys.executable).with_name("td3her")), "evaluate", str(run_dir), "--latest"]
+            + ["--seed", str(HELDOUT_SEED), "--episodes", str(HELDOUT_EPISODES)]
+            + ["--num-envs", "2", "--json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        heldout = json.loads(output)
+    heldout.setdefault("seed", HELDOUT_SEED)  # evaluate's JSON before it named its seed
+    if heldout["episodes"] != HELDOUT_EPISODES or heldout["seed"] != HELDOUT_SEED:
+        raise ResultsError(f"{heldout_path} is not the held-out evaluation")
+    if Path(heldout["checkpoint"]).name != latest["checkpoint"]:
+        raise ResultsError(f"{heldout_path} evaluated {heldout['checkpoint']}, not the latest")
+    heldout["checkpoint"] = latest["checkpoint"]  # relative: the run directory is not kept
+    seed = config["seed"]
+    target = RUNS / name
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run_dir / "config.json", target / "config.json")
+    shutil.copyfile(run_dir / "metrics.jsonl", target / "metrics.jsonl")
+    (target / "heldout.json").write_text(json.dumps(heldout, indent=2, sort_keys=True) + "\n")
+    info = {
+        "command": command or f"td3her train --env {config['env_id']} --seed {seed}",
+        "alone": alone,
+        "machine": meta.get("machine", {}),
+        "versions": meta.get("versions", {}),
+        "last_checkpoint": latest["checkpoint"],
+    }
+    (target / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.results", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command")
+    keep = commands.add_parser("collect", help="keep a finished run's data in docs/results/runs/")
+    keep.add_argument("run", type=Path)
+    keep.add_argument("--name", required=True)
+    keep.add_argument("--command", dest="train_command", help="the train command (default: preset's)")
+    machine = keep.add_mutually_exclusive_group(required=True)
+    machine.add_argument("--alone", action="store_true", help="nothing else ran on the machine")
+    machine.add_argument("--shared", action="store_true", help="other work shared the cores")
+    parser.add_argument("--check", action="store_true", help="fail if a rebuild would differ")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "collect":
+            print(collect(args.run, args.name, args.alone, args.train_command))
+            return 0
+        if args.check:
+            stale = stale_files()
+            if stale:
+                names = ", ".join(str(path.relative_to(ROOT)) for path in stale)
+                print(f"stale: {names}; run `make results`", file=sys.stderr)
+                return 1
+            return 0
+        for path in build():
+            print(f"wrote {path.relative_to(ROOT)}")
+        return 0
+    except ResultsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
