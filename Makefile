@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.install-stamp
 ARGS   ?=
 
-.PHONY: install train test test-fast bench readme lint clean
+.PHONY: install train test test-fast bench results docs readme lint clean
 
 install: $(STAMP)
 
@@ -25,15 +25,21 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
-readme: install  # rerun the README's sample commands and write their outputs into it
+readme: install  # rerun docs/usage.md's sample commands and write their outputs into it
 	$(BIN)/python -m tests.readme_samples
 
 bench: install
 	$(BIN)/python -m bench --out docs/results/speed.md $(ARGS)
 
+results: install  # BENCHMARKS.md, its curves, README's results table, docs/experiments/README.md
+	$(BIN)/python -m tools.results
+
+docs: install  # docs/cli.md and docs/presets.md, generated from the app and presets.toml
+	$(BIN)/python -m tools.reference
+
 lint: install
-	$(BIN)/ruff check td3her_cli tests bench
-	$(BIN)/ruff format --check td3her_cli tests bench
+	$(BIN)/ruff check td3her_cli tests bench tools
+	$(BIN)/ruff format --check td3her_cli tests bench tools
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

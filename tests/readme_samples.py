@@ -1,6 +1,6 @@
-"""The README's sample outputs: each ```text block that starts with `$ td3her ...` shows what
-that command printed. `python -m tests.readme_samples` runs them all again and rewrites the
-blocks (`make readme`); tests/test_readme_samples.py checks their shape against the code.
+"""The sample outputs of docs/usage.md: each ```text block that starts with `$ td3her ...`
+shows what that command printed. `python -m tests.readme_samples` runs them all again and
+rewrites the blocks (`make readme`); tests/test_readme_samples.py checks their shape.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-SAMPLE_DIR = "/tmp/ck"  # where the README's sample run lives
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "usage.md"  # where the samples live
+SAMPLE_DIR = "/tmp/ck"  # where the guide's sample run lives
 BLOCK = re.compile(r"```text\n(\$ td3her [^\n]*)\n(.*?)```", re.DOTALL)
 NUMBER = re.compile(  # a number (with % or seconds), or "-"/nan where there is none
     r"(?<![\w.])-?\d+(?:[.,]\d+)*(?:e-?\d+)?(?:%|s)?(?!\w)|(?<!\w)(?:nan|-)(?!\w)"
@@ -25,11 +25,11 @@ RULES = re.compile(r"([━─═]+)")
 
 @dataclass(frozen=True)
 class Sample:
-    """One documented command and the output the README shows for it."""
+    """One documented command and the output the guide shows for it."""
 
     command: str  # without the leading "$ "
     output: str
-    span: tuple[int, int]  # of the output inside README.md
+    span: tuple[int, int]  # of the output inside docs/usage.md
 
     @property
     def args(self) -> list[str]:
@@ -38,8 +38,8 @@ class Sample:
 
 
 def samples(text: str | None = None) -> list[Sample]:
-    """Every sample block of the README, in order."""
-    text = README.read_text() if text is None else text
+    """Every sample block of the guide, in order."""
+    text = GUIDE.read_text() if text is None else text
     return [
         Sample(match.group(1)[2:], match.group(2), match.span(2)) for match in BLOCK.finditer(text)
     ]
@@ -58,9 +58,9 @@ def skeleton(output: str) -> list[str]:
 
 
 def regenerate() -> None:
-    """Run every sample command from a fresh SAMPLE_DIR and write their outputs into README."""
+    """Run every sample command from a fresh SAMPLE_DIR and write their outputs into the guide."""
     shutil.rmtree(SAMPLE_DIR, ignore_errors=True)
-    text = README.read_text()
+    text = GUIDE.read_text()
     outputs = []
     for sample in samples(text):
         result = subprocess.run(
@@ -76,7 +76,7 @@ def regenerate() -> None:
     for sample, output in reversed(list(zip(samples(text), outputs))):  # keeps spans valid
         start, end = sample.span
         text = text[:start] + output + text[end:]
-    README.write_text(text)
+    GUIDE.write_text(text)
 
 
 if __name__ == "__main__":

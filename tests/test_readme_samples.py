@@ -1,4 +1,4 @@
-"""The README's sample outputs match what the current code prints (in shape: numbers vary)."""
+"""docs/usage.md's sample outputs match what the current code prints (in shape: numbers vary)."""
 
 from .readme_samples import SAMPLE_DIR, samples, skeleton
 
@@ -8,7 +8,7 @@ SKIPPED = ("td3her render",)  # rendering 50-step episodes takes seconds; its li
 def test_the_readme_has_the_documented_samples():
     commands = [" ".join(sample.command.split()[:2]) for sample in samples()]
     for expected in ("td3her train", "td3her evaluate", "td3her render"):
-        assert expected in commands, f"README lost its `{expected}` sample"
+        assert expected in commands, f"docs/usage.md lost its `{expected}` sample"
 
 
 def test_skeleton_masks_numbers_and_table_widths():
@@ -29,7 +29,7 @@ def test_readme_samples_match_the_current_output(tmp_path, run_cli):
         assert code == 0, err
         actual = skeleton(out.replace(out_dir, SAMPLE_DIR))
         assert actual == skeleton(sample.output), (
-            f"README's output of `{sample.command}` is stale: run `make readme`"
+            f"docs/usage.md's output of `{sample.command}` is stale: run `make readme`"
         )
         checked += 1
     assert checked >= 2

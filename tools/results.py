@@ -22,12 +22,17 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results"
@@ -149,12 +154,14 @@ def mean_interval(successes: list[float]) -> tuple[float, float, float]:
     from rliable import library as rly
 
     scores = {"runs": np.asarray(successes, dtype=float).reshape(-1, 1)}  # [seeds, 1 task]
-    point, interval = rly.get_interval_estimates(
-        scores,
-        lambda x: np.array([np.mean(x)]),
-        reps=BOOTSTRAP_REPS,
-        random_state=np.random.RandomState(BOOTSTRAP_SEED),
-    )
+    with warnings.catch_warnings():  # arch deprecates the RandomState that rliable hands it
+        warnings.simplefilter("ignore", FutureWarning)
+        point, interval = rly.get_interval_estimates(
+            scores,
+            lambda x: np.array([np.mean(x)]),
+            reps=BOOTSTRAP_REPS,
+            random_state=np.random.RandomState(BOOTSTRAP_SEED),
+        )
     return float(point["runs"][0]), float(interval["runs"][0, 0]), float(interval["runs"][1, 0])
 
 
@@ -216,7 +223,7 @@ def task_section(env_id: str, runs: list[KeptRun]) -> str:
 
 
 def ablation_table(path: Path = ABLATIONS) -> str:
-    """Levers tried, their effect and the note that holds the numbers (docs/results/ablations.toml)."""
+    """Levers tried, their effect and the note with the numbers (docs/results/ablations.toml)."""
     rows = tomllib.loads(path.read_text())["ablation"]
     lines = ["| Lever | Task | Effect | Note |", "|---|---|---|---|"]
     for row in rows:
@@ -229,7 +236,7 @@ def ablation_table(path: Path = ABLATIONS) -> str:
 
 
 def speed_table(path: Path = SPEED) -> str:
-    """The rows of `make bench`'s report (docs/results/speed.md) that docs/results/speed.toml names."""
+    """The rows of `make bench`'s report (docs/results/speed.md) named in speed.toml."""
     wanted = tomllib.loads(path.with_suffix(".toml").read_text())["row"]
     report = path.read_text()
     date, cpu = _machine_value(report, "Date"), _machine_value(report, "CPU")
@@ -438,12 +445,16 @@ def collect(run_dir: Path, name: str, alone: bool, command: str | None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.results", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.results", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command")
     keep = commands.add_parser("collect", help="keep a finished run's data in docs/results/runs/")
     keep.add_argument("run", type=Path)
     keep.add_argument("--name", required=True)
-    keep.add_argument("--command", dest="train_command", help="the train command (default: preset's)")
+    keep.add_argument(
+        "--command", dest="train_command", help="the train command (default: preset's)"
+    )
     machine = keep.add_mutually_exclusive_group(required=True)
     machine.add_argument("--alone", action="store_true", help="nothing else ran on the machine")
     machine.add_argument("--shared", action="store_true", help="other work shared the cores")

@@ -1,0 +1,110 @@
+"""`make results`: BENCHMARKS.md, README's table and the experiments index rebuild from the
+data kept in docs/results/, and the committed files are what a rebuild writes."""
+
+import json
+
+import pytest
+
+from tools import results
+
+
+def keep_run(directory, env_id="PandaPush-v3", seed=0, successes=291, episodes=300, heldout=None):
+    """A kept run as `tools.results collect` writes it, with two epochs."""
+    directory.mkdir(parents=True)
+    config = {"env_id": env_id, "seed": seed, "epochs": 66, "extra": {"preset": "push"}}
+    (directory / "config.json").write_text(json.dumps(config))
+    rows = [
+        {"kind": "cycle", "epoch": 1, "env_steps": 100},
+        {"kind": "epoch", "epoch": 1, "env_steps": 3000, "success_rate": 0.1, "wall_time": 60.0},
+        {"kind": "epoch", "epoch": 2, "env_steps": 6100, "success_rate": 0.9, "wall_time": 126.0}
+        | {"stop_check_success": 0.97},
+    ]
+    (directory / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    evaluation = {"seed": 1000, "episodes": episodes, "success_rate": successes / episodes}
+    (directory / "heldout.json").write_text(json.dumps(evaluation | (heldout or {})))
+    info = {"command": f"td3her train --env {env_id} --seed {seed}", "alone": seed != 1}
+    (directory / "run.json").write_text(json.dumps(info | {"machine": {"cpu": "Xeon"}}))
+    return directory
+
+
+def test_a_kept_run_reads_as_its_last_epoch_and_held_out_evaluation(tmp_path):
+    run = results.load_run(keep_run(tmp_path / "push-s0"))
+    assert (run.env_steps, run.epochs_run, run.loop_minutes) == (6100, 2, 2.1)
+    assert run.stopped_itself and run.alone
+    assert (run.heldout_successes, run.heldout_success) == (291, 0.97)
+    assert run.curve_env_steps == (3000, 6100)
+
+
+@pytest.mark.parametrize("seed, episodes", [(0, 300), (1000, 100)])
+def test_an_evaluation_off_the_held_out_protocol_is_refused(tmp_path, seed, episodes):
+    directory = keep_run(
+        tmp_path / "s0", successes=episodes, heldout={"seed": seed, "episodes": episodes}
+    )
+    with pytest.raises(results.ResultsError, match="not the held-out protocol"):
+        results.load_run(directory)
+
+
+def test_the_table_has_one_row_per_task_with_every_seed_and_a_bootstrap_interval(tmp_path):
+    for seed, successes in enumerate((291, 285, 300)):
+        keep_run(tmp_path / f"push-s{seed}", seed=seed, successes=successes)
+    keep_run(tmp_path / "reach-s0", env_id="PandaReach-v3", successes=300)
+    runs = results.load_runs(tmp_path)
+    table = results.results_table(runs).splitlines()
+    assert len(table) == 4  # header, rule, Reach (task order), Push
+    assert table[2].startswith("| PandaReach-v3 ")
+    push = table[3]
+    assert "97.0 %, 95.0 %, 100.0 %" in push
+    assert "2.1 (alone), 2.1 (shared), 2.1 (alone)" in push
+    mean, low, high = results.mean_interval([0.97, 0.95, 1.0])
+    assert mean == pytest.approx(0.9733, abs=1e-4)
+    assert 0.95 - 1e-9 <= low < mean < high <= 1.0 + 1e-9
+    assert f"**97.3 %** [{100 * low:.1f}, {100 * high:.1f}]" in push
+    assert results.mean_interval([0.97, 0.95, 1.0]) == (mean, low, high)  # seeded
+
+
+def test_a_task_section_gives_the_command_each_seed_and_the_curve(tmp_path):
+    runs = [results.load_run(keep_run(tmp_path / "push-s0"))]
+    section = results.task_section("PandaPush-v3", runs)
+    assert "td3her train --env PandaPush-v3 --seed 0" in section
+    assert "| 0 | 2 (66) | yes | 6,100 | 2.1 (alone) | 291/300 | 97.0 % |" in section
+    assert "docs/results/curves/PandaPush-v3.png" in section
+    with pytest.raises(results.ResultsError, match="no kept run trained it"):
+        results.task_section("PandaSlide-v3", runs)
+
+
+def test_the_template_placeholders_are_filled_and_unknown_ones_refused(tmp_path):
+    runs = [results.load_run(keep_run(tmp_path / "push-s0"))]
+    filled = results.fill_template("# B\n<!-- results:task PandaPush-v3 -->\ntext\n", runs)
+    assert filled.startswith("# B\n```bash\n") and filled.endswith("\ntext\n")
+    with pytest.raises(results.ResultsError, match="unknown placeholder"):
+        results.fill_template("<!-- results:nonsense -->\n", runs)
+
+
+def test_the_experiments_index_lists_each_note_newest_first(tmp_path):
+    note = "# {}\n\n- **Date:** {} · **Issue:** 11\n- **Answer:** {}\n\n## Question\n"
+    (tmp_path / "2026-11-20-a.md").write_text(note.format("Old?", "2026-11-20", "no"))
+    (tmp_path / "2026-11-27-b.md").write_text(note.format("New?", "2026-11-27", "yes, 97 %"))
+    index = results.experiments_index(tmp_path)
+    rows = [line for line in index.splitlines() if line.startswith("| 2026")]
+    assert rows == [
+        "| 2026-11-27 | [New?](2026-11-27-b.md) | yes, 97 % |",
+        "| 2026-11-20 | [Old?](2026-11-20-a.md) | no |",
+    ]
+    (tmp_path / "2026-11-28-c.md").write_text("# No answer line\n")
+    with pytest.raises(results.ResultsError, match="Answer"):
+        results.experiments_index(tmp_path)
+
+
+def test_the_readme_table_goes_between_its_markers(tmp_path):
+    runs = [results.load_run(keep_run(tmp_path / "push-s0"))]
+    readme = f"intro\n{results.README_START}\nold table\n{results.README_END}\nrest\n"
+    written = results.readme_with_table(readme, runs)
+    assert "old table" not in written and "| PandaPush-v3 |" in written
+    assert written.startswith("intro\n") and written.endswith(f"{results.README_END}\nrest\n")
+    with pytest.raises(results.ResultsError, match="lacks"):
+        results.readme_with_table("no markers", runs)
+
+
+def test_committed_benchmarks_readme_and_index_are_what_make_results_writes():
+    stale = [str(path.relative_to(results.ROOT)) for path in results.stale_files()]
+    assert stale == [], f"stale: {', '.join(stale)}; run `make results`"

@@ -1,0 +1,1 @@
+"""Maintainer tools for td3her's repository (not installed with the package)."""
