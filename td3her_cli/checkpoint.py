@@ -12,6 +12,7 @@ Layout of one checkpoint (see README, "Checkpoints"):
                        normaliser statistics, --keep and a SHA-256 of every file above;
                        written last
     RUN/checkpoints/latest.json, best.json: {"checkpoint": "epoch_003", ...}
+                   (best.json adds the selection score it was picked by: best.py)
 
 Every checkpoint is written into a hidden temporary sibling, fsynced, then renamed into place;
 the pointers move (atomic os.replace) only after that, so a crash at any moment leaves the
@@ -264,6 +265,11 @@ def _pointer_meta(root: Path, name: str) -> dict | None:
     pointer = _read_pointer(root, name)
     valid = isinstance(pointer, dict) and isinstance(pointer.get("checkpoint"), str)
     return pointer if valid and CHECKPOINT_NAME.fullmatch(pointer["checkpoint"]) else None
+
+
+def read_best(run_dir: Path) -> dict | None:
+    """RUN/checkpoints/best.json's record, or None if there is none (or it is not whole)."""
+    return _pointer_meta(Path(run_dir) / CHECKPOINTS_DIR, "best")
 
 
 def _read_pointer(root: Path, name: str):

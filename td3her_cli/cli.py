@@ -17,6 +17,7 @@ from td3her_cli.config import TrainConfig, parse_hidden
 from td3her_cli.display import make_console
 from td3her_cli.errors import Interrupted, NoCheckpointError, Td3HerError, UsageError
 from td3her_cli.metrics import METRICS_FILE, write_atomically
+from td3her_cli.rollout import HELD_OUT_EPISODES, HELD_OUT_SEED, evaluation_seeds
 from td3her_cli.rundir import (
     CONFIG_FILE,
     PLOT_FILES,
@@ -27,6 +28,7 @@ from td3her_cli.rundir import (
     remove_run_files,
     run_lock,
 )
+from td3her_cli.sweep import HELD_OUT_EPISODES as SWEEP_HELD_OUT_EPISODES
 
 try:  # Typer >= 0.22 vendors click
     from typer._click.exceptions import ClickException
@@ -43,7 +45,6 @@ app = typer.Typer(
 stderr = make_console(stderr=True)
 DEFAULTS = TrainConfig()
 DEBUG = {"on": False}
-EVALUATE_STREAM = 2  # episode seeds of `td3her evaluate`, apart from training's streams
 
 ENV, LOOP, TD3, HER, EXPLORE, OUTPUT = (
     "Environment",
@@ -390,6 +391,9 @@ def train(
     console.print(f"run directory: {result.run_dir}  ({result.wall_time:.0f}s training)")
     if result.last_checkpoint is not None:
         console.print(f"last checkpoint: {result.last_checkpoint}")
+    best_line, held_out_line = best_and_held_out_lines(result.run_dir)
+    if best_line is not None:
+        console.print(best_line, soft_wrap=True, highlight=False, markup=False)
     if result.solved_epoch is not None:
         check = result.solved_check
         confirmed = (
@@ -405,12 +409,13 @@ def train(
             highlight=False,
         )
         console.print(
-            "the episodes that stopped the run chose this checkpoint, so fresh ones tend to score "
-            "a little lower; "
-            f"measure it on them: td3her evaluate {result.run_dir} --latest --episodes 100",
+            "the episodes that stopped the run chose its last checkpoint, so held-out ones tend "
+            "to score a little lower",
             soft_wrap=True,
             highlight=False,
         )
+    if result.last_checkpoint is not None and not result.interrupted:
+        console.print(held_out_line, soft_wrap=True, highlight=False, markup=False)
     if stop.signal_number is not None and result.interrupted:  # a finished run exits 0
         stderr.print(
             f"stopped by signal {stop.signal_number} after saving {result.last_checkpoint}; "
@@ -419,6 +424,22 @@ def train(
             highlight=False,
         )
         raise typer.Exit(128 + stop.signal_number)
+
+
+def best_and_held_out_lines(run_dir: Path) -> tuple[str | None, str]:
+    """The train summary's line on best.json (its selection score, labelled as such; None
+    without a best.json) and the line giving the held-out test that measures the run."""
+    from td3her_cli.best import selection_line
+    from td3her_cli.checkpoint import read_best
+
+    best = read_best(run_dir)
+    command = (
+        f"td3her evaluate {run_dir} --latest --seed {HELD_OUT_SEED} --episodes {HELD_OUT_EPISODES}"
+    )
+    return (
+        selection_line(best) if best is not None else None,
+        f"held-out test of the last checkpoint (drop --latest for best): {command}",
+    )
 
 
 def _run_training(config, run_dir, console, stop, resume, keep, save_buffer, tensorboard, threads):
@@ -559,7 +580,7 @@ def evaluate(
             result = run_evaluation(deterministic_episodes(gym_env, spec, policy, seeds))
     source = {"checkpoint": str(info.path)} | ({"onnx": str(onnx)} if onnx is not None else {})
     if as_json:
-        typer.echo(json.dumps({**source, "env_id": spec.env_id, **result.to_dict()}))
+        typer.echo(json.dumps({**source, "env_id": spec.env_id, "seed": seed, **result.to_dict()}))
     else:
         title = f"{spec.env_id}: {onnx if onnx is not None else info.path}"
         make_console().print(evaluation_table(result, title))
@@ -614,13 +635,6 @@ def policy_loader(info, spec, onnx: Path | None):
 def env_modules_for(info, extra: list[str] | None) -> tuple[str, ...]:
     """The env modules a checkpoint's run imported, then the --env-module ones given now."""
     return tuple(info.meta.get("config", {}).get("env_modules", [])) + tuple(extra or ())
-
-
-def evaluation_seeds(seed: int, episodes: int) -> list[int]:
-    """Episode seeds of `evaluate` and `render`: their own stream, apart from training's."""
-    from td3her_cli.envs import episode_seed
-
-    return [episode_seed(seed, EVALUATE_STREAM, i) for i in range(episodes)]
 
 
 class StopFlag:
@@ -1030,6 +1044,14 @@ def sweep(
         bool, typer.Option(help="Save each trial's replay buffer in its newest checkpoint.")
     ] = True,
     tensorboard: Annotated[bool, typer.Option(help="Write TensorBoard scalars per trial.")] = True,
+    held_out_episodes: Annotated[
+        int,
+        typer.Option(
+            help="Held-out episodes each finished trial's last checkpoint is evaluated on "
+            f"(evaluate's seeds from {HELD_OUT_SEED}); the report's final success.",
+            min=1,
+        ),
+    ] = SWEEP_HELD_OUT_EPISODES,
 ) -> None:
     """Train every (setting, seed) pair of a grid with Ray; re-running skips finished trials."""
     from rich.markup import escape
@@ -1041,6 +1063,7 @@ def sweep(
         RESUME,
         SKIPPED,
         default_sweep_dir,
+        held_out_record,
         parse_grid,
         parse_overrides,
         plan_sweep,
@@ -1048,8 +1071,10 @@ def sweep(
         require_ray,
         run_sweep,
     )
+    from td3her_cli.sweep_report import require_rliable
 
     require_ray()  # before anything is checked or written
+    require_rliable()  # the report at the end needs it
     name, _ = choose_preset(preset, env)
     given = {"env_id": env, "env_modules": tuple(env_module) if env_module else None}
     values = {**preset_values(name), **{k: v for k, v in given.items() if v is not None}}
@@ -1076,11 +1101,18 @@ def sweep(
     def on_start(statuses: dict, cpus: float) -> None:
         states = [status.state for status in statuses.values()]
         finished, resume = states.count(FINISHED), states.count(RESUME)
+        unevaluated = sum(
+            statuses[t.name].state == FINISHED and held_out_record(t.run_dir) is None
+            for t in plan.trials
+        )
+        to_evaluate = (
+            f", {unevaluated} of them to evaluate on held-out episodes" if unevaluated else ""
+        )
         console.print(
             f"[bold]td3her sweep[/] {base.env_id}: {len(plan.settings)} settings x "
-            f"{len(plan.seeds)} seeds = {total} trials ({finished} finished before, {resume} to "
-            f"resume, {total - finished - resume} to start) on Ray with {cpus:g} CPUs, "
-            f"{cpus_per_trial:g} per trial -> {plan.sweep_dir}",
+            f"{len(plan.seeds)} seeds = {total} trials ({finished} finished before{to_evaluate}, "
+            f"{resume} to resume, {total - finished - resume} to start) on Ray with {cpus:g} "
+            f"CPUs, {cpus_per_trial:g} per trial -> {plan.sweep_dir}",
             soft_wrap=True,
         )
 
@@ -1092,12 +1124,15 @@ def sweep(
         elif outcome.status == DONE:
             resumed = (
                 f" (resumed from epoch {outcome.resumed_from_epoch})"
-                if outcome.resumed_from_epoch is not None
+                if outcome.resumed_from_epoch is not None and not outcome.evaluated_only
                 else ""
             )
+            what = "evaluated" if outcome.evaluated_only else "finished"
+            episodes = outcome.held_out_episodes
             console.print(
-                f"{prefix} finished in {outcome.seconds:.0f}s{resumed}, final success "
-                f"{_percent(outcome.final_success_rate)}",
+                f"{prefix} {what} in {outcome.seconds:.0f}s{resumed}, final success "
+                f"{_percent(outcome.final_success_rate)}"
+                + (f" on {episodes} held-out episodes" if episodes else ""),
                 highlight=False,
             )
         else:
@@ -1118,6 +1153,7 @@ def sweep(
             tensorboard=tensorboard,
             on_start=on_start,
             on_trial_end=on_trial_end,
+            held_out_episodes=held_out_episodes,
         )
     except KeyboardInterrupt:
         console.print(
@@ -1145,6 +1181,15 @@ def sweep_report(
     print_sweep_report(sweep_dir, out, width, height)
 
 
+def no_held_out_warning(names: list[str]) -> str:
+    """One line on finished trials that have no held-out evaluation (`names`, at least one)."""
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (
+        f"{len(names)} finished trial(s) have no held-out evaluation ({shown}), so their final "
+        "success is not reported; re-run the sweep's `td3her sweep` command to evaluate them"
+    )
+
+
 def print_sweep_report(sweep_dir: Path, out: Path | None, width: int, height: int) -> None:
     """Build a sweep's report (figures, report.json) and print its tables."""
     from td3her_cli.sweep_report import CORRUPT, build_report, overview_table, setting_table
@@ -1153,9 +1198,11 @@ def print_sweep_report(sweep_dir: Path, out: Path | None, width: int, height: in
         check_output_path(out / "report.json")
     report = build_report(sweep_dir, out, width_px=width, height_px=height)
     corrupt = [t for s in report.settings for t in s.trials if t.state == CORRUPT]
+    unevaluated = [name for s in report.settings for name in s.without_held_out]
     for warning in [
         *report.warnings,
         *(f"trial {t.name} is left out of the report: {t.error}" for t in corrupt),
+        *([no_held_out_warning(unevaluated)] if unevaluated else []),
     ]:
         warn(warning)
     console = make_console()
@@ -1163,14 +1210,15 @@ def print_sweep_report(sweep_dir: Path, out: Path | None, width: int, height: in
         console.print(setting_table(setting, best=setting.name == report.best))
     console.print(overview_table(report))
     if report.best is None:
-        console.print("best setting: none yet (no trial has finished)")
+        console.print("best setting: none yet (no finished trial with a held-out evaluation)")
     else:
         best = next(s for s in report.settings if s.name == report.best)
-        final = best.final_success
+        final, iqm = best.final_success, best.final_iqm
         console.print(
-            f"best setting: [bold]{report.best}[/] (final success {_percent(final.mean[0])}, "
-            f"95% interval {_percent(final.low[0])} - {_percent(final.high[0])}, "
-            f"{best.finished} seeds)",
+            f"best setting: [bold]{report.best}[/] (final success on held-out episodes "
+            f"{_percent(final.mean[0])}, 95% interval {_percent(final.low[0])} - "
+            f"{_percent(final.high[0])}; IQM {_percent(iqm.mean[0])}; "
+            f"{int(final.count[0])} seeds)",
             highlight=False,
             soft_wrap=True,
         )

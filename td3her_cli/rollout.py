@@ -8,12 +8,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from td3her_cli.envs import EnvSpec, split_observation
+from td3her_cli.envs import EnvSpec, episode_seed, split_observation
 from td3her_cli.grasp import grasp_object
 from td3her_cli.replay import Episode
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]  # ([N, obs], [N, goal]) -> [N, act]
 Noise = Callable[[], np.ndarray]
+EVALUATE_STREAM = 2  # episode seeds of `td3her evaluate`, apart from training's streams
+# `td3her evaluate --seed` values from here up are the held-out test stream: nothing is tuned,
+# stopped or selected on them (`td3her evaluate RUN --latest --seed 1000 --episodes 300`).
+HELD_OUT_SEED = 1000
+HELD_OUT_EPISODES = 300  # the held-out test's episodes in the results' protocol
 
 
 class EvaluationStopped(Exception):
@@ -184,6 +189,12 @@ def success_and_return(episodes: Sequence[Episode]) -> tuple[float, float]:
     successes = sum(episode.success for episode in episodes)
     returns = math.fsum(float(episode.reward.sum()) for episode in episodes)
     return successes / len(episodes), returns / len(episodes)
+
+
+def evaluation_seeds(seed: int, episodes: int) -> list[int]:
+    """Episode seeds of `evaluate` and `render` (and sweeps' held-out evaluations, from
+    HELD_OUT_SEED): their own stream, apart from training's."""
+    return [episode_seed(seed, EVALUATE_STREAM, i) for i in range(episodes)]
 
 
 def deterministic_episodes(

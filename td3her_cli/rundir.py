@@ -32,6 +32,7 @@ RUN_FILES = (
     "metrics.jsonl",
     "metrics.jsonl.tmp",
     "error.txt",
+    "held_out.json",  # a sweep trial's held-out evaluation (sweep.HELD_OUT_FILE)
     LOCK_FILE,
 )
 RUN_FOLDERS = ("checkpoints", "tb", "plots")

@@ -6,6 +6,7 @@ setting with one seed, trained by `training.train` in its own run directory:
     SWEEP/sweep.json                          the plan: base config, grid, seeds, trials
     SWEEP/critic_lr=0.0005,tau=0.05/seed0/    a `td3her train` run directory
                                               (+ error.txt with the traceback if it crashed)
+        held_out.json                         its last checkpoint on held-out episodes
     SWEEP/report/                             `td3her sweep-report`: report.json, one PNG per metric
 
 **Why plain Ray tasks, not Ray Tune.** A trial is exactly one call of `training.train`, which
@@ -21,6 +22,13 @@ story and `sweep-report` needs nothing but the directory. A task with
 onto a cluster's nodes. `max_calls=1` gives each trial a fresh worker process, so TF thread
 pools, PyBullet clients and memory never carry over from one trial to the next.
 
+**A trial's result is its last checkpoint on held-out episodes.** Once trained, a trial
+evaluates its last checkpoint on `--held-out-episodes` episodes of the held-out stream (what
+`td3her evaluate RUN --latest --seed 1000 --episodes N` runs) and writes held_out.json;
+`sweep-report` reports that, never an epoch evaluation (for a run that stopped itself, the
+one that passed the gate: chosen on its own episodes). A finished trial without it (a sweep
+from before, or one stopped during that evaluation) is evaluated when the sweep is re-run.
+
 Ray is an optional dependency (`pip install 'td3her[sweep]'`); it is imported only by
 `require_ray` and `run_sweep`, so planning, status and reports work without it.
 """
@@ -34,6 +42,7 @@ import hashlib
 import itertools
 import json
 import logging
+import math
 import re
 import time
 import traceback
@@ -51,6 +60,8 @@ from td3her_cli.rundir import remove_run_files, run_lock
 
 SWEEP_FILE = "sweep.json"
 ERROR_FILE = "error.txt"
+HELD_OUT_FILE = "held_out.json"
+HELD_OUT_EPISODES = 100  # a trial's held-out evaluation (the sweep's --held-out-episodes)
 FORMAT_VERSION = 1
 BASE_SETTING = "base"  # the one setting of a sweep without a grid
 INSTALL_HINT = "td3her sweep needs Ray: pip install 'td3her[sweep]'"
@@ -397,11 +408,16 @@ class TrialOutcome:
     setting: str
     seed: int
     status: str
-    """finished (trained to the end now), skipped (finished before) or failed."""
+    """finished (trained to the end, or only evaluated, now), skipped (finished before) or
+    failed."""
     resumed_from_epoch: int | None = None
     """The checkpoint's epoch when the trial continued an earlier run, else None."""
     seconds: float = 0.0
     final_success_rate: float | None = None
+    """The last checkpoint's success on the held-out episodes (held_out.json)."""
+    held_out_episodes: int | None = None
+    evaluated_only: bool = False
+    """Finished training before; only its held-out evaluation ran now."""
     error: str | None = None
     """One line: the exception (details in RUN/error.txt)."""
 
@@ -412,9 +428,12 @@ def run_trial(
     save_buffer: bool = True,
     tensorboard: bool = True,
     threads: int | None = None,
+    held_out_episodes: int = HELD_OUT_EPISODES,
 ) -> TrialOutcome:
-    """Train one trial to config.epochs: start it, continue it from its latest checkpoint, or
-    skip it if it is finished. Any exception becomes a failed outcome (and RUN/error.txt).
+    """Train one trial to config.epochs (start it, or continue it from its latest
+    checkpoint), then evaluate its last checkpoint on held-out episodes (held_out.json). A
+    finished trial is skipped, or only evaluated if it has no held_out.json for that
+    checkpoint. Any exception becomes a failed outcome (and RUN/error.txt).
 
     This is the Ray task body, and plain Python too (tests call it in-process).
 
@@ -422,6 +441,7 @@ def run_trial(
         trial: The trial.
         keep, save_buffer, tensorboard: As for `training.train`.
         threads: Cap TensorFlow's thread pools at this many threads (a fresh process only).
+        held_out_episodes: Episodes of the held-out evaluation.
     """
     start = time.perf_counter()
 
@@ -432,9 +452,10 @@ def run_trial(
         )
 
     status = trial_status(trial)
-    if status.state == FINISHED:
+    if status.state == FINISHED and held_out_record(trial.run_dir) is not None:
         return outcome(SKIPPED)
     error_path = trial.run_dir / ERROR_FILE
+    held_out = None
     try:
         if status.state == BROKEN:
             raise CheckpointError(status.detail)
@@ -443,27 +464,98 @@ def run_trial(
             if status.state == NEW:  # e.g. crashed in its first epoch: start clean
                 remove_run_files(trial.run_dir)
             error_path.unlink(missing_ok=True)
+            (trial.run_dir / HELD_OUT_FILE).unlink(missing_ok=True)  # of an earlier checkpoint
             from td3her_cli.quiet import import_tensorflow
 
             import_tensorflow(threads)
-            from td3her_cli.training import train
+            if status.state != FINISHED:
+                from td3her_cli.training import train
 
-            result = train(
-                trial.config,
-                trial.run_dir,
-                resume=status.state == RESUME,
-                keep=keep,
-                save_buffer=save_buffer,
-                tensorboard=tensorboard,
-            )
+                train(
+                    trial.config,
+                    trial.run_dir,
+                    resume=status.state == RESUME,
+                    keep=keep,
+                    save_buffer=save_buffer,
+                    tensorboard=tensorboard,
+                )
+            if trial_status(trial).state == FINISHED:
+                held_out = evaluate_held_out(trial, held_out_episodes)
     except Exception as exc:  # noqa: BLE001 - a crashing trial is reported; the others go on
         with contextlib.suppress(OSError):
             trial.run_dir.mkdir(parents=True, exist_ok=True)
             write_atomically(error_path, traceback.format_exc())
         return outcome(FAILED, error=one_line(exc))
-    final = result.epochs[-1].evaluation.success_rate if result.epochs else None
-    resumed = status.epoch if status.state == RESUME else None
-    return outcome(DONE, resumed_from_epoch=resumed, final_success_rate=final)
+    resumed = status.epoch if status.state in (RESUME, FINISHED) else None
+    return outcome(
+        DONE,
+        resumed_from_epoch=resumed,
+        final_success_rate=held_out["success_rate"] if held_out else None,
+        held_out_episodes=held_out["episodes"] if held_out else None,
+        evaluated_only=status.state == FINISHED,
+    )
+
+
+def evaluate_held_out(trial: Trial, episodes: int = HELD_OUT_EPISODES) -> dict:
+    """Evaluate the trial's latest checkpoint on `episodes` held-out episodes, the ones
+    `td3her evaluate RUN --latest --seed 1000 --episodes N` runs, and write RUN/held_out.json
+    (atomically); returns its record. Needs TensorFlow imported (import_tensorflow)."""
+    from td3her_cli.checkpoint import check_spaces, load_policy, resolve_checkpoint
+    from td3her_cli.envs import describe_env, import_env_modules, make_env
+    from td3her_cli.rollout import (
+        HELD_OUT_SEED,
+        deterministic_episodes,
+        evaluate,
+        evaluation_seeds,
+    )
+
+    info = resolve_checkpoint(trial.run_dir, latest=True)
+    env_id = info.meta["env_id"]
+    import_env_modules(trial.config.env_modules)
+    env = make_env(env_id)
+    try:
+        spec = describe_env(env, env_id, HELD_OUT_SEED)
+        check_spaces(info, spec)
+        seeds = evaluation_seeds(HELD_OUT_SEED, episodes)
+        result = evaluate(deterministic_episodes(env, spec, load_policy(info), seeds))
+    finally:
+        env.close()
+    record = {
+        "checkpoint": info.path.name,
+        "env_id": env_id,
+        "seed": HELD_OUT_SEED,
+        **result.to_dict(),
+        "command": f"td3her evaluate RUN --latest --seed {HELD_OUT_SEED} --episodes {episodes}",
+    }
+    write_atomically(
+        trial.run_dir / HELD_OUT_FILE, strict_json.dumps(record, indent=2, sort_keys=True) + "\n"
+    )
+    return record
+
+
+def held_out_record(run_dir: Path) -> dict | None:
+    """RUN/held_out.json if it is whole and evaluated the checkpoint latest.json names now;
+    None otherwise (none yet, a sweep from before held-out evaluations, unreadable, or of an
+    earlier checkpoint)."""
+    from td3her_cli.checkpoint import CHECKPOINTS_DIR
+
+    try:
+        record = json.loads((Path(run_dir) / HELD_OUT_FILE).read_text(encoding="utf-8"))
+        latest = json.loads(
+            (Path(run_dir) / CHECKPOINTS_DIR / "latest.json").read_text(encoding="utf-8")
+        )
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(record, dict) or not isinstance(latest, dict):
+        return None
+    numbers = [record.get(key) for key in ("success_rate", "episodes")]
+    if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers):
+        return None
+    if not math.isfinite(numbers[0]):  # e.g. a NaN token
+        return None
+    if record.get("checkpoint") != latest.get("checkpoint"):
+        return None
+    return record
 
 
 # ------------------------------------------------------------------------------ Ray
@@ -499,8 +591,10 @@ def run_sweep(
     tensorboard: bool = True,
     on_start: Callable[[dict[str, TrialStatus], float], None] | None = None,
     on_trial_end: Callable[[TrialOutcome], None] | None = None,
+    held_out_episodes: int = HELD_OUT_EPISODES,
 ) -> SweepResult:
-    """Run every unfinished trial of the plan as a Ray task; finished ones are skipped.
+    """Run every unfinished trial of the plan as a Ray task; finished ones are skipped (a
+    finished trial without its held-out evaluation runs that only).
 
     If Ray is not initialised yet, it is started for the call: locally with all this machine's
     cores (address None), or joining a cluster ("auto", "HOST:PORT" or "ray://HOST:10001"),
@@ -515,6 +609,7 @@ def run_sweep(
         keep, save_buffer, tensorboard: As for `training.train`.
         on_start: Called once with every trial's status and the cluster's CPUs.
         on_trial_end: Called as each trial ends (skipped ones first).
+        held_out_episodes: Episodes of each trial's held-out evaluation.
 
     Raises:
         UsageError: Without Ray, on an unreachable address, or cpus_per_trial larger than the
@@ -541,15 +636,20 @@ def run_sweep(
         statuses = {trial.name: trial_status(trial) for trial in plan.trials}
         if on_start is not None:
             on_start(statuses, result.cluster_cpus)
+        skipped = {
+            trial.name
+            for trial in plan.trials
+            if statuses[trial.name].state == FINISHED and held_out_record(trial.run_dir)
+        }
         for trial in plan.trials:
-            if statuses[trial.name].state == FINISHED:
+            if trial.name in skipped:
                 report(TrialOutcome(trial.name, trial.setting, trial.seed, SKIPPED))
         task = ray.remote(num_cpus=cpus_per_trial, max_calls=1, max_retries=0)(run_trial)
         threads = max(1, round(cpus_per_trial))
         pending = {
-            task.remote(trial, keep, save_buffer, tensorboard, threads): trial
+            task.remote(trial, keep, save_buffer, tensorboard, threads, held_out_episodes): trial
             for trial in plan.trials
-            if statuses[trial.name].state != FINISHED
+            if trial.name not in skipped
         }
         try:
             while pending:

@@ -1,23 +1,31 @@
 """The report of a sweep: each setting's learning curve over seeds, the best setting, figures.
 
 For every setting, the evaluation success rate at each epoch is summarised over its seeds as
-the mean and a 95 % percentile-bootstrap interval of that mean (seeds resampled with
-replacement, Efron & Tibshirani 1993, ch. 13). With the 3-10 seeds a sweep affords, the
-interval is what tells a real difference between settings from seed noise (Agarwal et al.
-2021, "Deep RL at the edge of the statistical precipice"). One figure per metric draws every
-setting as its mean with its interval as a band.
+the mean and a 95 % interval of that mean from rliable's stratified bootstrap (percentile;
+seeds resampled with replacement, each point of a curve on its own; Agarwal et al. 2021,
+"Deep RL at the edge of the statistical precipice"). With the 3-10 seeds a sweep affords, the
+interval is what tells a real difference between settings from seed noise. One figure per
+metric draws every setting as its mean with its interval as a band. The bootstrap is seeded
+(SEED), so the same sweep gives the same report.
 
-The *best* setting has the highest mean final success rate over its finished trials; ties go
-to the one with the larger area under its mean success curve (it got there sooner), then to the
-higher final mean return.
+A setting's *final success* is over its finished trials: each one's last checkpoint on the
+held-out episodes it was evaluated on after training (RUN/held_out.json, see sweep.py), as the
+mean and the IQM (interquartile mean) with their intervals. It is never an epoch evaluation:
+for a run that stopped itself, that is the evaluation that passed the gate, chosen on its own
+episodes. A finished trial without held_out.json (a sweep from before) is reported as having
+no held-out evaluation and left out.
 
-Reads only sweep.json and the trials' run directories (metrics.jsonl and checkpoint metadata),
-so it works while a sweep is still running, and never imports TensorFlow or Ray. Figures use
-matplotlib's object API as plotting.py does.
+The *best* setting has the highest mean final success; ties go to the one with the larger
+area under its mean success curve (it got there sooner), then to the higher final mean return.
+
+Reads only sweep.json and the trials' run directories (metrics.jsonl, checkpoint metadata and
+held_out.json), so it works while a sweep is still running, and never imports TensorFlow or
+Ray. Figures use matplotlib's object API as plotting.py does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from dataclasses import dataclass
@@ -28,9 +36,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from rich.table import Table
 
-from td3her_cli.errors import Td3HerError
+from td3her_cli.errors import Td3HerError, UsageError
 from td3her_cli.metrics import write_atomically
 from td3her_cli.plotting import DPI, NoMetricsError, RunMetrics, load_run, summary_rows
+from td3her_cli.strict_json import finite_or_none
 from td3her_cli.sweep import (
     BROKEN,
     ERROR_FILE,
@@ -40,6 +49,7 @@ from td3her_cli.sweep import (
     SweepPlan,
     Trial,
     TrialStatus,
+    held_out_record,
     load_plan,
     trial_status,
 )
@@ -48,7 +58,9 @@ REPORT_DIR = "report"
 REPORT_FILE = "report.json"
 LEVEL = 0.95
 RESAMPLES = 2000
-CHUNK_ELEMENTS = 1 << 21  # bootstrap means computed at most this many at a time (16 MB)
+SEED = 0  # of the bootstrap: the same sweep gives the same report
+METHOD = "rliable stratified bootstrap, percentile"
+RLIABLE_HINT = "td3her sweep-report needs rliable: pip install 'td3her[sweep]'"
 # metric -> (y label, epoch- or cycle-level, log scale if all positive)
 METRICS = {
     "success_rate": ("eval success rate", "epoch", False),
@@ -82,6 +94,8 @@ class TrialReport:
     epochs_done: int
     error: str | None
     run: RunMetrics | None
+    held_out: dict | None = None
+    """A finished trial's held_out.json (its last checkpoint on held-out episodes), or None."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +117,11 @@ class SettingReport:
     """metric name (see METRICS) -> curve over all trials with metrics, finished or not."""
     env_steps: np.ndarray  # [E] mean env steps at the end of each epoch
     final_success: Interval
-    """Over finished trials: their success rate at the last epoch (one point)."""
+    """Mean over finished trials of their last checkpoint's held-out success (one point)."""
+    final_iqm: Interval
+    """The same trials' interquartile mean (one point)."""
     final_return: float | None
+    """Mean over the same trials of their held-out mean return."""
     area: float | None
     """Mean of the mean success curve over epochs (higher: solved sooner)."""
     solved_epochs: list[int | None]
@@ -119,6 +136,11 @@ class SettingReport:
     def failed(self) -> int:
         """Trials whose last attempt crashed."""
         return sum(t.state == FAILED for t in self.trials)
+
+    @property
+    def without_held_out(self) -> list[str]:
+        """Finished trials with no held-out evaluation (left out of the final success)."""
+        return [t.name for t in self.trials if t.state == FINISHED and t.held_out is None]
 
 
 @dataclass(frozen=True)
@@ -135,19 +157,43 @@ class SweepReport:
 
 
 # ------------------------------------------------------------------------------ statistics
-def bootstrap_mean_ci(
+def require_rliable():
+    """rliable's library and metrics modules, or UsageError saying how to install them."""
+    try:
+        from rliable import library, metrics
+    except ImportError:
+        raise UsageError(RLIABLE_HINT) from None
+    return library, metrics
+
+
+@contextlib.contextmanager
+def _numpy_seeded(seed: int):
+    """NumPy's global generator seeded with `seed` for the block, its state restored after.
+
+    rliable's StratifiedBootstrap draws its resamples with np.random.choice, whatever its
+    `random_state` says (rliable 1.2), so seeding that generator is what makes them repeat.
+    """
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def mean_interval(
     values: np.ndarray,
-    rng: np.random.Generator,
+    seed: int = SEED,
     resamples: int = RESAMPLES,
     level: float = LEVEL,
 ) -> Interval:
-    """Mean over seeds and its percentile-bootstrap interval, for every column at once.
+    """Mean over seeds and its stratified-bootstrap interval (rliable), for every column.
 
     Args:
         values: [S, T] one row per seed, one column per point of the curve; NaN where a seed
             has no value (a run that is behind or crashed), which leaves it out of that point.
-        rng: The only source of randomness.
-        resamples: Bootstrap resamples B.
+        seed: Seeds the bootstrap: the same values give the same interval.
+        resamples: Bootstrap resamples.
         level: Coverage of the interval.
 
     Returns:
@@ -161,10 +207,11 @@ def bootstrap_mean_ci(
     mean, low, high = (np.full(points, np.nan) for _ in range(3))
     valid = np.isfinite(values)  # [S, T]
     count = valid.sum(axis=0)
-    if points == 0:
+    if points == 0 or not valid.any():
         return Interval(mean, low, high, count)
-    tails = [(1.0 - level) / 2.0, 1.0 - (1.0 - level) / 2.0]
-    # Columns with the same seeds present share one set of resamples (usually a single group).
+    library, _ = require_rliable()
+    # One rliable call per set of seeds present (usually one: every run has every point).
+    # rliable's runs x tasks: seeds x points, each point's seeds resampled on their own.
     patterns, group = np.unique(valid.T, axis=0, return_inverse=True)  # [P, S], [T]
     group = group.reshape(-1)
     for index, pattern in enumerate(patterns):
@@ -173,18 +220,54 @@ def bootstrap_mean_ci(
             continue
         columns = np.flatnonzero(group == index)
         block = values[np.ix_(seeds, columns)]  # [n, C]
-        n = seeds.size
-        mean[columns] = block.mean(axis=0)
-        # Resampling n seeds with replacement = multinomial counts of each seed, so every
-        # resampled mean is one row of counts @ block / n. E.g. n=3, counts [2, 0, 1] is the
-        # resample (seed a, seed a, seed c).
-        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
-        step = max(1, CHUNK_ELEMENTS // resamples)
-        for start in range(0, columns.size, step):
-            part = columns[start : start + step]
-            means = counts @ block[:, start : start + step] / n  # [B, c]
-            low[part], high[part] = np.quantile(means, tails, axis=0)
+        with _numpy_seeded(seed):
+            estimate, interval = library.get_interval_estimates(
+                {"mean": block},
+                lambda scores: np.mean(scores, axis=0),
+                reps=resamples,
+                confidence_interval_size=level,
+            )
+        mean[columns] = estimate["mean"]
+        low[columns], high[columns] = interval["mean"]
     return Interval(mean, low, high, count)
+
+
+def final_intervals(
+    values: np.ndarray,
+    seed: int = SEED,
+    resamples: int = RESAMPLES,
+    level: float = LEVEL,
+) -> tuple[Interval, Interval]:
+    """Mean and IQM over seeds of one final score per seed, each with its stratified-bootstrap
+    interval (rliable, both from the same resamples); NaN scores are left out.
+
+    Returns:
+        (mean, IQM), each an Interval of one point; NaN with count 0 when no seed has a score.
+        With one seed both are that score, and so are their intervals.
+    """
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    values = values[np.isfinite(values)]
+    count = np.array([values.size])
+    if values.size == 0:
+        nothing = Interval(*(np.full(1, np.nan) for _ in range(3)), count)
+        return nothing, nothing
+    library, metrics = require_rliable()
+
+    def aggregates(scores: np.ndarray) -> np.ndarray:
+        return np.array([metrics.aggregate_mean(scores), metrics.aggregate_iqm(scores)])
+
+    with _numpy_seeded(seed):
+        estimate, interval = library.get_interval_estimates(
+            {"final": values.reshape(-1, 1)},  # runs x 1 task
+            aggregates,
+            reps=resamples,
+            confidence_interval_size=level,
+        )
+    (mean, iqm), (lows, highs) = estimate["final"], interval["final"]
+    return (
+        Interval(np.array([mean]), lows[:1], highs[:1], count),
+        Interval(np.array([iqm]), lows[1:], highs[1:], count),
+    )
 
 
 def _by_epoch(runs: list[RunMetrics], key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -218,7 +301,7 @@ def _by_cycle(runs: list[RunMetrics], key: str) -> tuple[np.ndarray, np.ndarray]
 def build_report(
     sweep_dir: Path,
     out_dir: Path | None = None,
-    rng: np.random.Generator | None = None,
+    seed: int = SEED,
     width_px: int = 960,
     height_px: int = 600,
 ) -> SweepReport:
@@ -227,7 +310,7 @@ def build_report(
     Args:
         sweep_dir: A directory written by `td3her sweep` (complete or not).
         out_dir: Where the PNGs and report.json go (default SWEEP/report).
-        rng: For the bootstrap (default: seeded with 0, so a report is reproducible).
+        seed: Seeds the bootstrap (the same sweep and seed give the same report).
         width_px, height_px: Size of each figure.
 
     Returns:
@@ -237,20 +320,21 @@ def build_report(
     Raises:
         Td3HerError: If sweep_dir is not a sweep (or its sweep.json is corrupt) or out_dir
             cannot be written.
+        UsageError: Without rliable.
     """
     sweep_dir = Path(sweep_dir)
     try:
         plan = load_plan(sweep_dir)
     except (AttributeError, TypeError) as exc:  # e.g. a text format_version: one line, too
         raise Td3HerError(f"{sweep_dir / SWEEP_FILE} is corrupt ({exc!r})") from None
-    rng = rng if rng is not None else np.random.default_rng(0)
+    require_rliable()
     out_dir = Path(out_dir) if out_dir is not None else sweep_dir / REPORT_DIR
     found_warnings: list[str] = []
     settings = []
     for name in plan.settings:
         trials = [_trial_report(t, found_warnings) for t in plan.trials if t.setting == name]
         overrides = next(t.overrides for t in plan.trials if t.setting == name)
-        settings.append(_setting_report(name, overrides, trials, rng))
+        settings.append(_setting_report(name, overrides, trials, seed))
     best = choose_best(settings)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -259,7 +343,7 @@ def build_report(
             for metric in METRICS
         ]
         report_file = out_dir / REPORT_FILE
-        write_atomically(report_file, json.dumps(_to_json(settings, best), indent=2) + "\n")
+        write_atomically(report_file, json.dumps(_to_json(settings, best, seed), indent=2) + "\n")
     except OSError as exc:
         raise Td3HerError(
             f"cannot write the report to {out_dir} ({exc.strerror}); choose another --out"
@@ -297,7 +381,8 @@ def _trial_report(trial: Trial, found_warnings: list[str]) -> TrialReport:
     if state == PENDING and run is not None:
         state = RUNNING  # in its first epoch
     epochs_done = int(run.epoch.size) if run is not None else 0
-    return TrialReport(trial.name, trial.seed, state, epochs_done, error, run)
+    held_out = held_out_record(trial.run_dir) if state == FINISHED else None
+    return TrialReport(trial.name, trial.seed, state, epochs_done, error, run, held_out)
 
 
 def _status_or_corruption(trial: Trial) -> tuple[TrialStatus | None, str | None]:
@@ -333,7 +418,7 @@ def _status_or_corruption(trial: Trial) -> tuple[TrialStatus | None, str | None]
     return status, None
 
 
-def _setting_report(name: str, overrides: dict, trials: list[TrialReport], rng) -> SettingReport:
+def _setting_report(name: str, overrides: dict, trials: list[TrialReport], seed) -> SettingReport:
     runs = [t.run for t in trials if t.run is not None]
     finished = [t.run for t in trials if t.state == FINISHED and t.run is not None]
     curves: dict[str, Curve] = {}
@@ -341,17 +426,18 @@ def _setting_report(name: str, overrides: dict, trials: list[TrialReport], rng) 
     if runs:
         for metric, (_, level, _) in METRICS.items():
             x, table = _by_epoch(runs, metric) if level == "epoch" else _by_cycle(runs, metric)
-            curves[metric] = Curve(x, bootstrap_mean_ci(table, rng))
+            curves[metric] = Curve(x, mean_interval(table, seed))
         _, steps = _by_epoch(runs, "epoch_env_steps")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             env_steps = np.nanmean(steps, axis=0)
-    finals = np.array([run.success_rate[-1] for run in finished if run.epoch.size], float)
-    final_success = bootstrap_mean_ci(finals.reshape(-1, 1), rng)  # [seeds, 1 point]
+    held_out = [t.held_out for t in trials if t.state == FINISHED and t.held_out is not None]
+    finals = [float(record["success_rate"]) for record in held_out]  # numbers: held_out_record
+    final_success, final_iqm = final_intervals(np.array(finals), seed)
     final_returns = [  # a missing (null) return leaves that seed out
-        run.mean_return[-1]
-        for run in finished
-        if run.epoch.size and np.isfinite(run.mean_return[-1])
+        value
+        for value in (_number_or_none(record.get("mean_return")) for record in held_out)
+        if value is not None and np.isfinite(value)
     ]
     success = curves.get("success_rate")
     area = None
@@ -365,6 +451,7 @@ def _setting_report(name: str, overrides: dict, trials: list[TrialReport], rng) 
         curves=curves,
         env_steps=env_steps,
         final_success=final_success,
+        final_iqm=final_iqm,
         final_return=float(np.mean(final_returns)) if final_returns else None,
         area=area,
         solved_epochs=solved,
@@ -388,11 +475,31 @@ def choose_best(settings: list[SettingReport]) -> str | None:
     return max(ranked)[-1] if ranked else None
 
 
-def _to_json(settings: list[SettingReport], best: str | None) -> dict:
+def _number_or_none(value) -> float | None:
+    """A JSON number as a float; None for null or anything else."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if number else None
+
+
+def _to_json(settings: list[SettingReport], best: str | None, seed: int) -> dict:
     def numbers(array: np.ndarray) -> list:
         return [None if not np.isfinite(v) else float(v) for v in np.asarray(array, float)]
 
-    data = {"level": LEVEL, "resamples": RESAMPLES, "best": best, "settings": []}
+    def held_out(record: dict | None) -> dict | None:
+        if record is None:
+            return None
+        keys = ("checkpoint", "seed", "episodes", "success_rate", "mean_return")
+        return finite_or_none({key: record.get(key) for key in keys})
+
+    data = {
+        "level": LEVEL,
+        "resamples": RESAMPLES,
+        "method": METHOD,
+        "seed": seed,
+        "final": "each finished trial's last checkpoint on held-out episodes (held_out.json)",
+        "best": best,
+        "settings": [],
+    }
     for setting in settings:
         curves = {
             metric: {
@@ -404,7 +511,7 @@ def _to_json(settings: list[SettingReport], best: str | None) -> dict:
             }
             for metric, curve in setting.curves.items()
         }
-        final = setting.final_success
+        final, iqm = setting.final_success, setting.final_iqm
         data["settings"].append(
             {
                 "name": setting.name,
@@ -418,6 +525,7 @@ def _to_json(settings: list[SettingReport], best: str | None) -> dict:
                         "state": t.state,
                         "epochs": t.epochs_done,
                         "error": t.error,
+                        "held_out": held_out(t.held_out),
                     }
                     for t in setting.trials
                 ],
@@ -425,8 +533,12 @@ def _to_json(settings: list[SettingReport], best: str | None) -> dict:
                     "mean": numbers(final.mean)[0],
                     "low": numbers(final.low)[0],
                     "high": numbers(final.high)[0],
+                    "iqm": numbers(iqm.mean)[0],
+                    "iqm_low": numbers(iqm.low)[0],
+                    "iqm_high": numbers(iqm.high)[0],
                     "seeds": int(final.count[0]),
                 },
+                "without_held_out": setting.without_held_out,
                 "final_return": setting.final_return,
                 "area": setting.area,
                 "solved_epochs": setting.solved_epochs,
@@ -464,7 +576,7 @@ def _plot_metric(settings: list[SettingReport], metric: str, path: Path, size) -
         axes.set_ylim(-0.03, 1.03)
     if not drawn:
         axes.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=axes.transAxes)
-    axes.set_title(f"{label}: mean over seeds, {LEVEL:.0%} bootstrap interval")
+    axes.set_title(f"{label}: mean over seeds, {LEVEL:.0%} stratified bootstrap interval")
     axes.set_xlabel("epoch")
     axes.set_ylabel(label)
     axes.set_xlim(left=0)
@@ -481,6 +593,8 @@ def setting_table(setting: SettingReport, best: bool = False) -> Table:
     """Rich table of one setting: success rate at each epoch as mean [95 % interval]."""
     mark = " (best)" if best else ""
     states = ", ".join(f"{n} {s}" for s, n in _count_states(setting.trials).items())
+    if setting.without_held_out:
+        states += f" ({len(setting.without_held_out)} with no held-out evaluation)"
     table = Table(title=f"{setting.name}{mark}: {states}", title_justify="left")
     for name in (
         "epoch",
@@ -510,22 +624,28 @@ def setting_table(setting: SettingReport, best: bool = False) -> Table:
 
 
 def overview_table(report: SweepReport) -> Table:
-    """Rich table with one row per setting: trials, final success with its interval, area
-    under the success curve, seeds solved; the best setting is marked."""
-    table = Table(title="Sweep settings (final = last epoch of finished trials)")
+    """Rich table with one row per setting: trials, final success (held-out) as mean and IQM
+    with their intervals, area under the success curve, seeds solved; the best setting is
+    marked."""
+    table = Table(
+        title="Sweep settings (final = finished trials' last checkpoints on held-out episodes)"
+    )
     for name in (
         "setting",
         "finished",
         "failed",
+        "held-out",
         "final success",
         f"{LEVEL:.0%} interval",
+        "IQM",
+        f"IQM {LEVEL:.0%} interval",
         "final return",
         "area",
         "solved (>= 95%)",
     ):
         table.add_column(name, justify="left" if name == "setting" else "right")
     for setting in report.settings:
-        final = setting.final_success
+        final, iqm = setting.final_success, setting.final_iqm
         solved = [e for e in setting.solved_epochs if e is not None]
         solved_text = f"{len(solved)}/{len(setting.solved_epochs)}" if setting.finished else "-"
         if solved:
@@ -534,8 +654,11 @@ def overview_table(report: SweepReport) -> Table:
             ("* " if setting.name == report.best else "") + setting.name,
             f"{setting.finished}/{len(setting.trials)}",
             str(setting.failed),
+            f"{int(final.count[0])}/{setting.finished}",
             _percent(final.mean[0]),
             _interval(final.low[0], final.high[0]),
+            _percent(iqm.mean[0]),
+            _interval(iqm.low[0], iqm.high[0]),
             _number(setting.final_return, ".1f"),
             _number(setting.area, ".2f"),
             solved_text,

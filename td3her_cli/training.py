@@ -367,7 +367,9 @@ class Trainer:
         """best.json's new record if epoch `epoch`'s policy becomes `best`, else None.
 
         A candidate (its evaluation beats the best's) is re-evaluated on the same
-        `best_eval_episodes` episodes as every other candidate before it is promoted.
+        `best_eval_episodes` episodes as every other candidate before it is promoted. The
+        record's `selection_score` is that re-evaluation: the winner's score on the episodes it
+        was picked on, not a held-out result (best.py).
         Raises EvaluationStopped once stop() turns true (best is then unchanged).
         """
         if not is_candidate(evaluation, self.best):

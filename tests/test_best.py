@@ -1,4 +1,5 @@
-"""The best checkpoint: candidates are re-evaluated on fixed episodes before promotion."""
+"""The best checkpoint: candidates are re-evaluated on fixed episodes before promotion, and
+best.json's figure is a selection score, labelled as such."""
 
 import json
 
@@ -44,9 +45,11 @@ def test_a_lucky_epoch_is_not_promoted_without_its_re_evaluation(trainer, monkey
 
     monkeypatch.setattr(trainer, "run_evaluation", scripted_evaluation)
     first = trainer.check_best(result(0.30, 20), 1)  # no best yet: promoted at its re-evaluation
-    assert first["success_rate"] == 0.10 and first["epoch_evaluation"]["success_rate"] == 0.30
-    assert first["episodes"] == 7  # one success in 7 (10 %, rounded by the scripted result)
-    assert first["ci95"] == pytest.approx(wilson_interval(1, 7), abs=1e-4)
+    score = first["selection_score"]
+    assert score["success_rate"] == 0.10 and first["epoch_evaluation"]["success_rate"] == 0.30
+    assert score["episodes"] == 7  # one success in 7 (10 %, rounded by the scripted result)
+    assert score["ci95"] == pytest.approx(wilson_interval(1, 7), abs=1e-4)
+    assert "success_rate" not in first, "the selection score is not at the top as a result"
     assert trainer.check_best(result(0.05, 20), 2) is None, "not above 10 %: not even a candidate"
     assert len(seeds_seen) == 1
     assert trainer.check_best(result(0.80, 20), 3) is None, "80 % on 20, 5 % on 7: a lucky epoch"
@@ -62,7 +65,7 @@ def test_without_re_evaluation_the_epoch_evaluation_decides(monkeypatch):
     trainer = Trainer(TrainConfig(**{**TINY, "best_eval_episodes": 0}))
     try:
         monkeypatch.setattr(trainer, "run_evaluation", lambda *a: pytest.fail("no re-evaluation"))
-        assert trainer.check_best(result(0.5, 20), 1)["success_rate"] == 0.5
+        assert trainer.check_best(result(0.5, 20), 1)["selection_score"]["success_rate"] == 0.5
         assert trainer.check_best(result(0.5, 20), 2) is None
     finally:
         trainer.close()
@@ -71,13 +74,63 @@ def test_without_re_evaluation_the_epoch_evaluation_decides(monkeypatch):
 def test_best_json_records_the_re_evaluation_and_its_interval(tiny_run):
     root = tiny_run / "checkpoints"
     best = json.loads((root / "best.json").read_text())
-    assert best["episodes"] == TINY["best_eval_episodes"]
-    low, high = best["ci95"]
-    assert 0.0 <= low <= best["success_rate"] <= high <= 1.0
+    score = best["selection_score"]
+    assert score["episodes"] == TINY["best_eval_episodes"]
+    low, high = score["ci95"]
+    assert 0.0 <= low <= score["success_rate"] <= high <= 1.0
+    assert "selection_score" in best["rule"]
     assert best["epoch_evaluation"]["episodes"] == TINY["eval_episodes"]
     assert best["checkpoint"] == f"epoch_{best['epoch']:03d}"
     state = json.loads((root / "epoch_002" / "state.json").read_text())
     assert state["best"]["epoch"] == best["epoch"], "resume continues from the same best"
+
+
+OLD_BEST = {  # best.json as td3her wrote it before selection_score: the fields at the top
+    "checkpoint": "epoch_004",
+    "success_rate": 0.5,
+    "mean_return": -10.0,
+    "mean_length": 20.0,
+    "episodes": 20,
+    "ci95": [0.3, 0.7],
+    "epoch": 4,
+    "epoch_evaluation": {"success_rate": 0.6, "mean_return": -9.0, "mean_length": 20.0,
+                         "episodes": 10, "ci95": [0.3, 0.85]},
+    "rule": "re-evaluated on the fixed best-check episodes; promoted if better than best",
+}  # fmt: skip
+
+
+def test_an_old_best_record_without_selection_score_still_decides_the_same():
+    from td3her_cli.best import best_record, cannot_beat, is_better, is_candidate
+
+    new = best_record(4, result(0.6, 10), result(0.5, 20))
+    for best in (OLD_BEST, new):  # e.g. `best` in an old checkpoint's state.json, on resume
+        assert not is_candidate(result(0.5, 10), best) and is_candidate(result(0.55, 10), best)
+        assert is_better(result(0.5, 20, mean_return=-9.0), best)
+        assert not is_better(result(0.5, 20, mean_return=-11.0), best)
+        assert cannot_beat(best, 20)(0, 11) and not cannot_beat(best, 20)(0, 10)
+
+
+def test_the_selection_score_is_labelled_as_such_and_points_to_held_out_episodes(
+    tiny_run, tmp_path
+):
+    from td3her_cli.best import selection_line
+    from td3her_cli.cli import best_and_held_out_lines
+
+    best = json.loads((tiny_run / "checkpoints" / "best.json").read_text())
+    line, held_out = best_and_held_out_lines(tiny_run)
+    score = best["selection_score"]
+    assert line == selection_line(best)
+    assert line.startswith(
+        f"best checkpoint {best['checkpoint']}: selection score {score['success_rate']:.0%} on "
+        f"the {score['episodes']} episodes it was picked on"
+    )
+    assert "overstates" in line and "not a result" in line
+    assert held_out.endswith(f"td3her evaluate {tiny_run} --latest --seed 1000 --episodes 300")
+    old = selection_line(OLD_BEST)  # best.json from before reads the same way
+    assert old.startswith("best checkpoint epoch_004: selection score 50% on the 20 episodes")
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    assert best_and_held_out_lines(run)[0] is None  # no best.json: no line
 
 
 def test_a_hopeless_candidate_stops_early_and_no_decision_changes():

@@ -31,7 +31,7 @@ def copy_run(tiny_run, tmp_path):
 def test_layout_and_metadata(tiny_run):
     root = tiny_run / "checkpoints"
     assert json.loads((root / "latest.json").read_text())["checkpoint"] == "epoch_002"
-    assert "success_rate" in json.loads((root / "best.json").read_text())
+    assert "success_rate" in json.loads((root / "best.json").read_text())["selection_score"]
     meta = json.loads((root / "epoch_002" / "meta.json").read_text())
     assert meta["format_version"] == FORMAT_VERSION
     assert meta["env_id"] == "PandaReach-v3" and meta["spaces"]["obs_dim"] == 6

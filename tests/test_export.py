@@ -143,6 +143,7 @@ def test_evaluate_with_the_onnx_file_matches_the_savedmodel(tiny_run, exported, 
     saved, onnx = json.loads(stdout), json.loads(onnx_stdout)
     assert onnx.pop("onnx") == str(result.onnx_path)
     assert onnx == saved
+    assert saved["seed"] == 5  # the JSON names its episodes' seed (held-out results: >= 1000)
 
 
 def test_evaluate_acts_with_the_onnx_file_not_the_savedmodel(tiny_run, tmp_path, run_cli):

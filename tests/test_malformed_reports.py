@@ -11,7 +11,7 @@ from td3her_cli.config import TrainConfig
 from td3her_cli.metrics import METRICS_FILE
 from td3her_cli.plotting import NoMetricsError, load_run, summary_rows
 from td3her_cli.rundir import PLOT_FILES
-from td3her_cli.sweep import parse_grid, plan_sweep, prepare_sweep_dir
+from td3her_cli.sweep import HELD_OUT_FILE, parse_grid, plan_sweep, prepare_sweep_dir
 from td3her_cli.sweep_report import CORRUPT, build_report
 from tests.test_plotting import write_run
 from tests.test_sweep import TINY, _write_fake_trial
@@ -172,11 +172,16 @@ def test_null_values_in_a_sweep_are_missing_and_the_report_stays_strict_json(swe
     _set_fields(metrics, {"actor_loss": None, "critic1_loss": None, "critic2_loss": None})
     other = sweep_dir / "tau=0.1" / "seed1" / METRICS_FILE
     _set_fields(other, {"mean_return": NAN, "env_steps": NAN})
+    # The held-out evaluations: a null success (no result, not a 0), a NaN return (old files).
+    for seed, values in (("seed0", {"success_rate": None}), ("seed1", {"mean_return": NAN})):
+        path = sweep_dir / "tau=0.1" / seed / HELD_OUT_FILE
+        path.write_text(json.dumps({**json.loads(path.read_text()), **values}))  # allow_nan
 
     report = build_report(sweep_dir, width_px=400, height_px=300)
     assert report.warnings == []
     setting = report.settings[1]
     assert setting.final_success.count[0] == 1  # the null success is left out, not a 0
+    assert setting.without_held_out == ["tau=0.1/seed0"]
     assert setting.final_return is None  # both final returns missing
     strict = report.report_file.read_text()
     json.loads(strict, parse_constant=lambda token: pytest.fail(f"{token} in report.json"))

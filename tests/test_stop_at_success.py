@@ -217,6 +217,6 @@ def test_fast_preset_stops_once_reach_is_solved(tmp_path, run_cli, best, stop_ch
         f"solved: evaluation success >= 95% in 1 epoch(s) in a row{check}, at epoch {len(epochs)}"
         in stdout
     )
-    assert f"td3her evaluate {out} --latest --episodes 100" in stdout  # the fresh measure
+    assert f"td3her evaluate {out} --latest --seed 1000 --episodes 300" in stdout  # held-out
     code, stdout, _ = run_cli(["train", "--resume", str(out)])
     assert code == 0 and "stopped solved" in stdout and "nothing to do" in stdout

@@ -1,5 +1,6 @@
-"""`td3her sweep` and `td3her sweep-report`: grid parsing, the plan, the bootstrap, the report,
-and real sweeps on a local Ray with 2 CPUs (tiny budgets on the PointGoal test env)."""
+"""`td3her sweep` and `td3her sweep-report`: grid parsing, the plan, the intervals (rliable),
+the held-out evaluation, the report, and real sweeps on a local Ray with 2 CPUs (tiny budgets
+on the PointGoal test env)."""
 
 import json
 import sys
@@ -12,16 +13,19 @@ from td3her_cli.errors import UsageError
 from td3her_cli.sweep import (
     DONE,
     FAILED,
+    HELD_OUT_FILE,
     INSTALL_HINT,
     SKIPPED,
+    held_out_record,
     parse_grid,
     parse_overrides,
     plan_sweep,
     prepare_sweep_dir,
     run_sweep,
+    run_trial,
     sweep_identity,
 )
-from td3her_cli.sweep_report import bootstrap_mean_ci, build_report
+from td3her_cli.sweep_report import SEED, build_report, final_intervals, mean_interval
 from tests.crashing_goal_env import MESSAGE
 
 ENV_MODULES = ("tests.point_goal_env", "tests.crashing_goal_env")
@@ -158,28 +162,62 @@ def test_bad_sweep_options_are_one_line_and_write_nothing(run_cli, tmp_path):
 
 
 # ------------------------------------------------------------------------------ statistics
-def test_bootstrap_interval_is_reproducible_vectorised_and_handles_missing_seeds():
-    rng = np.random.default_rng(0)
+def test_mean_interval_is_rliables_seeded_stratified_bootstrap_and_handles_missing_seeds():
+    from rliable import library
+
     values = np.array([[0.0, 1.0, 0.5], [1.0, 1.0, np.nan], [0.5, 1.0, np.nan]])  # [3 seeds, 3]
-    interval = bootstrap_mean_ci(values, rng)
+    interval = mean_interval(values)
     np.testing.assert_allclose(interval.mean, [0.5, 1.0, 0.5])
     assert list(interval.count) == [3, 3, 1]
     assert 0.0 <= interval.low[0] < 0.5 < interval.high[0] <= 1.0
     assert interval.low[1] == interval.high[1] == 1.0  # no spread, no interval
     assert interval.low[2] == interval.high[2] == 0.5  # one seed: its value
-    again = bootstrap_mean_ci(values, np.random.default_rng(0))
-    np.testing.assert_array_equal(again.low, interval.low)
-    # Thousands of identical columns (chunked) share one set of resamples: identical bounds.
-    wide = np.repeat(np.array([[0.1], [0.4], [0.9], [0.6]]), 5000, axis=1)  # [4, 5000]
-    tiled = bootstrap_mean_ci(wide, np.random.default_rng(1), resamples=1000)
-    assert np.ptp(tiled.low) == 0 and np.ptp(tiled.high) == 0
-    assert tiled.low[0] < 0.5 < tiled.high[0]
-    assert np.isnan(bootstrap_mean_ci(np.full((2, 1), np.nan), rng).mean[0])
+    # rliable's own answer for the columns every seed has, its global generator seeded so.
+    np.random.seed(SEED)
+    _, expected = library.get_interval_estimates(
+        {"m": values[:, :2]}, lambda x: np.mean(x, axis=0), reps=2000
+    )
+    np.testing.assert_array_equal([interval.low[:2], interval.high[:2]], expected["m"])
+    # Deterministic with the same seed, whatever NumPy's global generator was at; and that
+    # generator is left as the caller had it.
+    np.random.seed(123)
+    wide = np.random.default_rng(1).random((5, 40))
+    first = mean_interval(wide)
+    after = np.random.random()
+    np.random.seed(123)
+    assert np.random.random() == after, "the caller's global generator is put back"
+    again = mean_interval(wide)
+    np.testing.assert_array_equal([first.low, first.high], [again.low, again.high])
+    other = mean_interval(wide, seed=SEED + 1)
+    assert not np.array_equal(first.low, other.low), "another seed, other resamples"
+    assert np.all(first.low <= first.mean) and np.all(first.mean <= first.high)
+    assert np.all(first.low < first.high)
+    assert np.isnan(mean_interval(np.full((2, 1), np.nan)).mean[0])
+    assert mean_interval(np.empty((2, 0))).mean.size == 0
+
+
+def test_final_intervals_give_mean_and_iqm_with_reproducible_intervals():
+    finals = np.array([0.9, 0.8, 1.0, 0.3, 0.95, np.nan])  # a NaN seed is left out
+    mean, iqm = final_intervals(finals)
+    assert mean.count[0] == iqm.count[0] == 5
+    assert mean.mean[0] == pytest.approx(np.mean([0.9, 0.8, 1.0, 0.3, 0.95]))
+    assert iqm.mean[0] == pytest.approx(np.mean([0.8, 0.9, 0.95]))  # the middle half
+    for each in (mean, iqm):
+        assert each.low[0] <= each.mean[0] <= each.high[0] and each.low[0] < each.high[0]
+    assert iqm.mean[0] > mean.mean[0], "the IQM is not dragged down by the one bad seed"
+    again_mean, again_iqm = final_intervals(finals)
+    assert (again_mean.low[0], again_iqm.high[0]) == (mean.low[0], iqm.high[0])
+    one_mean, one_iqm = final_intervals(np.array([0.7]))  # one seed: its score, no spread
+    for each in (one_mean, one_iqm):
+        assert each.mean[0] == each.low[0] == each.high[0] == pytest.approx(0.7)
+    nothing, _ = final_intervals(np.array([np.nan]))
+    assert nothing.count[0] == 0 and np.isnan(nothing.mean[0]) and np.isnan(nothing.low[0])
 
 
 # ------------------------------------------------------------------------------ report (no Ray)
-def _write_fake_trial(run_dir, config, successes):
-    """A run directory as `train` leaves it: config.json, metrics.jsonl, a checkpoint pointer."""
+def _write_fake_trial(run_dir, config, successes, held_out="last", solved=False):
+    """A run directory as `sweep` leaves it: config.json, metrics.jsonl, a checkpoint pointer,
+    and held_out.json with success `held_out` ("last": the last epoch's; None: no file)."""
     run_dir.mkdir(parents=True)
     (run_dir / "config.json").write_text(config.to_json())
     rows = []
@@ -199,11 +237,17 @@ def _write_fake_trial(run_dir, config, successes):
     checkpoint = run_dir / "checkpoints" / f"epoch_{last:03d}"
     checkpoint.mkdir(parents=True)
     meta = {"format_version": 1, "env_id": config.env_id, "spaces": {}, "config": {},
-            "files": {}, "epoch": last, "cycle": 0}  # fmt: skip
+            "files": {}, "epoch": last, "cycle": 0, "solved": solved}  # fmt: skip
     (checkpoint / "meta.json").write_text(json.dumps(meta))
     (run_dir / "checkpoints" / "latest.json").write_text(
         json.dumps({"checkpoint": checkpoint.name})
     )
+    if held_out is not None:
+        success = successes[-1] if held_out == "last" else held_out
+        record = {"checkpoint": checkpoint.name, "env_id": config.env_id, "seed": 1000,
+                  "success_rate": success, "mean_return": -10 + success, "mean_length": 20.0,
+                  "episodes": 100, "ci95": [0.0, 1.0]}  # fmt: skip
+        (run_dir / HELD_OUT_FILE).write_text(json.dumps(record))
 
 
 def test_report_tables_best_setting_and_one_figure_per_metric(tmp_path, run_cli):
@@ -245,6 +289,78 @@ def test_report_tables_best_setting_and_one_figure_per_metric(tmp_path, run_cli)
     assert (tmp_path / "r" / "success_rate.png").is_file()
 
 
+def test_final_success_is_the_last_checkpoint_on_held_out_episodes_never_the_gate(
+    tmp_path, run_cli
+):
+    base = TrainConfig(**{**TINY, "epochs": 3})
+    plan = plan_sweep(base, (), 3, tmp_path / "s")
+    prepare_sweep_dir(plan)
+    first, second, old = plan.trials
+    # Stopped itself at epoch 2 on an epoch evaluation of 100 %; 80 % on held-out episodes.
+    _write_fake_trial(first.run_dir, first.config, [0.2, 1.0], held_out=0.8, solved=True)
+    _write_fake_trial(second.run_dir, second.config, [0.5, 0.9, 1.0], held_out=0.7)
+    _write_fake_trial(old.run_dir, old.config, [0.5, 0.9, 0.95], held_out=None)  # from before
+
+    report = build_report(plan.sweep_dir, width_px=400, height_px=300)
+    (setting,) = report.settings
+    assert [t.state for t in setting.trials] == ["finished"] * 3
+    assert setting.final_success.mean[0] == pytest.approx(0.75)  # not 1.0, not 0.95
+    assert setting.final_success.count[0] == 2 and setting.without_held_out == ["base/seed2"]
+    assert setting.final_iqm.mean[0] == pytest.approx(0.75)
+    assert setting.final_return == pytest.approx(-10 + 0.75)
+    saved = json.loads(report.report_file.read_text())
+    assert "rliable" in saved["method"] and saved["seed"] == SEED
+    trials = saved["settings"][0]["trials"]
+    assert trials[0]["held_out"]["success_rate"] == 0.8 and trials[2]["held_out"] is None
+    final = saved["settings"][0]["final_success"]
+    assert final["seeds"] == 2 and final["iqm_low"] <= final["iqm"] <= final["iqm_high"]
+    assert saved["settings"][0]["without_held_out"] == ["base/seed2"]
+
+    code, out, err = run_cli(["sweep-report", str(plan.sweep_dir), "--out", str(tmp_path / "r")])
+    assert code == 0
+    assert err == (
+        "td3her: warning: 1 finished trial(s) have no held-out evaluation (base/seed2), so "
+        "their final success is not reported; re-run the sweep's `td3her sweep` command to "
+        "evaluate them\n"
+    )
+    assert "base (best): 3 finished (1 with no held-out evaluation)" in out
+    assert "best setting: base (final success on held-out episodes 75%" in out
+
+    # A held_out.json of an earlier checkpoint is not this one's; no held-out result: no best.
+    record = json.loads((second.run_dir / HELD_OUT_FILE).read_text())
+    (second.run_dir / HELD_OUT_FILE).write_text(json.dumps({**record, "checkpoint": "epoch_002"}))
+    assert held_out_record(second.run_dir) is None
+    (first.run_dir / HELD_OUT_FILE).unlink()
+    assert build_report(plan.sweep_dir, width_px=400, height_px=300).best is None
+    code, out, _ = run_cli(["sweep-report", str(plan.sweep_dir), "--out", str(tmp_path / "r")])
+    assert "best setting: none yet (no finished trial with a held-out evaluation)" in out
+
+
+def test_a_trial_evaluates_its_last_checkpoint_on_the_episodes_evaluate_runs(tmp_path, run_cli):
+    """Trains one tiny PointGoal trial in-process (no Ray)."""
+    plan = plan_sweep(TrainConfig(**TINY), (), 1, tmp_path / "s")
+    prepare_sweep_dir(plan)
+    (trial,) = plan.trials
+    outcome = run_trial(trial, tensorboard=False, held_out_episodes=4)
+    assert outcome.status == DONE and not outcome.evaluated_only, outcome.error
+    record = json.loads((trial.run_dir / HELD_OUT_FILE).read_text())
+    assert (record["checkpoint"], record["seed"], record["episodes"]) == ("epoch_001", 1000, 4)
+    assert outcome.final_success_rate == record["success_rate"]
+    assert outcome.held_out_episodes == 4
+    args = ["evaluate", str(trial.run_dir), "--latest", "--seed", "1000", "--episodes", "4"]
+    code, out, err = run_cli([*args, "--json"])
+    assert code == 0, err
+    evaluated = json.loads(out)
+    keys = ("success_rate", "mean_return", "mean_length", "episodes")
+    assert {k: evaluated[k] for k in keys} == {k: record[k] for k in keys}
+
+    assert run_trial(trial, tensorboard=False).status == SKIPPED
+    (trial.run_dir / HELD_OUT_FILE).unlink()  # e.g. a sweep from before held-out evaluations
+    again = run_trial(trial, tensorboard=False, held_out_episodes=4)
+    assert again.status == DONE and again.evaluated_only
+    assert json.loads((trial.run_dir / HELD_OUT_FILE).read_text()) == record
+
+
 def test_sweep_report_of_a_non_sweep_is_one_line(run_cli, tmp_path):
     code, _, err = run_cli(["sweep-report", str(tmp_path)])
     assert code == 1 and "has no sweep.json" in err and err.count("\n") == 1
@@ -280,6 +396,8 @@ def test_sweep_2_settings_x_2_seeds_completes_and_a_rerun_skips_them(local_ray, 
         "tau=0.05,0.1",
         *TINY_SET,
         "--no-tensorboard",
+        "--held-out-episodes",
+        "3",
         "--out",
         str(out),
     ]
@@ -296,12 +414,15 @@ def test_sweep_2_settings_x_2_seeds_completes_and_a_rerun_skips_them(local_ray, 
         assert json.loads((run_dir / "checkpoints" / "latest.json").read_text()) == {
             "checkpoint": "epoch_001"
         }
+        assert held_out_record(run_dir)["episodes"] == 3
     assert "4 to start" in stdout and stdout.count(": finished in") == 4
+    assert stdout.count("on 3 held-out episodes") == 4
     assert "best setting:" in stdout
     for name in ("success_rate", "mean_return", "actor_loss", "critic_loss"):
         assert (out / "report" / f"{name}.png").is_file()
     saved = json.loads((out / "report" / "report.json").read_text())
     assert {t["state"] for s in saved["settings"] for t in s["trials"]} == {"finished"}
+    assert all(s["final_success"]["seeds"] == 2 for s in saved["settings"])
 
     def trial_files():  # everything but sweep.json and the report, both written again
         return {
@@ -330,7 +451,9 @@ def test_a_crashing_trial_is_reported_while_an_interrupted_one_resumes(local_ray
     assert stopped.interrupted
 
     ended = []
-    result = run_sweep(plan, cpus_per_trial=1, tensorboard=False, on_trial_end=ended.append)
+    result = run_sweep(
+        plan, cpus_per_trial=1, tensorboard=False, on_trial_end=ended.append, held_out_episodes=3
+    )
     by_name = {outcome.name: outcome for outcome in result.outcomes}
     assert by_name[crashing.name].status == FAILED
     assert MESSAGE in by_name[crashing.name].error
@@ -348,7 +471,7 @@ def test_a_crashing_trial_is_reported_while_an_interrupted_one_resumes(local_ray
     assert report.best == "env_id=PointGoal-v0"
     assert [s.failed for s in report.settings] == [0, 1]
 
-    again = run_sweep(plan, cpus_per_trial=1, tensorboard=False)
+    again = run_sweep(plan, cpus_per_trial=1, tensorboard=False, held_out_episodes=3)
     assert {o.name: o.status for o in again.outcomes} == {
         healthy.name: SKIPPED,
         crashing.name: FAILED,

@@ -22,7 +22,6 @@ import re
 import shutil
 import subprocess
 import sys
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,19 +149,12 @@ def by_task(runs: list[KeptRun]) -> dict[str, list[KeptRun]]:
 
 
 def mean_interval(successes: list[float]) -> tuple[float, float, float]:
-    """Mean over seeds and its 95 % stratified-bootstrap interval (rliable), reproducible."""
-    from rliable import library as rly
+    """Mean over seeds and its 95 % stratified-bootstrap interval (rliable, seeded: the same
+    successes give the same interval), as `td3her sweep-report` computes it."""
+    from td3her_cli.sweep_report import final_intervals
 
-    scores = {"runs": np.asarray(successes, dtype=float).reshape(-1, 1)}  # [seeds, 1 task]
-    with warnings.catch_warnings():  # arch deprecates the RandomState that rliable hands it
-        warnings.simplefilter("ignore", FutureWarning)
-        point, interval = rly.get_interval_estimates(
-            scores,
-            lambda x: np.array([np.mean(x)]),
-            reps=BOOTSTRAP_REPS,
-            random_state=np.random.RandomState(BOOTSTRAP_SEED),
-        )
-    return float(point["runs"][0]), float(interval["runs"][0, 0]), float(interval["runs"][1, 0])
+    mean, _ = final_intervals(np.asarray(successes), seed=BOOTSTRAP_SEED, resamples=BOOTSTRAP_REPS)
+    return float(mean.mean[0]), float(mean.low[0]), float(mean.high[0])
 
 
 def percent(value: float) -> str:
