@@ -219,6 +219,9 @@ def relink(markdown: str) -> str:
         new = posixpath.relpath(resolved, "docs") + (f"#{fragment}" if fragment else "")
         return f"[{text}]({new})"
 
+    markdown = re.sub(  # a bare `(docs/experiments/NOTE.md)`, as comments cite notes, is a link
+        r"(?<!\])\((docs/experiments/([\w.-]+)\.md)\)", r"([\2](\1))", markdown
+    )
     return re.sub(r"\[([^\]]*)\]\(([^)\s]+)\)", moved, markdown)
 
 
