@@ -25,7 +25,8 @@ def check(checkpoint: Path, episodes: int, workers: int = 2) -> tuple[int, float
     """(the run's stop-check episodes n, success on them, success on the first `episodes`
     of their stream); `episodes` below n counts as n. Run as the Trainer runs its checks: the
     checkpoint's NumPy policy snapshot in worker envs. The SavedModel's TensorFlow arithmetic
-    differs in the last bits, and that changes some Push episodes (BENCHMARKS.md 2o)."""
+    differs in the last bits, and that changes some Push episodes
+    (docs/experiments/2026-11-26-push-stop-check.md)."""
     info = resolve_checkpoint(checkpoint)
     config = TrainConfig.from_dict(info.meta["config"])
     first = config.stop_check_count

@@ -5,7 +5,8 @@ critics run as one batched matmul per layer. Hidden layers use LeakyReLU (slope 
 Keras default the original design used) and He-normal initialisation. Output layers start
 from U(-3e-3, 3e-3) as in DDPG (Lillicrap et al., 2016, section 7), so that initial actions
 sit in tanh's linear range and initial Q values near zero: with He-normal output layers the
-actor starts saturated and PandaReach took 2-3x as many epochs (see BENCHMARKS.md).
+actor starts saturated and PandaReach took 2-3x as many epochs
+(docs/experiments/2026-11-24-reach-default-preset.md).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ for the same actions) and a copy of the policy: a PolicySnapshot sent once per c
 `td3her evaluate` a checkpoint each worker loads itself. It runs each episode it is given from
 reset to end and sends it back whole, so workers never wait for one another or for the main
 process (envs stepped in lockstep, one pipe round trip per env step, ran 1.05x one env on this
-2-core machine; free-running processes 1.89x: BENCHMARKS.md 2f). While the workers run a
+2-core machine; free-running processes 1.89x: docs/experiments/2026-11-26-push-collection-
+resets-workers.md). While the workers run a
 cycle's episodes, the main process runs the cycle's updates (training.Trainer.run_cycle).
 
 An exploratory episode draws its noise and random actions from its own generator

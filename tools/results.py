@@ -56,7 +56,7 @@ TASK_ORDER = (
     "PandaFlip-v3",
     "PandaStack-v3",
 )
-BOOTSTRAP_REPS = 20_000
+BOOTSTRAP_REPS = 2_000  # 3 seeds have 27 distinct resamples; more reps only cost time
 BOOTSTRAP_SEED = 0  # the intervals are reproducible, so BENCHMARKS.md rebuilds byte for byte
 README_START = "<!-- results:start -->"
 README_END = "<!-- results:end -->"
@@ -141,10 +141,11 @@ def load_runs(runs_dir: Path = RUNS) -> list[KeptRun]:
     return sorted(runs, key=lambda run: (order.get(run.env_id, len(order)), run.env_id, run.seed))
 
 
-def by_task(runs: list[KeptRun]) -> dict[str, list[KeptRun]]:
-    tasks: dict[str, list[KeptRun]] = {}
+def by_task(runs: list[KeptRun]) -> dict[tuple[str, str], list[KeptRun]]:
+    """The runs of each (env id, preset), in the order of `runs`."""
+    tasks: dict[tuple[str, str], list[KeptRun]] = {}
     for run in runs:
-        tasks.setdefault(run.env_id, []).append(run)
+        tasks.setdefault((run.env_id, run.preset), []).append(run)
     return tasks
 
 
@@ -170,6 +171,11 @@ def minutes_cell(runs: list[KeptRun]) -> str:
     return ", ".join(f"{run.loop_minutes:.1f} ({machine_word(run.alone)})" for run in runs)
 
 
+def curve_name(env_id: str, preset: str) -> str:
+    """The learning-curve file of a task's runs with one preset."""
+    return f"{env_id}-{preset}.png"
+
+
 def results_table(runs: list[KeptRun]) -> str:
     """One row per task: the headline table of BENCHMARKS.md and README.md."""
     lines = [
@@ -177,10 +183,10 @@ def results_table(runs: list[KeptRun]) -> str:
         "Held-out success per seed | Mean [95 % CI] |",
         "|---|---|---|---|---|---|---|",
     ]
-    for env_id, task_runs in by_task(runs).items():
+    for (env_id, preset), task_runs in by_task(runs).items():
         mean, low, high = mean_interval([run.heldout_success for run in task_runs])
         lines.append(
-            f"| {env_id} | `{task_runs[0].preset}` "
+            f"| {env_id} | `{preset}` "
             f"| {', '.join(str(run.seed) for run in task_runs)} "
             f"| {', '.join(f'{run.env_steps / 1000:.0f}k' for run in task_runs)} "
             f"| {minutes_cell(task_runs)} "
@@ -190,11 +196,12 @@ def results_table(runs: list[KeptRun]) -> str:
     return "\n".join(lines)
 
 
-def task_section(env_id: str, runs: list[KeptRun]) -> str:
-    """The command, a per-seed table and the learning curve of one task."""
-    task_runs = [run for run in runs if run.env_id == env_id]
+def task_section(task: str, runs: list[KeptRun]) -> str:
+    """The command, a per-seed table and the learning curve of one task: `ENV` or `ENV:PRESET`."""
+    env_id, _, preset = task.partition(":")
+    task_runs = [r for r in runs if r.env_id == env_id and preset in ("", r.preset)]
     if not task_runs:
-        raise ResultsError(f"the template asks for {env_id}, but no kept run trained it")
+        raise ResultsError(f"the template asks for {task}, but no kept run trained it")
     commands = sorted({run.command for run in task_runs})
     lines = ["```bash", *commands, "```", ""]
     lines += [
@@ -210,7 +217,8 @@ def task_section(env_id: str, runs: list[KeptRun]) -> str:
             f"| {run.heldout_successes}/{run.heldout_episodes} "
             f"| {percent(run.heldout_success)} |"
         )
-    lines += ["", f"![{env_id} learning curves](docs/results/curves/{env_id}.png)"]
+    curve = curve_name(env_id, task_runs[0].preset)
+    lines += ["", f"![{env_id} learning curves](docs/results/curves/{curve})"]
     return "\n".join(lines)
 
 
@@ -231,7 +239,8 @@ def speed_table(path: Path = SPEED) -> str:
     """The rows of `make bench`'s report (docs/results/speed.md) named in speed.toml."""
     wanted = tomllib.loads(path.with_suffix(".toml").read_text())["row"]
     report = path.read_text()
-    date, cpu = _machine_value(report, "Date"), _machine_value(report, "CPU")
+    date = _machine_value(report, "Date").split()[0]  # the day, not the hour
+    cpu = _machine_value(report, "CPU")
     lines = [
         f"Measured {date} on {cpu}.",
         "",
@@ -346,7 +355,7 @@ def draw_curves(runs: list[KeptRun], out: Path = CURVES) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for env_id, task_runs in by_task(runs).items():
+    for (env_id, preset), task_runs in by_task(runs).items():
         figure = Figure(figsize=(7, 3.6), dpi=100)
         axes = figure.add_subplot()
         for index, run in enumerate(task_runs):
@@ -357,7 +366,7 @@ def draw_curves(runs: list[KeptRun], out: Path = CURVES) -> list[Path]:
                 color=color,
                 alpha=0.6,
                 linewidth=1,
-                label=f"seed {run.seed}: epoch evaluations",
+                label=f"seed {run.seed}: epoch evaluations (development episodes)",
             )
             axes.plot(
                 [run.env_steps],
@@ -371,10 +380,10 @@ def draw_curves(runs: list[KeptRun], out: Path = CURVES) -> list[Path]:
         axes.set_ylabel("success (%)")
         axes.set_ylim(-2, 102)
         axes.grid(alpha=0.3)
-        axes.set_title(f"{env_id}, preset {task_runs[0].preset}", fontsize=10)
+        axes.set_title(f"{env_id}, preset {preset}", fontsize=10)
         axes.legend(fontsize=7, loc="lower right")
         figure.tight_layout()
-        path = out / f"{env_id}.png"
+        path = out / curve_name(env_id, preset)
         figure.savefig(path, metadata={"Software": None})
         written.append(path)
     return written
