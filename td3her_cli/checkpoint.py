@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from td3her_cli import strict_json
-from td3her_cli.errors import CheckpointError, NoCheckpointError
+from td3her_cli.errors import CheckpointError, NewerFormatError, NoCheckpointError
 from td3her_cli.host import machine, machines_trained_on, with_this_machine
 from td3her_cli.rundir import CHECKPOINT_NAME, STAGING_NAME, is_checkpoint_dir
 
@@ -313,12 +313,15 @@ def _fsync_dir(directory: Path) -> None:
 
 
 # ------------------------------------------------------------------------------ reading
-def resolve_checkpoint(path: Path, latest: bool = False) -> CheckpointInfo:
+def resolve_checkpoint(path: Path, latest: bool = False, fall_back: bool = False) -> CheckpointInfo:
     """Find and validate a checkpoint: a checkpoint dir, a run dir, or a run's checkpoints/.
 
-    A run directory resolves to its `best` checkpoint (or `latest` with latest=True). When no
-    pointer names an existing checkpoint, the newest complete one is used and
-    `info.warning` says why. A run with no checkpoint at all raises NoCheckpointError.
+    A run directory resolves to its `best` checkpoint (or `latest` with latest=True). When
+    best.json cannot be used, `latest` stands in; when no pointer names an existing checkpoint,
+    the newest complete one does; `info.warning` then says why, in one line. With fall_back (a
+    resume), a checkpoint a pointer names that does not validate (a truncated meta.json,
+    SavedModel or state.json) is passed over in the same way; one of a newer td3her never is.
+    A run with no checkpoint at all raises NoCheckpointError.
     """
     path = Path(path)
     if not path.exists():
@@ -328,15 +331,28 @@ def resolve_checkpoint(path: Path, latest: bool = False) -> CheckpointInfo:
     if (path / META_FILE).exists() or (path / "policy").is_dir():
         return load_checkpoint_info(path)
     root = path / CHECKPOINTS_DIR if (path / CHECKPOINTS_DIR).is_dir() else path
-    names = ("latest",) if latest else ("best", "latest")
-    for name in names:
+    problems = []  # why each pointer tried before was passed over
+    for name in ("latest",) if latest else ("best", "latest"):
         pointer = _pointer_meta(root, name)
-        if pointer and (root / str(pointer.get("checkpoint"))).is_dir():
-            return load_checkpoint_info(root / pointer["checkpoint"])
+        if not pointer or not (root / pointer["checkpoint"]).is_dir():
+            problems.append(_pointer_problem(root, name))
+            continue
+        try:
+            info = load_checkpoint_info(root / pointer["checkpoint"])
+        except NewerFormatError:
+            raise
+        except CheckpointError as exc:
+            if not fall_back:
+                raise
+            problems.append(str(exc))
+            continue
+        if not problems:
+            return info
+        warning = f"{'; '.join(problems)}; using the latest checkpoint, {info.path.name}, instead"
+        return CheckpointInfo(info.path, info.meta, warning)
     newest = newest_complete_checkpoint(root)
     if newest is not None:
-        problem = _pointer_problem(root, "latest")
-        warning = f"{problem}; using the newest complete checkpoint, {newest.path.name}"
+        warning = f"{'; '.join(problems)}; using the newest complete checkpoint, {newest.path.name}"
         return CheckpointInfo(newest.path, newest.meta, warning)
     if (path / "config.json").is_file():
         raise NoCheckpointError(
@@ -387,7 +403,7 @@ def load_checkpoint_info(path: Path) -> CheckpointInfo:
     if not isinstance(meta, dict) or not isinstance(meta.get("format_version"), int):
         raise CheckpointError(f"{meta_path} has no format_version: not a td3her checkpoint")
     if meta["format_version"] > FORMAT_VERSION:
-        raise CheckpointError(
+        raise NewerFormatError(
             f"{path} uses checkpoint format {meta['format_version']}, newer than this td3her "
             f"reads ({FORMAT_VERSION}); upgrade td3her"
         )
@@ -464,6 +480,19 @@ def restore_trainer(trainer: Trainer, info: CheckpointInfo) -> None:
     if has_buffer(info):
         with np.load(info.path / BUFFER_FILE, allow_pickle=False) as arrays:
             trainer.buffer.load_state_arrays(dict(arrays))
+
+
+def repoint_best(info: CheckpointInfo, best: dict | None) -> None:
+    """After a resume fell back to checkpoint `info`: best.json as `info`'s state knows it
+    (`best`, the trainer's record), or none. best.json may name a newer checkpoint that was
+    passed over, which the resumed run writes again under the same name."""
+    root = info.path.parent
+    epoch = (best or {}).get("epoch")
+    name = checkpoint_name(epoch, 0) if isinstance(epoch, int) else None
+    if name is not None and is_checkpoint_dir(root / name):
+        _write_pointer(root, "best", {"checkpoint": name, **best})
+    else:
+        (root / "best.json").unlink(missing_ok=True)
 
 
 def has_buffer(info: CheckpointInfo) -> bool:

@@ -13,16 +13,24 @@ from typing import Annotated
 
 import typer
 
-from td3her_cli.config import TrainConfig, parse_hidden
+from td3her_cli.config import TrainConfig, parse_count, parse_hidden
 from td3her_cli.display import make_console
-from td3her_cli.errors import Interrupted, NoCheckpointError, Td3HerError, UsageError
+from td3her_cli.errors import (
+    Interrupted,
+    NoCheckpointError,
+    RunInUseError,
+    Td3HerError,
+    UsageError,
+)
 from td3her_cli.metrics import METRICS_FILE, write_atomically
 from td3her_cli.rollout import HELD_OUT_EPISODES, HELD_OUT_SEED, evaluation_seeds
 from td3her_cli.rundir import (
     CONFIG_FILE,
     PLOT_FILES,
     check_new_run_dir,
+    check_out_folder,
     create_run_dir,
+    folder_problem,
     probe_writable,
     remove_created,
     remove_run_files,
@@ -151,7 +159,13 @@ def train(
     ] = None,
     batch_size: Annotated[int | None, _option("Batch size.", TD3, "batch_size")] = None,
     buffer_size: Annotated[
-        int | None, _option("Replay capacity (transitions).", TD3, "buffer_size")
+        int | None,
+        _option(
+            "Replay capacity (transitions).",
+            TD3,
+            "buffer_size",
+            parser=lambda text: parse_count(text, "--buffer-size"),  # 1e6 as well as 1000000
+        ),
     ] = None,
     actor_lr: Annotated[float | None, _option("Actor learning rate.", TD3, "actor_lr")] = None,
     critic_lr: Annotated[float | None, _option("Critic learning rate.", TD3, "critic_lr")] = None,
@@ -339,6 +353,7 @@ def train(
     }
     given = {k: v for k, v in given.items() if v is not None}
     created: list[Path] = []  # folders this command made, removed again if setup fails
+    fresh = False  # a new or empty run directory: a start that fails leaves it so again
     if resume is not None:
         if out is not None:
             raise UsageError("--resume RUN continues in RUN; drop --out")
@@ -362,6 +377,7 @@ def train(
         check_env(config.env_id, config.env_modules, config.grasp_start)  # before any writing
         run_dir = out if out is not None else default_run_dir(config)
         check_new_run_dir(run_dir, force)
+        fresh = not run_dir.is_dir() or not any(run_dir.iterdir())
         created = create_run_dir(run_dir)
 
     console = make_console()
@@ -369,10 +385,11 @@ def train(
     try:
         with run_lock(run_dir):
             if resume is None:
+                # Written first (in place of a replaced run's, atomically): from now on the
+                # directory is recognisably a td3her run, so a failed start can be retried.
+                write_start_config(run_dir, config)
                 if force:  # a fresh run must not inherit an earlier run's checkpoints or curves
-                    remove_run_files(run_dir)
-                # Written first: from now on the directory is recognisably a td3her run.
-                write_atomically(run_dir / CONFIG_FILE, config.to_json() + "\n")
+                    remove_run_files(run_dir, keep=(CONFIG_FILE,))
             result = _run_training(
                 config,
                 run_dir,
@@ -384,9 +401,11 @@ def train(
                 tensorboard,
                 threads,
             )
+    except RunInUseError:  # the other process's run: nothing here is this command's
+        raise
     except BaseException:
-        if created and not _has_metrics(run_dir):  # failed while setting up: leave nothing
-            remove_created(created)
+        if fresh and not _has_metrics(run_dir):  # failed while setting up: leave nothing
+            remove_created(created, run_dir)
         raise
     console.print(f"run directory: {result.run_dir}  ({result.wall_time:.0f}s training)")
     if result.last_checkpoint is not None:
@@ -475,6 +494,18 @@ def _run_training(config, run_dir, console, stop, resume, keep, save_buffer, ten
     return result
 
 
+def write_start_config(run_dir: Path, config: TrainConfig) -> None:
+    """Write a new run's config.json atomically; UsageError (as for an unwritable --out) when
+    it cannot be written, e.g. on a full disk."""
+    try:
+        write_atomically(run_dir / CONFIG_FILE, config.to_json() + "\n")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {run_dir / CONFIG_FILE} ({exc.strerror or exc}); free some space or "
+            "choose another --out"
+        ) from None
+
+
 def _has_metrics(run_dir: Path) -> bool:
     path = run_dir / METRICS_FILE
     return path.is_file() and path.stat().st_size > 0
@@ -495,6 +526,9 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
     from td3her_cli.checkpoint import resolve_checkpoint
 
     config_path = run_dir / CONFIG_FILE
+    if not run_dir.is_dir():
+        what = "does not exist" if not run_dir.exists() else "is not a directory"
+        raise UsageError(f"--resume {run_dir} {what}; give the run directory of a `td3her train`")
     if not config_path.exists():
         raise UsageError(f"--resume {run_dir}: no config.json there; give a td3her run directory")
     try:
@@ -512,7 +546,7 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
             )
     config = saved.replace(epochs=given.get("epochs", saved.epochs))
     try:  # training.train(resume=True) resolves it again
-        info = resolve_checkpoint(run_dir, latest=True)
+        info = resolve_checkpoint(run_dir, latest=True, fall_back=True)
     except NoCheckpointError:
         return config, run_dir, 0
     if info.warning:  # e.g. latest.json lost: the newest complete checkpoint is used
@@ -906,8 +940,7 @@ def plot(
         for warning in loaded[-1].warnings:  # one line each: file and line number
             warn(warning)
     out_dir = out if out is not None else runs[0] / "plots"
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} is a file; plot writes a folder of PNGs there")
+    check_out_folder(out_dir)  # plot writes a folder of PNGs there
     for name in PLOT_FILES:  # never write through a link or onto a device
         check_regular_out(out_dir / name, "plot")
     check_output_path(out_dir / "score.png")
@@ -951,6 +984,9 @@ def _percent(value: float | None) -> str:
 
 def check_output_path(path: Path) -> None:
     """Raise UsageError unless the file `path` can be created (its directory is writable)."""
+    problem = folder_problem(path.parent)
+    if problem is not None:
+        raise UsageError(f"cannot write {path}: {path.parent} {problem}; choose another --out")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         probe_writable(path.parent)
@@ -1062,6 +1098,7 @@ def sweep(
         FINISHED,
         RESUME,
         SKIPPED,
+        check_ray_address,
         default_sweep_dir,
         held_out_record,
         parse_grid,
@@ -1075,6 +1112,8 @@ def sweep(
 
     require_ray()  # before anything is checked or written
     require_rliable()  # the report at the end needs it
+    if address is not None:  # in seconds, not after ray.init's minutes of retries
+        check_ray_address(address)
     name, _ = choose_preset(preset, env)
     given = {"env_id": env, "env_modules": tuple(env_module) if env_module else None}
     values = {**preset_values(name), **{k: v for k, v in given.items() if v is not None}}
@@ -1195,6 +1234,7 @@ def print_sweep_report(sweep_dir: Path, out: Path | None, width: int, height: in
     from td3her_cli.sweep_report import CORRUPT, build_report, overview_table, setting_table
 
     if out is not None:
+        check_out_folder(out)
         check_output_path(out / "report.json")
     report = build_report(sweep_dir, out, width_px=width, height_px=height)
     corrupt = [t for s in report.settings for t in s.trials if t.state == CORRUPT]

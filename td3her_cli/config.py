@@ -214,6 +214,22 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def parse_count(text: str, option: str) -> int:
+    """A whole number from '1000000' or '1e6' (how large counts are written); UsageError
+    naming `option` for anything else."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or not number.is_integer():
+        raise UsageError(f"{option} must be a whole number like 1000000 or 1e6, got {text!r}")
+    return int(number)
+
+
 def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
 

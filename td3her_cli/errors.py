@@ -36,6 +36,10 @@ class NoCheckpointError(CheckpointError):
     """A td3her run directory that has no complete checkpoint yet."""
 
 
+class NewerFormatError(CheckpointError):
+    """A checkpoint written by a newer td3her (a format this one cannot read)."""
+
+
 class RunInUseError(UsageError):
     """Another td3her process is writing the run directory (exit code 2)."""
 

@@ -291,7 +291,10 @@ def export_policy(info: CheckpointInfo, out: Path) -> ExportResult:
             "please report it"
         )
     out = Path(out)
-    _write_bytes_atomically(out, model_bytes)
+    try:
+        _write_bytes_atomically(out, model_bytes)
+    except OSError as exc:  # a full disk: one line naming the file, which is left as it was
+        raise Td3HerError(write_failure(out, exc, "it was left as it was")) from None
     description = {
         "format": "td3her-onnx-policy",
         "format_version": 1,
@@ -314,7 +317,11 @@ def export_policy(info: CheckpointInfo, out: Path) -> ExportResult:
         "versions": {**_export_versions(), "trained_with": info.meta.get("versions")},
     }
     json_path = sidecar_path(out)
-    write_atomically(json_path, strict_json.dumps(description, indent=2, sort_keys=True) + "\n")
+    text = strict_json.dumps(description, indent=2, sort_keys=True) + "\n"
+    try:
+        write_atomically(json_path, text)
+    except OSError as exc:
+        raise Td3HerError(write_failure(json_path, exc, f"{out} is written, without it")) from None
     return ExportResult(out, json_path, len(model_bytes), params.dims, difference, CHECK_INPUTS)
 
 
@@ -386,6 +393,12 @@ def _max_difference(model_bytes: bytes, loaded, params: PolicyParams) -> float:
     mine = dict(zip(OUTPUTS, session.run(list(OUTPUTS), feeds)))
     theirs = loaded.serve(tf.constant(feeds["observation"]), tf.constant(feeds["desired_goal"]))
     return max(float(np.max(np.abs(mine[name] - theirs[name].numpy()))) for name in OUTPUTS)
+
+
+def write_failure(path: Path, exc: OSError, kept: str) -> str:
+    """One line on a file export could not write (a full disk): which, why, what is kept."""
+    reason = exc.strerror or exc
+    return f"cannot write {path} ({reason}); {kept}; free some space or choose another --out"
 
 
 def _write_bytes_atomically(path: Path, data: bytes) -> None:

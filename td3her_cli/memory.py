@@ -44,16 +44,25 @@ def physical_memory() -> int | None:
 
 
 def check_memory(config: TrainConfig, spec: EnvSpec, total: int | None = None) -> None:
-    """Raise UsageError when the full buffer plus the networks exceed the machine's memory."""
+    """Raise UsageError when the full buffer plus the networks exceed the machine's memory;
+    the message names the option that takes the most (the buffer, the layer widths, or the
+    number of critics, each one a copy of the network)."""
     total = physical_memory() if total is None else total
     buffer, networks = required_bytes(config, spec)
     if total is None or buffer + networks <= total:
         return
+    hidden = f"--hidden {','.join(map(str, config.hidden))}"
+    if buffer >= networks:
+        lower = "--buffer-size"
+    elif config.critics > 2:  # more critics than TD3's two: the ensemble is what grew
+        lower = "--critics or --hidden"
+    else:
+        lower = "--hidden"
     raise UsageError(
         f"this run needs {_size(buffer + networks)} of memory ({_size(buffer)} for "
         f"--buffer-size {config.buffer_size:,} {spec.env_id} transitions, {_size(networks)} "
-        f"for --hidden {','.join(map(str, config.hidden))}) but this machine has "
-        f"{_size(total)}; lower --buffer-size or --hidden"
+        f"for the actor and --critics {config.critics} critics of {hidden}) but this machine "
+        f"has {_size(total)}; lower {lower}"
     )
 
 

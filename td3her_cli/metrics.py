@@ -20,10 +20,13 @@ class MetricsWriter:
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
 
     def write(self, row: dict) -> None:
-        """Append one row."""
-        self._file.write(strict_json.dumps(row, sort_keys=True) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        """Append one row; an OSError (a full disk) names the file."""
+        try:
+            self._file.write(strict_json.dumps(row, sort_keys=True) + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(self.path)) from None
         self.rows += 1
 
     def close(self) -> None:
@@ -79,8 +82,12 @@ def write_atomically(path: Path, text: str) -> None:
     """Write a small text file via a temporary sibling and os.replace."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:  # e.g. a full disk: no temporary file stays behind
+        temporary.unlink(missing_ok=True)
+        raise

@@ -8,6 +8,8 @@ rather than pyplot: no global backend switch, no figure registry to leak, safe h
 from __future__ import annotations
 
 import json
+import math
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,9 @@ CRITIC_COLORS = ("tab:orange", "tab:green")
 # missing, e.g. no loss in a cycle that ran no update.
 CYCLE_FIELDS = ("env_steps", "actor_loss", "critic1_loss", "critic2_loss")
 EPOCH_FIELDS = ("env_steps", "success_rate", "mean_return", "wall_time", "train_seconds")
+# Files from before strict JSON hold NaN for a loss no update gave; no other field was ever
+# NaN, and none was ever infinite: such a value makes the row unusable.
+OLD_NAN_FIELDS = ("actor_loss", "critic1_loss", "critic2_loss")
 
 
 @dataclass(frozen=True)
@@ -82,22 +87,36 @@ def load_run(run_dir: Path) -> RunMetrics:
     """
     run_dir = Path(run_dir)
     path = run_dir / METRICS_FILE
+    if not run_dir.is_dir():
+        what = "does not exist" if not run_dir.exists() else "is not a directory"
+        raise NoMetricsError(f"{run_dir} {what}; pass a run directory written by `td3her train`")
     if not path.is_file():
         raise NoMetricsError(
             f"{run_dir} has no {METRICS_FILE}; pass a run directory written by `td3her train`"
         )
     numbered_rows, read_warnings = read_numbered_metrics(path)
-    # Keyed so that a row written twice (e.g. a resumed run) counts once, the last one winning.
+    # Keyed so that a row written twice counts once, the last one winning (td3her writes each
+    # once: a resume drops the rows after its checkpoint), with a warning naming both lines.
     cycles: dict[tuple[int, int], dict] = {}
     epochs: dict[int, dict] = {}
+    lines: dict[tuple, int] = {}  # (kind, epoch[, cycle]) -> the line it was read from
     for number, row in numbered_rows:
         problem = _row_problem(row)
         if problem:
             read_warnings.append(f"{path}: line {number} was skipped ({problem})")
-        elif row["kind"] == "cycle":
-            cycles[row["epoch"], row["cycle"]] = row
+            continue
+        if row["kind"] == "cycle":
+            key, what = ("cycle", row["epoch"], row["cycle"]), f"cycle {row['cycle']} of epoch"
+            cycles[key[1:]] = row
         else:
+            key, what = ("epoch", row["epoch"]), "epoch"
             epochs[row["epoch"]] = row
+        if key in lines:
+            read_warnings.append(
+                f"{path}: line {number} repeats {what} {row['epoch']} (line {lines[key]}); "
+                "the later row is used"
+            )
+        lines[key] = number
     if not cycles and not epochs:
         raise NoMetricsError(
             f"{path} holds no whole metrics rows; let `td3her train` run at least one cycle",
@@ -134,7 +153,8 @@ def _row_problem(row: dict) -> str | None:
     """Why a metrics row cannot be plotted, or None if it can.
 
     Fields we do not plot are not checked; a missing numeric field is missing data (older runs
-    lack train_seconds), except the success rate an epoch row is plotted for.
+    lack train_seconds), except the success rate an epoch row is plotted for. A NaN or infinite
+    value is not data, except the NaN of a loss in a file from before strict JSON.
     """
     kind = row.get("kind")
     if kind not in ("cycle", "epoch"):
@@ -149,6 +169,9 @@ def _row_problem(row: dict) -> str | None:
         value = row.get(key)
         if value is not None and not _is_number(value):
             return f"{key} is {value!r}, not a number or null"
+        if isinstance(value, float) and not math.isfinite(value):  # json's NaN, Infinity
+            if not (math.isnan(value) and key in OLD_NAN_FIELDS):
+                return f"{key} is {json.dumps(value)}, not a finite number or null"
     return None
 
 
@@ -244,13 +267,25 @@ def plot_runs(
     for name, figure in figures.items():
         path = out_dir / name
         try:
-            figure.savefig(path, dpi=DPI)
+            save_png(figure, path)
         except OSError as exc:
             raise Td3HerError(
                 f"cannot write {path} ({exc.strerror}); choose a writable --out"
             ) from None
         paths.append(path)
     return paths
+
+
+def save_png(figure: Figure, path: Path) -> None:
+    """Write `figure` as the PNG `path` under a temporary name, then rename it into place: a
+    full disk leaves the earlier file, never half a PNG."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        figure.savefig(temporary, dpi=DPI, format="png")
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def _new_figure(size: tuple[int, int], rows: int = 1) -> tuple[Figure, list]:

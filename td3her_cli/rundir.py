@@ -81,13 +81,15 @@ def check_new_run_dir(path: Path, force: bool) -> None:
 
     An existing non-empty directory needs `force`, and `force` applies only to a td3her run.
     """
+    check_out_folder(path)
     if not path.exists():
         return
-    if not path.is_dir():
-        raise UsageError(f"--out {path} exists and is not a directory; choose another path")
     entries = sorted(p.name for p in path.iterdir())
     if not entries:
         return
+    holder = lock_holder(path)
+    if holder is not None:  # a live run: neither "not empty" nor --force is the way on
+        raise RunInUseError(in_use_message(path, holder))
     if not force:
         raise UsageError(
             f"run directory {path} already exists and is not empty; "
@@ -115,6 +117,24 @@ def check_new_run_dir(path: Path, force: bool) -> None:
             )
 
 
+def folder_problem(path: Path) -> str | None:
+    """Why `path` cannot be a folder to write into though it is there: a file, or a symbolic
+    link to nothing (mkdir would say only "File exists"); None for a folder or nothing."""
+    if path.is_symlink() and not path.exists():
+        return f"is a symbolic link to {os.readlink(path)}, which does not exist"
+    if path.exists() and not path.is_dir():
+        return "is a file, not a folder"
+    return None
+
+
+def check_out_folder(path: Path, option: str = "--out") -> None:
+    """Raise UsageError when `option` names a folder to write into that is a file or a
+    dangling symbolic link."""
+    problem = folder_problem(path)
+    if problem is not None:
+        raise UsageError(f"{option} {path} {problem}; choose another {option}")
+
+
 def create_run_dir(path: Path) -> list[Path]:
     """Create `path` (and missing parents) and check it is writable; the folders created.
 
@@ -133,26 +153,37 @@ def create_run_dir(path: Path) -> list[Path]:
 
 
 def probe_writable(directory: Path) -> None:
-    """Create and delete a small file in `directory`; raises OSError where that fails."""
+    """Create and delete a small file in `directory`; raises OSError where that fails.
+
+    The probe goes even when writing it fails (a full disk creates the file, then refuses its
+    bytes): left behind, it would make the directory "not empty" for the next attempt.
+    """
     probe = Path(directory) / f".write-test-{os.getpid()}"
-    probe.write_text("td3her")
-    probe.unlink()
-
-
-def remove_created(created: list[Path]) -> None:
-    """Undo create_run_dir: remove the run's td3her files, then each created folder if empty."""
-    for depth, folder in enumerate(reversed(created)):
+    try:
+        probe.write_text("td3her")
+    finally:
         with contextlib.suppress(OSError):
-            if depth == 0:  # the run directory itself
-                remove_run_files(folder)
-                (folder / LOCK_FILE).unlink(missing_ok=True)
+            probe.unlink()
+
+
+def remove_created(created: list[Path], run_dir: Path | None = None) -> None:
+    """Undo a start that failed: remove the run's td3her files (and its lock) from `run_dir`
+    (default: the last created folder), then each created folder if it is empty."""
+    run_dir = run_dir if run_dir is not None else (created[-1] if created else None)
+    if run_dir is not None and run_dir.is_dir():
+        with contextlib.suppress(OSError):
+            remove_run_files(run_dir)
+            (run_dir / LOCK_FILE).unlink(missing_ok=True)
+    for folder in reversed(created):
+        with contextlib.suppress(OSError):
             folder.rmdir()
 
 
-def remove_run_files(path: Path) -> list[str]:
-    """Delete what a td3her run consists of in `path`; the names of entries left alone."""
+def remove_run_files(path: Path, keep: tuple[str, ...] = ()) -> list[str]:
+    """Delete what a td3her run consists of in `path` (but the RUN_FILES named in `keep`);
+    the names of entries left alone."""
     for name in RUN_FILES:
-        if name != LOCK_FILE:  # the lock is held by whoever is replacing the run
+        if name != LOCK_FILE and name not in keep:  # the lock is held by whoever replaces the run
             (path / name).unlink(missing_ok=True)
     for folder in RUN_FOLDERS:
         root = path / folder  # may be a link to a folder elsewhere: only td3her's entries go
@@ -170,6 +201,29 @@ def remove_run_files(path: Path) -> list[str]:
     return sorted(p.name for p in path.iterdir() if p.name not in (LOCK_FILE, *RUN_FOLDERS))
 
 
+def lock_holder(path: Path) -> str | None:
+    """Who holds RUN/.td3her.lock now (as it names itself, e.g. "td3her train (pid 123 on
+    host, since ...)"), or None when no process does."""
+    try:
+        handle = open(Path(path) / LOCK_FILE, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "another process"
+        except OSError:
+            return None
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return None
+
+
+def in_use_message(path: Path, holder: str) -> str:
+    """RunInUseError's line: who holds the run directory, and the way on."""
+    return f"run directory {path} is in use by {holder}; wait for it to end or choose another --out"
+
+
 @contextlib.contextmanager
 def run_lock(path: Path, command: str = "td3her train") -> Iterator[None]:
     """Hold RUN/.td3her.lock for the block; RunInUseError (exit 2) if another process holds it."""
@@ -181,10 +235,7 @@ def run_lock(path: Path, command: str = "td3her train") -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise RunInUseError(
-                f"run directory {path} is in use by {holder}; wait for it to end or choose "
-                "another --out"
-            ) from None
+            raise RunInUseError(in_use_message(path, holder)) from None
         started = time.strftime("%Y-%m-%d %H:%M:%S")
         handle.seek(0)
         handle.truncate()

@@ -44,6 +44,7 @@ import json
 import logging
 import math
 import re
+import socket
 import time
 import traceback
 import typing
@@ -56,7 +57,7 @@ from td3her_cli import strict_json
 from td3her_cli.config import TrainConfig
 from td3her_cli.errors import CheckpointError, Td3HerError, UsageError, one_line
 from td3her_cli.metrics import write_atomically
-from td3her_cli.rundir import remove_run_files, run_lock
+from td3her_cli.rundir import check_out_folder, remove_run_files, run_lock
 
 SWEEP_FILE = "sweep.json"
 ERROR_FILE = "error.txt"
@@ -65,6 +66,7 @@ HELD_OUT_EPISODES = 100  # a trial's held-out evaluation (the sweep's --held-out
 FORMAT_VERSION = 1
 BASE_SETTING = "base"  # the one setting of a sweep without a grid
 INSTALL_HINT = "td3her sweep needs Ray: pip install 'td3her[sweep]'"
+ADDRESS_PROBE_SECONDS = 5.0  # ray.init retries an address nothing listens at for minutes
 NOT_SWEPT = {
     "seed": "use --seeds",
     "env_modules": "use --env-module",
@@ -311,6 +313,7 @@ def prepare_sweep_dir(plan: SweepPlan) -> None:
         UsageError: If the directory holds another sweep or non-sweep files, or is not writable.
     """
     path = plan.sweep_dir / SWEEP_FILE
+    check_out_folder(plan.sweep_dir)
     if path.exists():
         saved = _read_sweep_file(plan.sweep_dir)
         difference = _first_difference(saved.get("identity", {}), plan.identity())
@@ -354,6 +357,9 @@ def load_plan(sweep_dir: Path) -> SweepPlan:
 
 def _read_sweep_file(sweep_dir: Path) -> dict:
     path = Path(sweep_dir) / SWEEP_FILE
+    if not Path(sweep_dir).is_dir():
+        what = "does not exist" if not Path(sweep_dir).exists() else "is not a directory"
+        raise Td3HerError(f"{sweep_dir} {what}; give a directory written by `td3her sweep`")
     if not path.is_file():
         raise Td3HerError(
             f"{sweep_dir} has no {SWEEP_FILE}; give a directory written by `td3her sweep`"
@@ -674,12 +680,34 @@ def run_sweep(
     return result
 
 
+def check_ray_address(address: str, timeout: float = ADDRESS_PROBE_SECONDS) -> None:
+    """Raise UsageError unless something listens at the HOST:PORT of a Ray address
+    ("HOST:PORT" or "ray://HOST:PORT") within `timeout` seconds: ray.init retries an address
+    nothing listens at for minutes, deaf to SIGTERM. Other addresses ("auto") go to Ray as
+    they are."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")  # [::1]:6379
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as exc:  # refused, no route, unknown host, or nothing within `timeout`
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise UsageError(
+            f"cannot reach a Ray cluster at --address {address} ({reason}); start one there "
+            "(`ray start --head`) or drop --address to run the sweep on this machine's cores"
+        ) from None
+
+
 def _init_ray(ray, address: str | None) -> None:
     """Start Ray locally (address None; "local" so that a running `ray start` cluster is not
     joined by accident) or join the cluster at `address`."""
     kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
     if address is None:
         kwargs["include_dashboard"] = False
+    else:
+        check_ray_address(address)
     try:
         ray.init(address=address or "local", **kwargs)
     except (ConnectionError, ValueError, RuntimeError) as exc:

@@ -38,7 +38,14 @@ from rich.table import Table
 
 from td3her_cli.errors import Td3HerError, UsageError
 from td3her_cli.metrics import write_atomically
-from td3her_cli.plotting import DPI, NoMetricsError, RunMetrics, load_run, summary_rows
+from td3her_cli.plotting import (
+    DPI,
+    NoMetricsError,
+    RunMetrics,
+    load_run,
+    save_png,
+    summary_rows,
+)
 from td3her_cli.strict_json import finite_or_none
 from td3her_cli.sweep import (
     BROKEN,
@@ -584,7 +591,7 @@ def _plot_metric(settings: list[SettingReport], metric: str, path: Path, size) -
     axes.grid(True, alpha=0.3)
     if drawn:
         axes.legend(loc="best", fontsize="small")
-    figure.savefig(path, dpi=DPI)
+    save_png(figure, path)
     return path
 
 

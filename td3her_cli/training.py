@@ -23,6 +23,7 @@ from td3her_cli.best import best_record, cannot_beat, is_better, is_candidate
 from td3her_cli.checkpoint import (
     DEFAULT_KEEP,
     CheckpointInfo,
+    repoint_best,
     resolve_checkpoint,
     restore_trainer,
     resumed_keep,
@@ -38,7 +39,13 @@ from td3her_cli.envs import (
     reward_function,
     success_function,
 )
-from td3her_cli.errors import DivergenceError, NoCheckpointError, UsageError
+from td3her_cli.errors import (
+    CheckpointError,
+    DivergenceError,
+    NoCheckpointError,
+    Td3HerError,
+    UsageError,
+)
 from td3her_cli.grasp import check_grasp_start, starts_grasped
 from td3her_cli.host import other_cpu_note
 from td3her_cli.memory import check_memory
@@ -492,9 +499,10 @@ def terminal_note(config: TrainConfig, spec: EnvSpec) -> str:
 
 
 def resume_checkpoint(run_dir: Path) -> CheckpointInfo | None:
-    """The checkpoint a resumed run continues from; None when the run has none yet."""
+    """The checkpoint a resumed run continues from (the newest that validates: a damaged
+    latest one is passed over, its `warning` says so); None when the run has none yet."""
     try:
-        return resolve_checkpoint(run_dir, latest=True)
+        return resolve_checkpoint(run_dir, latest=True, fall_back=True)
     except NoCheckpointError:
         return None
 
@@ -580,7 +588,10 @@ def train(
             keep = resumed_keep(info) if info is not None else DEFAULT_KEEP
         if info is not None:
             restore_trainer(trainer, info)
-            truncate_metrics(metrics_path, info.meta["metrics_rows"])
+            with reported_write_failure(run_dir):
+                if info.warning:  # fell back past `latest`: best.json may name a passed-over one
+                    repoint_best(info, trainer.best)
+                truncate_metrics(metrics_path, info.meta["metrics_rows"])
             result.resumed_from = info.path
             result.empty_buffer = trainer.buffer.size == 0
             if result.empty_buffer:
@@ -592,10 +603,12 @@ def train(
         else:
             if resume:
                 notes.append(f"{run_dir} has no checkpoint yet: starting it again from epoch 1")
-            metrics_path.write_text("")
-        # Written on resume too, so that a new --epochs is what the next --resume reads.
-        write_atomically(run_dir / "config.json", config.to_json() + "\n")
-        writer = MetricsWriter(metrics_path)
+            with reported_write_failure(run_dir):
+                metrics_path.write_text("")
+        with reported_write_failure(run_dir):
+            # Written on resume too, so that a new --epochs is what the next --resume reads.
+            write_atomically(run_dir / "config.json", config.to_json() + "\n")
+            writer = MetricsWriter(metrics_path)
         cleanup.callback(writer.close)
         observers = [observer] if observer is not None else []
         if tensorboard:
@@ -607,8 +620,34 @@ def train(
         result.setup_seconds = time.perf_counter() - setup_start
         if observer is not None:
             observer.on_start(config, run_dir, notes)
-        run_epochs(trainer, run_dir, writer, observers, should_stop, keep, save_buffer, result)
+        with reported_write_failure(run_dir):  # checkpoints report their own failures
+            run_epochs(trainer, run_dir, writer, observers, should_stop, keep, save_buffer, result)
     return result
+
+
+@contextlib.contextmanager
+def reported_write_failure(run_dir: Path):
+    """Turn an OSError of the block, writing the run's files (metrics.jsonl, config.json), into
+    one line: which file, why, the checkpoint that is intact and the command that goes on from
+    it once there is space (as a Ctrl-C stop says)."""
+    try:
+        yield
+    except OSError as exc:
+        raise Td3HerError(write_failure(run_dir, exc)) from None
+
+
+def write_failure(run_dir: Path, exc: OSError) -> str:
+    """reported_write_failure's line for `exc`."""
+    try:
+        intact = resolve_checkpoint(run_dir, latest=True, fall_back=True).path
+        kept = f"the last complete checkpoint, {intact}, is intact"
+    except CheckpointError:
+        kept = "no checkpoint was saved yet"
+    where = exc.filename or f"to {run_dir}"
+    return (
+        f"cannot write {where} ({exc.strerror or exc}); {kept}; once there is space, resume "
+        f"with: td3her train --resume {run_dir}"
+    )
 
 
 def run_epochs(
@@ -636,8 +675,8 @@ def run_epochs(
             if problem:  # before this cycle is recorded or saved anywhere
                 raise DivergenceError(
                     f"training diverged in epoch {trainer.epoch + 1}, cycle {cycle} ({problem}); "
-                    "stopped without saving it, so latest and best still name finite "
-                    "checkpoints; lower --actor-lr / --critic-lr"
+                    f"stopped without saving it{checkpoints_kept(trainer, result)}; lower "
+                    "--actor-lr / --critic-lr"
                 )
             losses = mean_update(updates)
             trainer.cycle = cycle
@@ -712,6 +751,15 @@ def run_epochs(
             result.interrupted = trainer.epoch < config.epochs
             break
     result.wall_time = elapsed()
+
+
+def checkpoints_kept(trainer: Trainer, result: TrainResult) -> str:
+    """What a run that stops on divergence still has: the end of its one line."""
+    if result.last_checkpoint is None and result.resumed_from is None:
+        return " (the run has no checkpoint yet)"
+    if trainer.best is None:  # only checkpoints of an epoch under way: no best yet
+        return ", so latest still names a finite checkpoint"
+    return ", so latest and best still name finite checkpoints"
 
 
 def epoch_row(stats: EpochStats) -> dict:

@@ -25,6 +25,8 @@ def snapshot(directory):
         (["--her-strategy", "past"], "--her-strategy must be one of"),
         (["--noise", "pink"], "--noise must be one of"),
         (["--hidden", "64,x"], "--hidden must be comma-separated integers"),
+        (["--buffer-size", "1.5e3x"], "--buffer-size must be a whole number like 1000000 or 1e6"),
+        (["--buffer-size", "2.5"], "--buffer-size must be a whole number like 1000000 or 1e6"),
         (["--eval-episodes", "-3"], "--eval-episodes must be > 0"),
         (["--grasp-start", "1.5"], "--grasp-start must be in [0, 1]"),
         (
@@ -89,3 +91,45 @@ def test_buffer_smaller_than_an_episode_is_a_usage_error(run_cli, tmp_path):
     )
     assert code == 2 and "cannot hold one PandaReach-v3 episode" in err and "Traceback" not in err
     assert not (tmp_path / "run").exists(), "a run that failed while setting up leaves nothing"
+
+
+@pytest.mark.parametrize(
+    ("command", "code", "wrong"),
+    [
+        (["train", "--resume"], 2, "no config.json there"),
+        (["plot"], 1, "has no metrics.jsonl"),
+        (["sweep-report"], 1, "has no sweep.json"),
+    ],
+)
+def test_a_path_that_does_not_exist_is_said_to_not_exist(command, code, wrong, tmp_path, run_cli):
+    missing = tmp_path / "no-such-run"
+    got, out, err = run_cli([*command, str(missing)])
+    assert got == code and out == "", err
+    assert err.startswith("td3her: error: ") and err.count("\n") == 1, err
+    assert f"{missing} does not exist; " in err and wrong not in err
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize("what", ["a file", "a link to nothing"])
+@pytest.mark.parametrize("command", ["train", "plot", "sweep-report"])
+def test_out_that_is_a_file_or_a_dangling_link_is_named_as_such(what, command, tmp_path, run_cli):
+    from tests.test_plotting import write_run
+
+    out = tmp_path / "out"
+    if what == "a file":
+        out.write_text("mine")
+    else:
+        out.symlink_to(tmp_path / "gone")
+    args = {
+        "train": ["train", "--epochs", "1"],
+        "plot": ["plot", str(write_run(tmp_path / "run", [0.5], cycles=2))],
+        "sweep-report": ["sweep-report", str(tmp_path / "sweep")],
+    }[command]
+    code, _, err = run_cli([*args, "--out", str(out)])
+    problem = (
+        "is a file, not a folder"
+        if what == "a file"
+        else (f"is a symbolic link to {tmp_path / 'gone'}, which does not exist")
+    )
+    assert code == 2 and err == f"td3her: error: --out {out} {problem}; choose another --out\n"
+    assert out.is_symlink() != (what == "a file") and not (tmp_path / "gone").exists()

@@ -24,6 +24,7 @@ def test_a_diverging_resume_stops_and_keeps_the_finite_checkpoints(tiny_run, tmp
     lines = err.strip().splitlines()
     assert code == 1 and len(lines) == 1, err
     assert "training diverged in epoch 3, cycle 1" in lines[0]
+    assert "so latest and best still name finite checkpoints" in lines[0]
     assert "lower --actor-lr / --critic-lr" in lines[0]
     assert {name: (root / name).read_text() for name in pointers} == pointers
     assert not list(root.glob("epoch_003*")), "nothing of the diverged epoch is saved"
@@ -36,4 +37,5 @@ def test_a_fresh_run_that_diverges_at_once_exits_1(tmp_path, run_cli):
     args = tiny_cli_args() + ["--actor-lr", "1e30", "--critic-lr", "1e30", "--out", str(out)]
     code, _, err = run_cli(["train", *args])
     assert code == 1 and "training diverged in epoch 1, cycle 1" in err, err
+    assert "(the run has no checkpoint yet)" in err and "name finite" not in err, err
     assert not (out / "checkpoints").exists()

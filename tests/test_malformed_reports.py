@@ -76,22 +76,48 @@ def test_null_and_old_nan_values_are_missing_data_without_warnings(tmp_path, run
     _set_fields(strict / METRICS_FILE, {"actor_loss": None, "critic1_loss": None}, kind="cycle")
     _set_fields(strict / METRICS_FILE, {"env_steps": None, "wall_time": None})
     old = write_run(tmp_path / "old", [0.25, 0.75, 1.0], cycles=2)
-    _set_fields(old / METRICS_FILE, {"success_rate": NAN, "critic2_loss": NAN})
+    _set_fields(old / METRICS_FILE, {"actor_loss": NAN, "critic2_loss": NAN})  # no update yet
     assert "NaN" in (old / METRICS_FILE).read_text()
 
     runs = [load_run(strict), load_run(old)]
     assert runs[0].warnings == runs[1].warnings == ()
     assert np.isnan(runs[0].actor_loss).all() and np.isfinite(runs[0].critic2_loss).all()
-    assert np.isnan(runs[1].success_rate).all() and runs[1].epoch.size == 3
+    assert np.isnan(runs[1].critic2_loss).all() and runs[1].epoch.size == 3
     assert summary_rows(runs)[0]["wall_time"] is None  # missing, not NaN
     assert summary_rows(runs)[0]["solved_env_steps"] is None
-    assert summary_rows(runs)[1]["best_success_rate"] is None
+    assert summary_rows(runs)[1]["best_success_rate"] == 1.0
     # Mean and band over env steps, one run's steps all null: this drew on an empty log axis.
     args = ["plot", str(strict), str(old), "--out", str(tmp_path / "p"), "--x-axis", "env_steps"]
     code, out, err = run_cli([*args, *SMALL])
     assert (code, err) == (0, ""), err
     assert all((tmp_path / "p" / name).stat().st_size > 0 for name in PLOT_FILES)
     assert "nan" not in out.replace(str(tmp_path), "").lower()  # missing values show as "-"
+
+
+def test_non_finite_values_and_repeated_rows_are_one_warning_each(tmp_path, run_cli):
+    run_dir = write_run(tmp_path / "run", [0.2, 0.6, 0.8], cycles=2)
+    path = run_dir / METRICS_FILE
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(r["kind"], r["epoch"]) for r in rows[2:6]] == [
+        ("epoch", 1), ("cycle", 2), ("cycle", 2), ("epoch", 2)
+    ]  # fmt: skip
+    rows[3]["critic1_loss"] = float("inf")  # line 4
+    rows[4]["env_steps"] = NAN  # line 5
+    rows[5]["mean_return"] = float("-inf")  # line 6: epoch 2's evaluation
+    rows.append({**rows[2], "success_rate": 0.9})  # line 10: epoch 1 again
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))  # NaN, Infinity tokens
+
+    run = load_run(run_dir)
+    assert run.warnings == (
+        f"{path}: line 4 was skipped (critic1_loss is Infinity, not a finite number or null)",
+        f"{path}: line 5 was skipped (env_steps is NaN, not a finite number or null)",
+        f"{path}: line 6 was skipped (mean_return is -Infinity, not a finite number or null)",
+        f"{path}: line 10 repeats epoch 1 (line 3); the later row is used",
+    )
+    np.testing.assert_array_equal(run.epoch, [1, 3])
+    np.testing.assert_allclose(run.success_rate, [0.9, 0.8])
+    code, _, err = run_cli(["plot", str(run_dir), "--out", str(tmp_path / "p"), *SMALL])
+    assert code == 0 and _warning_lines(err) == [f"td3her: warning: {w}" for w in run.warnings]
 
 
 def test_an_empty_missing_or_wholly_bad_metrics_file_is_one_error_line(tmp_path, run_cli):
@@ -171,7 +197,7 @@ def test_null_values_in_a_sweep_are_missing_and_the_report_stays_strict_json(swe
     _set_fields(metrics, {"success_rate": None, "mean_return": None}, kind="epoch")
     _set_fields(metrics, {"actor_loss": None, "critic1_loss": None, "critic2_loss": None})
     other = sweep_dir / "tau=0.1" / "seed1" / METRICS_FILE
-    _set_fields(other, {"mean_return": NAN, "env_steps": NAN})
+    _set_fields(other, {"actor_loss": NAN, "critic2_loss": NAN}, kind="cycle")  # old files
     # The held-out evaluations: a null success (no result, not a 0), a NaN return (old files).
     for seed, values in (("seed0", {"success_rate": None}), ("seed1", {"mean_return": NAN})):
         path = sweep_dir / "tau=0.1" / seed / HELD_OUT_FILE
@@ -185,6 +211,27 @@ def test_null_values_in_a_sweep_are_missing_and_the_report_stays_strict_json(swe
     assert setting.final_return is None  # both final returns missing
     strict = report.report_file.read_text()
     json.loads(strict, parse_constant=lambda token: pytest.fail(f"{token} in report.json"))
+
+
+def test_a_sweep_warns_of_non_finite_and_repeated_rows(sweep_dir, run_cli):
+    metrics = sweep_dir / "tau=0.05" / "seed0" / METRICS_FILE
+    lines = metrics.read_text().splitlines()
+    assert json.loads(lines[2])["kind"] == "epoch"
+    row = json.loads(lines[5])  # epoch 2's evaluation
+    assert row["kind"] == "epoch" and row["epoch"] == 2
+    lines.append(json.dumps({**row, "success_rate": float("inf")}))  # line 7
+    lines.append(lines[2])  # line 8: epoch 1 again
+    metrics.write_text("\n".join(lines) + "\n")
+
+    code, out, err = run_cli(["sweep-report", str(sweep_dir), "--out", str(sweep_dir / "r")])
+    assert code == 0, err
+    assert _warning_lines(err) == [
+        f"td3her: warning: {metrics}: line 7 was skipped (success_rate is Infinity, not a "
+        "finite number or null)",
+        f"td3her: warning: {metrics}: line 8 repeats epoch 1 (line 3); the later row is used",
+    ]
+    saved = json.loads((sweep_dir / "r" / "report.json").read_text())
+    assert saved["settings"][0]["curves"]["success_rate"]["mean"][1] == 1.0, "inf left out"
 
 
 @pytest.mark.parametrize(

@@ -79,6 +79,31 @@ def test_disk_full_while_checkpointing_keeps_the_last_checkpoint(
         assert saved["epochs"] == 3, "config.json records the resumed run's --epochs"
 
 
+def test_disk_full_mid_run_names_the_file_the_checkpoint_and_the_resume(
+    tiny_run, tmp_path, run_cli, monkeypatch
+):
+    from td3her_cli.metrics import METRICS_FILE
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run, run_dir)  # 2 epochs done; latest = epoch_002
+    real_fsync = os.fsync
+
+    def disk_full(descriptor):  # only the appended metrics.jsonl: the first cycle's row
+        if os.readlink(f"/proc/self/fd/{descriptor}").endswith(METRICS_FILE):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    code, _, err = run_cli(["train", "--resume", str(run_dir), "--epochs", "3"])
+    line = one_error_line(err)
+    assert code == 1
+    assert f"cannot write {run_dir / METRICS_FILE} (No space left on device)" in line
+    assert (
+        f"the last complete checkpoint, {run_dir / 'checkpoints' / 'epoch_002'}, is intact" in line
+    )
+    assert line.endswith(f"resume with: td3her train --resume {run_dir}")
+
+
 @pytest.mark.parametrize(
     ("command", "body", "message"),
     [
@@ -119,7 +144,11 @@ def test_an_env_that_crashes_mid_episode_is_named(tmp_path, run_cli):
 
 @pytest.mark.parametrize(
     ("option", "value", "needed"),
-    [("--buffer-size", "10000000000000", "882.2 TiB"), ("--hidden", "99999999999", "59.7 TiB")],
+    [
+        ("--buffer-size", "10000000000000", "882.2 TiB"),
+        ("--buffer-size", "1e13", "882.2 TiB"),  # as people write it (and errors.md does)
+        ("--hidden", "99999999999", "59.7 TiB"),
+    ],
 )
 def test_sizes_no_machine_holds_are_refused_with_the_figure(
     option, value, needed, tmp_path, run_cli
@@ -130,3 +159,81 @@ def test_sizes_no_machine_holds_are_refused_with_the_figure(
     assert code == 2
     assert f"this run needs {needed}" in line and "but this machine has" in line
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "named", "lower"),
+    [
+        ({"buffer_size": 10**11}, "--buffer-size 100,000,000,000", "lower --buffer-size"),
+        (
+            {"hidden": (10**5, 10**5)},
+            "--critics 2 critics of --hidden 100000,100000",
+            "lower --hidden",
+        ),
+        (
+            {"critics": 10**6},
+            "--critics 1000000 critics of --hidden 256,256,256",
+            "lower --critics",
+        ),
+    ],
+)
+def test_the_memory_check_names_the_option_that_takes_the_most(options, named, lower, small_spec):
+    from td3her_cli.config import TrainConfig
+    from td3her_cli.errors import UsageError
+    from td3her_cli.memory import check_memory
+
+    with pytest.raises(UsageError) as error:
+        check_memory(TrainConfig(**options), small_spec, total=2**30)
+    message = str(error.value)
+    assert named in message and f"; {lower}" in message, message
+    others = {"lower --buffer-size", "lower --hidden", "lower --critics"} - {lower}
+    assert not any(other in message for other in others), message
+
+
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("command", ["plot", "export", "render"])
+def test_a_full_disk_while_writing_output_exits_1_naming_the_file(
+    command, tiny_run, tmp_path, run_cli, monkeypatch
+):
+    """The codes docs/errors.md gives: 2 if --out cannot be written at all (the start check),
+    1 once the write itself fails; the earlier file stays."""
+    if command == "plot":
+        from matplotlib.figure import Figure
+
+        from tests.test_plotting import write_run
+
+        def half_written(self, fname, **kwargs):  # the bytes that fit, then the error
+            with open(fname, "wb") as handle:
+                handle.write(b"\x89PNG half")
+            _no_space()
+
+        monkeypatch.setattr(Figure, "savefig", half_written)
+        out, target = tmp_path / "plots", tmp_path / "plots" / "score.png"
+        out.mkdir()
+        args = ["plot", str(write_run(tmp_path / "run", [0.5], cycles=2)), "--out", str(out)]
+    elif command == "export":
+        monkeypatch.setattr("td3her_cli.export._write_bytes_atomically", _no_space)
+        target = tmp_path / "policy.onnx"
+        args = ["export", str(tiny_run), "--out", str(target)]
+    else:  # the frames are made in a child process: write_animation is checked on its own
+        from td3her_cli.errors import Td3HerError
+        from td3her_cli.rendering import write_animation
+
+        monkeypatch.setattr("td3her_cli.rendering._write_gif", _no_space)
+        target = tmp_path / "reach.gif"
+        target.write_bytes(b"earlier")
+        with pytest.raises(Td3HerError) as error:
+            write_animation([np.zeros((16, 16, 3), np.uint8)], target, fps=25)
+        assert error.value.exit_code == 1
+        assert str(error.value).startswith(f"cannot write {target} (No space left on device)")
+        assert target.read_bytes() == b"earlier" and list(tmp_path.iterdir()) == [target]
+        return
+    target.write_bytes(b"earlier")
+    code, _, err = run_cli(args)
+    line = one_error_line(err)
+    assert code == 1 and line.startswith(f"td3her: error: cannot write {target} (No space left")
+    assert target.read_bytes() == b"earlier", "the earlier file stays"
+    assert not [p for p in target.parent.iterdir() if p.name.endswith(".tmp")]

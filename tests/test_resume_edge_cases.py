@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from td3her_cli.checkpoint import checkpoint_dirs, resolve_checkpoint, resumed_keep
-from td3her_cli.errors import NoCheckpointError
+from td3her_cli.errors import CheckpointError, NoCheckpointError
 
 
 def copy_run(tiny_run, tmp_path):
@@ -68,6 +68,59 @@ def test_evaluate_says_which_checkpoint_it_fell_back_to(tiny_run, tmp_path, run_
     assert code == 0, err
     assert "td3her: warning:" in err and "latest.json is missing" in err
     assert json.loads(out)["checkpoint"].endswith("epoch_002")
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "names a missing checkpoint"])
+def test_a_broken_best_pointer_is_said_before_latest_stands_in(damage, tiny_run, tmp_path, run_cli):
+    run_dir = copy_run(tiny_run, tmp_path)
+    best = run_dir / "checkpoints" / "best.json"
+    best.write_text('{"checkpoint": "epo' if damage == "corrupt" else '{"checkpoint": "epoch_009"}')
+    info = resolve_checkpoint(run_dir)
+    assert info.path.name == "epoch_002"
+    problem = "is corrupt" if damage == "corrupt" else "names epoch_009, which is missing"
+    assert info.warning == f"{best} {problem}; using the latest checkpoint, epoch_002, instead"
+    code, out, err = run_cli(["evaluate", str(run_dir), "--episodes", "1", "--json"])
+    assert code == 0 and err == f"td3her: warning: {info.warning}\n", err
+    assert json.loads(out)["checkpoint"].endswith("epoch_002")
+    code, _, err = run_cli(["export", str(run_dir), "--out", str(tmp_path / "policy.txt")])
+    assert code == 2 and err.startswith(f"td3her: warning: {info.warning}\n"), err
+
+
+@pytest.mark.parametrize("damaged", ["meta.json", "policy/saved_model.pb", "state.json"])
+def test_a_damaged_latest_checkpoint_is_passed_over_by_a_resume(damaged, tiny_run, tmp_path):
+    run_dir = copy_run(tiny_run, tmp_path)
+    path = run_dir / "checkpoints" / "epoch_002" / damaged
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated
+    with pytest.raises(CheckpointError, match="epoch_002"):  # evaluate --latest: this one or none
+        resolve_checkpoint(run_dir, latest=True)
+    info = resolve_checkpoint(run_dir, latest=True, fall_back=True)
+    assert info.path.name == "epoch_001"
+    assert info.warning.startswith(str(path)), info.warning
+    assert info.warning.endswith("; using the newest complete checkpoint, epoch_001")
+
+
+def test_a_resume_goes_on_from_the_newest_checkpoint_that_validates(tiny_run, tmp_path, run_cli):
+    run_dir = copy_run(tiny_run, tmp_path)
+    root = run_dir / "checkpoints"
+    best = json.loads((root / "best.json").read_text())  # as if epoch 2 had been promoted
+    (root / "best.json").write_text(json.dumps({**best, "checkpoint": "epoch_002", "epoch": 2}))
+    meta = root / "epoch_002" / "meta.json"
+    meta.write_text(meta.read_text()[:100])  # truncated, as by a full disk long ago
+    code, _, err = run_cli(["train", "--resume", str(run_dir), "--epochs", "2", "--no-tensorboard"])
+    assert code == 0, err
+    warnings = err.strip().splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith(f"td3her: warning: {meta} is corrupt")
+    assert "using the newest complete checkpoint, epoch_001" in warnings[0]
+    latest = resolve_checkpoint(run_dir, latest=True)
+    assert latest.path.name == "epoch_002" and latest.warning == ""  # written again, whole
+    best = resolve_checkpoint(run_dir)
+    assert best.warning == ""
+    # best.json is the resumed run's own record, not the passed-over epoch_002's
+    state = json.loads((root / "epoch_002" / "state.json").read_text())
+    pointer = json.loads((root / "best.json").read_text())
+    assert pointer == {"checkpoint": f"epoch_{state['best']['epoch']:03d}", **state["best"]}
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
+    assert [r["epoch"] for r in rows if r["kind"] == "epoch"] == [1, 2]
 
 
 def test_a_run_without_a_checkpoint_starts_again_on_resume(tiny_run, tmp_path, run_cli):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from td3her_cli.errors import RunInUseError
-from td3her_cli.rundir import LOCK_FILE, run_lock
+from td3her_cli.rundir import LOCK_FILE, check_new_run_dir, run_lock
 
 from .test_interruption import start_training
 
@@ -135,6 +135,18 @@ def test_two_concurrent_trains_never_share_a_run_directory(tmp_path, run_cli):
         first.wait(timeout=30)
 
 
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_a_second_train_on_a_live_run_names_its_holder_not_force(force, tmp_path, run_cli):
+    out = tmp_path / "run"
+    out.mkdir()
+    with run_lock(out):  # as a `td3her train` writing it holds it
+        code, _, err = run_cli(["train", "--out", str(out), *force, *ONE_CYCLE])
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"run directory {out} is in use by td3her train (pid {os.getpid()} " in err
+    assert "not empty" not in err and "pass --force" not in err
+    assert [p.name for p in out.iterdir()] == [LOCK_FILE]
+
+
 def test_a_run_directory_that_cannot_be_written_is_not_left_behind(tmp_path, run_cli, monkeypatch):
     real_write_text = Path.write_text
 
@@ -149,6 +161,53 @@ def test_a_run_directory_that_cannot_be_written_is_not_left_behind(tmp_path, run
     assert code == 2 and f"cannot write to run directory {out}" in err
     assert "No space left on device" in err
     assert not (tmp_path / "new").exists(), "the folders it made are removed again"
+
+
+@pytest.mark.parametrize(
+    ("fault", "before"),
+    [
+        ("the probe", "nothing"),
+        ("the probe", "an empty directory"),
+        ("config.json", "an empty directory"),
+        ("config.json", "a run, replaced with --force"),
+    ],
+)
+def test_a_start_on_a_full_disk_leaves_nothing_that_blocks_its_retry(
+    fault, before, tiny_run, tmp_path, run_cli, monkeypatch
+):
+    out = tmp_path / "run"
+    if before == "an empty directory":
+        out.mkdir()
+    elif before != "nothing":
+        shutil.copytree(tiny_run, out)
+    kept = snapshot(out) if out.exists() else {}
+    if fault == "the probe":  # a full disk makes the file, then refuses its bytes
+        real_write_text = Path.write_text
+
+        def disk_full(self, *args, **kwargs):
+            if self.name.startswith(".write-test"):
+                self.touch()
+                raise OSError(errno.ENOSPC, "No space left on device", str(self))
+            return real_write_text(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "write_text", disk_full)
+    else:  # the probe fits; config.json does not
+
+        def disk_full(descriptor):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(os, "fsync", disk_full)
+    force = ["--force"] if "--force" in before else []
+    code, _, err = run_cli(["train", "--out", str(out), *force, *ONE_CYCLE])
+    assert code == 2 and "No space left on device" in err and str(out) in err, err
+    monkeypatch.undo()
+    if before == "nothing":
+        assert not out.exists()
+    else:
+        left = snapshot(out)
+        left.pop(out / LOCK_FILE, None)  # the lock file of a replaced run stays, as it does
+        assert left == kept, "as it was before the failed start"
+    check_new_run_dir(out, force=bool(force))  # the same command would not be refused
 
 
 def test_pruning_keeps_folders_td3her_did_not_write(tiny_run, tmp_path):

@@ -3,7 +3,9 @@ the held-out evaluation, the report, and real sweeps on a local Ray with 2 CPUs 
 on the PointGoal test env)."""
 
 import json
+import socket
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -158,6 +160,34 @@ def test_bad_sweep_options_are_one_line_and_write_nothing(run_cli, tmp_path):
     ]:
         code, _, err = run_cli(["sweep", *args, "--out", str(out)])
         assert code == 2 and message in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens at (bound and released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_ray_address_fails_in_seconds_naming_it(run_cli, tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray")
+
+    def would_hang(*args, **kwargs):  # ray.init retries such an address for minutes
+        raise AssertionError("ray.init was called")
+
+    monkeypatch.setattr(ray, "init", would_hang)
+    address = f"127.0.0.1:{free_port()}"
+    out = tmp_path / "s"
+    for given in (address, f"ray://{address}"):
+        start = time.monotonic()
+        code, _, err = run_cli(
+            ["sweep", "--address", given, "--set", "epochs=1", "--out", str(out)]
+        )
+        assert code == 2 and err.count("\n") == 1, err
+        assert err.startswith(f"td3her: error: cannot reach a Ray cluster at --address {given} (")
+        assert "drop --address to run the sweep on this machine" in err
+        assert time.monotonic() - start < 30
     assert not out.exists()
 
 
