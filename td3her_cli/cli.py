@@ -566,7 +566,14 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
 def evaluate(
     checkpoint: Annotated[Path, typer.Argument(help="A run directory or a checkpoint directory.")],
     episodes: Annotated[int, typer.Option(help="Evaluation episodes.", min=1)] = 10,
-    seed: Annotated[int, typer.Option(help="Seed of the evaluation episodes.", min=0)] = 0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help=f"Seed of the evaluation episodes; {HELD_OUT_SEED} and up are the held-out "
+            "test episodes that reported results use.",
+            min=0,
+        ),
+    ] = 0,
     env: Annotated[str | None, typer.Option(help="Env id (default: the checkpoint's).")] = None,
     latest: Annotated[
         bool, typer.Option("--latest", help="Use the run's latest checkpoint instead of best.")
