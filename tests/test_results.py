@@ -65,7 +65,7 @@ def test_the_table_has_one_row_per_task_with_every_seed_and_a_bootstrap_interval
 def test_a_task_section_gives_the_command_each_seed_and_the_curve(tmp_path):
     runs = [results.load_run(keep_run(tmp_path / "push-s0"))]
     section = results.task_section("PandaPush-v3", runs)
-    assert "td3her train --env PandaPush-v3 --seed 0" in section
+    assert "td3her train --env PandaPush-v3 --seed S   # S = 0" in section
     assert "| 0 | 2 (66) | yes | 6,100 | 2.1 (alone) | 291/300 | 97.0 % |" in section
     assert "docs/results/curves/PandaPush-v3-push.png" in section
     with pytest.raises(results.ResultsError, match="no kept run trained it"):

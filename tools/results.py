@@ -158,6 +158,23 @@ def mean_interval(successes: list[float]) -> tuple[float, float, float]:
     return float(mean.mean[0]), float(mean.low[0]), float(mean.high[0])
 
 
+def steps(count: int) -> str:
+    """Env steps for a table cell: 540, 9,875, 123k."""
+    return f"{count / 1000:.0f}k" if count >= 10_000 else f"{count:,}"
+
+
+def seed_commands(runs: list[KeptRun]) -> list[str]:
+    """The runs' train commands, those that differ only in the seed written once with S."""
+    commands: dict[str, list[int]] = {}
+    for run in runs:
+        command = re.sub(rf"--seed {run.seed}\b", "--seed S", run.command)
+        commands.setdefault(command, []).append(run.seed)
+    return [
+        f"{command}   # S = {', '.join(map(str, seeds))}" if "--seed S" in command else command
+        for command, seeds in commands.items()
+    ]
+
+
 def percent(value: float) -> str:
     return f"{100 * value:.1f} %"
 
@@ -188,7 +205,7 @@ def results_table(runs: list[KeptRun]) -> str:
         lines.append(
             f"| {env_id} | `{preset}` "
             f"| {', '.join(str(run.seed) for run in task_runs)} "
-            f"| {', '.join(f'{run.env_steps / 1000:.0f}k' for run in task_runs)} "
+            f"| {', '.join(steps(run.env_steps) for run in task_runs)} "
             f"| {minutes_cell(task_runs)} "
             f"| {', '.join(percent(run.heldout_success) for run in task_runs)} "
             f"| **{percent(mean)}** [{100 * low:.1f}, {100 * high:.1f}] |"
@@ -202,8 +219,7 @@ def task_section(task: str, runs: list[KeptRun]) -> str:
     task_runs = [r for r in runs if r.env_id == env_id and preset in ("", r.preset)]
     if not task_runs:
         raise ResultsError(f"the template asks for {task}, but no kept run trained it")
-    commands = sorted({run.command for run in task_runs})
-    lines = ["```bash", *commands, "```", ""]
+    lines = ["```bash", *seed_commands(task_runs), "```", ""]
     lines += [
         "| Seed | Last epoch (of max) | Stopped itself | Env steps | Minutes of training loop "
         "| Held-out successes | Held-out success |",
@@ -279,7 +295,7 @@ def versions_line(runs: list[KeptRun]) -> str:
     parts = [f"CPU: {', '.join(cpus)}"]
     for text in versions:
         parts.append(", ".join(f"{name} {value}" for name, value in json.loads(text).items()))
-    return "; ".join(parts) + "."
+    return "  " + "; ".join(parts) + "."  # continues the protocol's list item
 
 
 def experiments_index(directory: Path = EXPERIMENTS) -> str:
