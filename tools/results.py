@@ -175,6 +175,11 @@ def seed_commands(runs: list[KeptRun]) -> list[str]:
     ]
 
 
+def interval_cell(low: float, high: float, seeds: int) -> str:
+    """The interval over seeds, or a dash where one seed has none to give."""
+    return f"[{100 * low:.1f}, {100 * high:.1f}]" if seeds > 1 else "(one seed)"
+
+
 def percent(value: float) -> str:
     return f"{100 * value:.1f} %"
 
@@ -208,7 +213,7 @@ def results_table(runs: list[KeptRun]) -> str:
             f"| {', '.join(steps(run.env_steps) for run in task_runs)} "
             f"| {minutes_cell(task_runs)} "
             f"| {', '.join(percent(run.heldout_success) for run in task_runs)} "
-            f"| **{percent(mean)}** [{100 * low:.1f}, {100 * high:.1f}] |"
+            f"| **{percent(mean)}** {interval_cell(low, high, len(task_runs))} |"
         )
     return "\n".join(lines)
 
