@@ -31,6 +31,7 @@ from td3her_cli.rundir import (
     check_out_folder,
     create_run_dir,
     folder_problem,
+    not_a_folder,
     probe_writable,
     remove_created,
     remove_run_files,
@@ -526,8 +527,8 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
     from td3her_cli.checkpoint import resolve_checkpoint
 
     config_path = run_dir / CONFIG_FILE
-    if not run_dir.is_dir():
-        what = "does not exist" if not run_dir.exists() else "is not a directory"
+    what = not_a_folder(run_dir)
+    if what is not None:
         raise UsageError(f"--resume {run_dir} {what}; give the run directory of a `td3her train`")
     if not config_path.exists():
         raise UsageError(f"--resume {run_dir}: no config.json there; give a td3her run directory")

@@ -20,6 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from td3her_cli.errors import Td3HerError
 from td3her_cli.metrics import METRICS_FILE, read_numbered_metrics
+from td3her_cli.rundir import not_a_folder
 
 DPI = 100  # figsize = pixels / DPI, saved at the same DPI: the PNG is exactly width x height
 SUCCESS_THRESHOLD = 0.95  # "solved" in summary_rows
@@ -87,8 +88,8 @@ def load_run(run_dir: Path) -> RunMetrics:
     """
     run_dir = Path(run_dir)
     path = run_dir / METRICS_FILE
-    if not run_dir.is_dir():
-        what = "does not exist" if not run_dir.exists() else "is not a directory"
+    what = not_a_folder(run_dir)
+    if what is not None:
         raise NoMetricsError(f"{run_dir} {what}; pass a run directory written by `td3her train`")
     if not path.is_file():
         raise NoMetricsError(

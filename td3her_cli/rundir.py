@@ -117,6 +117,13 @@ def check_new_run_dir(path: Path, force: bool) -> None:
             )
 
 
+def not_a_folder(path: Path) -> str | None:
+    """Why `path` is no folder to read from ("does not exist", "is not a directory"), or None."""
+    if path.is_dir():
+        return None
+    return "does not exist" if not path.exists() else "is not a directory"
+
+
 def folder_problem(path: Path) -> str | None:
     """Why `path` cannot be a folder to write into though it is there: a file, or a symbolic
     link to nothing (mkdir would say only "File exists"); None for a folder or nothing."""

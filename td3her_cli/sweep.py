@@ -57,7 +57,7 @@ from td3her_cli import strict_json
 from td3her_cli.config import TrainConfig
 from td3her_cli.errors import CheckpointError, Td3HerError, UsageError, one_line
 from td3her_cli.metrics import write_atomically
-from td3her_cli.rundir import check_out_folder, remove_run_files, run_lock
+from td3her_cli.rundir import check_out_folder, not_a_folder, remove_run_files, run_lock
 
 SWEEP_FILE = "sweep.json"
 ERROR_FILE = "error.txt"
@@ -357,8 +357,8 @@ def load_plan(sweep_dir: Path) -> SweepPlan:
 
 def _read_sweep_file(sweep_dir: Path) -> dict:
     path = Path(sweep_dir) / SWEEP_FILE
-    if not Path(sweep_dir).is_dir():
-        what = "does not exist" if not Path(sweep_dir).exists() else "is not a directory"
+    what = not_a_folder(Path(sweep_dir))
+    if what is not None:
         raise Td3HerError(f"{sweep_dir} {what}; give a directory written by `td3her sweep`")
     if not path.is_file():
         raise Td3HerError(

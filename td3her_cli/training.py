@@ -10,6 +10,7 @@ targets move every `policy_delay` of them); an *env step* is one env.step call.
 from __future__ import annotations
 
 import contextlib
+import errno
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -629,10 +630,13 @@ def train(
 def reported_write_failure(run_dir: Path):
     """Turn an OSError of the block, writing the run's files (metrics.jsonl, config.json), into
     one line: which file, why, the checkpoint that is intact and the command that goes on from
-    it once there is space (as a Ctrl-C stop says)."""
+    it once there is space (as a Ctrl-C stop says). Other OSErrors (a worker's broken pipe,
+    a permission) are not about space and pass through unchanged."""
     try:
         yield
     except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
         raise Td3HerError(write_failure(run_dir, exc)) from None
 
 

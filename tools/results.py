@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from td3her_cli.metrics import METRICS_FILE, read_metrics
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -100,9 +102,11 @@ def load_run(directory: Path) -> KeptRun:
         info = json.loads((directory / "run.json").read_text())
         config = json.loads((directory / "config.json").read_text())
         heldout = json.loads((directory / "heldout.json").read_text())
-        rows = [json.loads(line) for line in (directory / "metrics.jsonl").read_text().splitlines()]
+        rows, unreadable = read_metrics(directory / METRICS_FILE)
     except (OSError, json.JSONDecodeError) as error:
         raise ResultsError(f"{directory}: {error}") from error
+    if unreadable:
+        raise ResultsError("; ".join(unreadable))
     epochs = [row for row in rows if row.get("kind") == "epoch"]
     if not epochs:
         raise ResultsError(f"{directory}/metrics.jsonl has no epoch row")
