@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         if section in NEEDS_TENSORFLOW:
             from td3her_cli.quiet import import_tensorflow
 
-            import_tensorflow()  # before td3her_cli.agent imports it: start-up logs stay quiet
+            import_tensorflow()  # before td3her_cli.core.agent imports it: start-up logs stay quiet
         module = importlib.import_module(SECTIONS[section])
         stopwatch = Stopwatch()
         measured = module.run(plan, progress)

@@ -23,11 +23,12 @@ import tensorflow as tf
 from bench.plan import Plan
 from bench.results import Figure, Row, Summary, Table
 from bench.timing import seconds_per_call
-from td3her_cli.agent import TD3Agent
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs import EnvSpec, describe_env, make_env, split_observation
-from td3her_cli.noise import make_noise
-from td3her_cli.rollout import collect_episode
+from td3her_cli.core.agent import TD3Agent
+from td3her_cli.core.noise import make_noise
+from td3her_cli.core.spec import EnvSpec
+from td3her_cli.envs.goal_env import describe_env, make_env, split_observation
+from td3her_cli.envs.rollout import collect_episode
 
 ENV_ID = "PandaReach-v3"
 SEED = 0

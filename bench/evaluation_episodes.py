@@ -27,9 +27,9 @@ def evaluation_episodes(args: argparse.Namespace, accepts: Callable, refusal: st
     accepts(env). Yields (heading, env, episodes): a line naming the env, checkpoint and
     episodes, and an iterator over `td3her evaluate`'s deterministic episodes (the same seeds,
     so the same success rate)."""
-    from td3her_cli.cli import evaluation_seeds, policy_in_env
-    from td3her_cli.envs import make_env
-    from td3her_cli.rollout import deterministic_episodes
+    from td3her_cli.cli.app import evaluation_seeds, policy_in_env
+    from td3her_cli.envs.goal_env import make_env
+    from td3her_cli.envs.rollout import deterministic_episodes
 
     with policy_in_env(args.run, args.latest, None, None, args.seed, make_env) as loaded:
         info, env, spec, policy = loaded

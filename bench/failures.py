@@ -45,7 +45,7 @@ def main() -> None:
     """Run the episodes and print the tables."""
     args = checkpoint_arguments(__doc__).parse_args()
 
-    from td3her_cli.grasp import goal_is_object_position
+    from td3her_cli.envs.grasp import goal_is_object_position
 
     gripper, starts, goals, ends, successes = [], [], [], [], []
     refusal = "its goal is not one object's position"

@@ -42,7 +42,7 @@ import numpy as np
 
 from bench.plan import Plan
 from bench.results import Figure, Grid, Row, Summary, Table, format_number
-from td3her_cli.metrics import METRICS_FILE, read_metrics
+from td3her_cli.run.metrics import METRICS_FILE, read_metrics
 
 ENV_ID = "PandaReach-v3"
 PRESET = "fast"

@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--lift", type=float, default=0.01, help="Lifted: metres above rest.")
     args = parser.parse_args()
 
-    from td3her_cli.grasp import goal_is_object_position
+    from td3her_cli.envs.grasp import goal_is_object_position
 
     heights, successes, lifted = [], [], []
     refusal = "its goal is not one object's position"

@@ -24,8 +24,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="still env steps after the grasp")
     args = parser.parse_args()
 
-    from td3her_cli.envs import make_env
-    from td3her_cli.grasp import check_grasp_start, grasp_object
+    from td3her_cli.envs.goal_env import make_env
+    from td3her_cli.envs.grasp import check_grasp_start, grasp_object
 
     env = make_env(args.env_id)
     check_grasp_start(env, 1.0, args.env_id)

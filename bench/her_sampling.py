@@ -18,8 +18,8 @@ from bench.plan import Plan
 from bench.results import Figure, Row, Summary, Table
 from bench.timing import seconds_per_call
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs import make_env, reward_function
-from td3her_cli.replay import Episode, HerReplayBuffer, RewardFn
+from td3her_cli.core.replay import Episode, HerReplayBuffer, RewardFn
+from td3her_cli.envs.goal_env import make_env, reward_function
 
 ENV_ID = "PandaReach-v3"
 OBS_DIM, GOAL_DIM, ACTION_DIM, EPISODE_STEPS = 6, 3, 3, 50

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from td3her_cli.host import cpu_model, simd_flags
+from td3her_cli.run.host import cpu_model, simd_flags
 
 PACKAGES = (
     ("TensorFlow", ("tensorflow-cpu", "tensorflow")),

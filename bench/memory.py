@@ -76,10 +76,10 @@ def child(capacity: int) -> dict:
 
     from bench.her_sampling import fill_buffer
     from bench.td3_update import synthetic_batches
-    from td3her_cli.agent import TD3Agent
     from td3her_cli.config import TrainConfig
-    from td3her_cli.envs import describe_env, make_env, reward_function
-    from td3her_cli.replay import HerReplayBuffer
+    from td3her_cli.core.agent import TD3Agent
+    from td3her_cli.core.replay import HerReplayBuffer
+    from td3her_cli.envs.goal_env import describe_env, make_env, reward_function
 
     config = TrainConfig(env_id=ENV_ID, buffer_size=capacity)
     env = make_env(ENV_ID)

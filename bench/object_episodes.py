@@ -43,7 +43,7 @@ _WORKER_ENV = None
 
 def _worker_start(env_id: str) -> None:
     global _WORKER_ENV
-    from td3her_cli.envs import make_env
+    from td3her_cli.envs.goal_env import make_env
 
     _WORKER_ENV = make_env(env_id)
 
@@ -73,11 +73,16 @@ def main() -> None:
     import_tensorflow(args.threads)
 
     from bench.env_throughput import raw_block
-    from td3her_cli.agent import TD3Agent
     from td3her_cli.config import TrainConfig
-    from td3her_cli.envs import FreshSimulationOnReset, _make_goal_env, describe_env, make_env
-    from td3her_cli.parallel import EpisodeWorkers
-    from td3her_cli.rollout import EpisodeJob, deterministic_episodes
+    from td3her_cli.core.agent import TD3Agent
+    from td3her_cli.envs.goal_env import (
+        FreshSimulationOnReset,
+        _make_goal_env,
+        describe_env,
+        make_env,
+    )
+    from td3her_cli.envs.rollout import EpisodeJob, deterministic_episodes
+    from td3her_cli.envs.workers import EpisodeWorkers
 
     as_is = _make_goal_env(args.env)
     whole_sim = FreshSimulationOnReset(

@@ -45,7 +45,7 @@ def main() -> None:
     """Run the episodes and print the table."""
     args = checkpoint_arguments(__doc__).parse_args()
 
-    from td3her_cli.grasp import goal_objects
+    from td3her_cli.envs.grasp import goal_objects
 
     def is_stack(env) -> bool:
         return goal_objects(env) == ("object1", "object2")

@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from td3her_cli.checkpoint import resolve_checkpoint, restore_trainer
 from td3her_cli.config import TrainConfig
+from td3her_cli.envs.rollout import joined
 from td3her_cli.quiet import import_tensorflow
-from td3her_cli.rollout import joined
-from td3her_cli.training import Trainer, best_check_seeds
+from td3her_cli.run.checkpoint import resolve_checkpoint, restore_trainer
+from td3her_cli.run.training import Trainer, best_check_seeds
 
 
 def check(checkpoint: Path, episodes: int, workers: int = 2) -> tuple[int, float, float]:

@@ -13,7 +13,7 @@ import argparse
 import math
 from pathlib import Path
 
-from td3her_cli.metrics import METRICS_FILE, read_metrics
+from td3her_cli.run.metrics import METRICS_FILE, read_metrics
 
 
 def window_edges(width: float, until: float) -> tuple[float, ...]:

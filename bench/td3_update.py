@@ -37,9 +37,9 @@ import tensorflow as tf
 from bench.plan import Plan
 from bench.results import Figure, Row, Summary, Table
 from bench.timing import calls_for, seconds_per_call
-from td3her_cli.agent import Batch, TD3Agent
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs import EnvSpec
+from td3her_cli.core.agent import Batch, TD3Agent
+from td3her_cli.core.spec import EnvSpec
 from td3her_cli.presets import preset_values
 
 PANDA_REACH = EnvSpec(
@@ -112,7 +112,7 @@ class UpdateFlops:
 
 
 def update_flops(spec: EnvSpec, config: TrainConfig) -> UpdateFlops:
-    """Count the matmul FLOPs of the update in td3her_cli.agent for this spec and config."""
+    """Count the matmul FLOPs of the update in td3her_cli.core.agent for this spec and config."""
     actor_in = spec.obs_dim + spec.goal_dim
     actor = mlp_forward_flops(actor_in, config.hidden, spec.action_dim)  # per sample
     critic = mlp_forward_flops(actor_in + spec.action_dim, config.hidden, 1)  # one twin

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from td3her_cli.metrics import METRICS_FILE, read_metrics
+from td3her_cli.run.metrics import METRICS_FILE, read_metrics
 
 
 def time_split(run_dir: Path) -> dict[str, float]:

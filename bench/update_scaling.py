@@ -41,8 +41,8 @@ def main() -> None:
     import numpy as np
 
     from bench.td3_update import PANDA_REACH, stack_batches, synthetic_batches
-    from td3her_cli.agent import TD3Agent
     from td3her_cli.config import TrainConfig
+    from td3her_cli.core.agent import TD3Agent
 
     spec = dataclasses.replace(PANDA_REACH, env_id="PandaPush-v3", obs_dim=PANDA_PUSH_OBS_DIM)
     rng = np.random.default_rng(0)

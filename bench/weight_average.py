@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from td3her_cli.checkpoint import resolve_checkpoint, restore_trainer
-from td3her_cli.cli import evaluation_seeds
+from td3her_cli.cli.app import evaluation_seeds
 from td3her_cli.config import TrainConfig
+from td3her_cli.envs.rollout import joined
 from td3her_cli.quiet import import_tensorflow
-from td3her_cli.rollout import joined
-from td3her_cli.training import Trainer
+from td3her_cli.run.checkpoint import resolve_checkpoint, restore_trainer
+from td3her_cli.run.training import Trainer
 
 
 def probe_config(config: TrainConfig) -> TrainConfig:

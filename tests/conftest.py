@@ -6,7 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from td3her_cli.envs import EnvSpec  # noqa: E402
+from td3her_cli.core.spec import EnvSpec  # noqa: E402
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def tiny_run(tmp_path_factory):
     """
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
     from td3her_cli.config import TrainConfig
-    from td3her_cli.training import train
+    from td3her_cli.run.training import train
 
     train(TrainConfig(**TINY), run_dir, save_buffer=True)
     return run_dir
@@ -79,7 +79,7 @@ def run_cli(capsys, monkeypatch):
     """Run `td3her ARGS...` in-process: returns (exit code, stdout, stderr)."""
     import sys
 
-    from td3her_cli import cli
+    from td3her_cli.cli import app as cli
 
     def run(args):
         monkeypatch.setattr(sys, "argv", ["td3her", *args])

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from td3her_cli.checkpoint import load_policy, resolve_checkpoint, save_checkpoint
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs import episode_seed
-from td3her_cli.rollout import deterministic_episodes, evaluate
-from td3her_cli.training import Trainer
+from td3her_cli.envs.goal_env import episode_seed
+from td3her_cli.envs.rollout import deterministic_episodes, evaluate
+from td3her_cli.run.checkpoint import load_policy, resolve_checkpoint, save_checkpoint
+from td3her_cli.run.training import Trainer
 
 from .conftest import tiny_cli_args
 

@@ -3,8 +3,8 @@
 import json
 
 import bench.stop_check as stop_check
-from td3her_cli.envs import episode_seed
-from td3her_cli.training import BEST_CHECK_STREAM
+from td3her_cli.envs.goal_env import episode_seed
+from td3her_cli.run.training import BEST_CHECK_STREAM
 
 
 def test_stop_check_runs_the_runs_own_stop_check_episodes_then_more(tiny_run, monkeypatch):

@@ -3,9 +3,9 @@
 import numpy as np
 
 import bench.weight_average as weight_average
-from td3her_cli.checkpoint import resolve_checkpoint
 from td3her_cli.config import TrainConfig
-from td3her_cli.training import Trainer
+from td3her_cli.run.checkpoint import resolve_checkpoint
+from td3her_cli.run.training import Trainer
 
 from .conftest import TINY
 

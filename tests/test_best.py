@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from td3her_cli import training
 from td3her_cli.config import TrainConfig
-from td3her_cli.rollout import EvalResult, wilson_interval
-from td3her_cli.training import Trainer
+from td3her_cli.envs.rollout import EvalResult, wilson_interval
+from td3her_cli.run import training
+from td3her_cli.run.training import Trainer
 
 from .conftest import TINY
 
@@ -100,7 +100,7 @@ OLD_BEST = {  # best.json as td3her wrote it before selection_score: the fields 
 
 
 def test_an_old_best_record_without_selection_score_still_decides_the_same():
-    from td3her_cli.best import best_record, cannot_beat, is_better, is_candidate
+    from td3her_cli.run.best import best_record, cannot_beat, is_better, is_candidate
 
     new = best_record(4, result(0.6, 10), result(0.5, 20))
     for best in (OLD_BEST, new):  # e.g. `best` in an old checkpoint's state.json, on resume
@@ -113,8 +113,8 @@ def test_an_old_best_record_without_selection_score_still_decides_the_same():
 def test_the_selection_score_is_labelled_as_such_and_points_to_held_out_episodes(
     tiny_run, tmp_path
 ):
-    from td3her_cli.best import selection_line
-    from td3her_cli.cli import best_and_held_out_lines
+    from td3her_cli.cli.app import best_and_held_out_lines
+    from td3her_cli.run.best import selection_line
 
     best = json.loads((tiny_run / "checkpoints" / "best.json").read_text())
     line, held_out = best_and_held_out_lines(tiny_run)
@@ -136,7 +136,7 @@ def test_the_selection_score_is_labelled_as_such_and_points_to_held_out_episodes
 def test_a_hopeless_candidate_stops_early_and_no_decision_changes():
     import numpy as np
 
-    from td3her_cli.best import cannot_beat, is_better
+    from td3her_cli.run.best import cannot_beat, is_better
 
     best = result(0.9, 100).to_dict()
     give_up = cannot_beat(best, 100)
@@ -161,8 +161,8 @@ def test_evaluation_stops_once_give_up_says_so_and_raises_once_stop_does():
     import numpy as np
 
     import tests.point_goal_env  # noqa: F401 - registers PointGoal-v0
-    from td3her_cli.envs import describe_env, make_env
-    from td3her_cli.rollout import EvaluationStopped, deterministic_episodes, evaluate
+    from td3her_cli.envs.goal_env import describe_env, make_env
+    from td3her_cli.envs.rollout import EvaluationStopped, deterministic_episodes, evaluate
 
     env = make_env("PointGoal-v0")
     try:

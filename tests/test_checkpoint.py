@@ -10,14 +10,14 @@ import textwrap
 import numpy as np
 import pytest
 
-from td3her_cli.checkpoint import (
+from td3her_cli.config import TrainConfig
+from td3her_cli.run.checkpoint import (
     FORMAT_VERSION,
     load_policy,
     resolve_checkpoint,
 )
-from td3her_cli.config import TrainConfig
-from td3her_cli.host import cpu_model, simd_flags
-from td3her_cli.training import Trainer, train
+from td3her_cli.run.host import cpu_model, simd_flags
+from td3her_cli.run.training import Trainer, train
 
 from .conftest import TINY, metrics_rows_without_timings
 
@@ -73,7 +73,7 @@ def test_an_averaged_actor_is_saved_restored_and_served(tmp_path):
     goal = rng.standard_normal((5, 3)).astype(np.float32)
     trainer = Trainer(config)
     try:
-        from td3her_cli.checkpoint import restore_trainer
+        from td3her_cli.run.checkpoint import restore_trainer
 
         initial = trainer.agent.evaluated_policy()(observation, goal)
         restore_trainer(trainer, info)
@@ -108,7 +108,7 @@ def test_policy_loads_without_td3her_and_matches_the_agent(tiny_run, tmp_path):
 
     trainer = Trainer(TrainConfig.from_dict(info.meta["config"]))
     try:
-        from td3her_cli.checkpoint import restore_trainer
+        from td3her_cli.run.checkpoint import restore_trainer
 
         restore_trainer(trainer, info)
         in_process = trainer.agent.evaluated_policy()(observation, goal)
@@ -189,7 +189,7 @@ def test_resume_matches_an_uninterrupted_run(
     for run_dir in (straight, split):
         trainer = Trainer(config)
         try:
-            from td3her_cli.checkpoint import restore_trainer
+            from td3her_cli.run.checkpoint import restore_trainer
 
             restore_trainer(trainer, resolve_checkpoint(run_dir, latest=True))
             agent = trainer.agent

@@ -4,7 +4,7 @@ never name a checkpoint with NaN or infinite weights."""
 import json
 import shutil
 
-from td3her_cli.checkpoint import resolve_checkpoint
+from td3her_cli.run.checkpoint import resolve_checkpoint
 
 from .conftest import tiny_cli_args
 

@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
-from td3her_cli.envs import (
+from td3her_cli.envs.goal_env import (
     FreshSimulationOnReset,
     describe_env,
     episode_seed,
     make_env,
     reward_function,
 )
+from td3her_cli.envs.rollout import collect_episode
 from td3her_cli.errors import EnvError
-from td3her_cli.rollout import collect_episode
-from td3her_cli.training import terminal_function
+from td3her_cli.run.training import terminal_function
 
 
 @pytest.fixture(scope="module")

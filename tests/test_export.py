@@ -16,11 +16,11 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from td3her_cli.checkpoint import CheckpointInfo, load_policy, policy_module, resolve_checkpoint
-from td3her_cli.envs import EnvSpec
-from td3her_cli.export import default_export_path, export_policy, policy_graph, policy_params
-from td3her_cli.networks import build_actor
-from td3her_cli.normalizer import Normalizer
+from td3her_cli.core.networks import build_actor
+from td3her_cli.core.normalizer import Normalizer
+from td3her_cli.core.spec import EnvSpec
+from td3her_cli.report.export import default_export_path, export_policy, policy_graph, policy_params
+from td3her_cli.run.checkpoint import CheckpointInfo, load_policy, policy_module, resolve_checkpoint
 
 TOLERANCE = 1e-5
 

@@ -5,12 +5,13 @@ import inspect
 import numpy as np
 import pytest
 
-from td3her_cli import rollout, training
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs import describe_env, make_env
-from td3her_cli.grasp import can_start_grasped, grasp_object, object_to_grasp, starts_grasped
-from td3her_cli.rollout import EpisodeJob, collect_episode, run_episode_job
-from td3her_cli.training import Trainer
+from td3her_cli.envs import rollout
+from td3her_cli.envs.goal_env import describe_env, make_env
+from td3her_cli.envs.grasp import can_start_grasped, grasp_object, object_to_grasp, starts_grasped
+from td3her_cli.envs.rollout import EpisodeJob, collect_episode, run_episode_job
+from td3her_cli.run import training
+from td3her_cli.run.training import Trainer
 from tests.conftest import TINY
 
 SIGNATURE = inspect.signature(collect_episode)

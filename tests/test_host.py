@@ -1,6 +1,6 @@
 """The machine record: which vector extensions count, and when a resume says the CPU changed."""
 
-from td3her_cli import host
+from td3her_cli.run import host
 
 
 def fake_cpuinfo(monkeypatch, fields):

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from td3her_cli.config import TrainConfig
-from td3her_cli.metrics import METRICS_FILE
-from td3her_cli.plotting import NoMetricsError, load_run, summary_rows
-from td3her_cli.rundir import PLOT_FILES
-from td3her_cli.sweep import HELD_OUT_FILE, parse_grid, plan_sweep, prepare_sweep_dir
-from td3her_cli.sweep_report import CORRUPT, build_report
+from td3her_cli.report.plotting import NoMetricsError, load_run, summary_rows
+from td3her_cli.run.metrics import METRICS_FILE
+from td3her_cli.run.rundir import PLOT_FILES
+from td3her_cli.sweep.report import CORRUPT, build_report
+from td3her_cli.sweep.trials import HELD_OUT_FILE, parse_grid, plan_sweep, prepare_sweep_dir
 from tests.test_plotting import write_run
 from tests.test_sweep import TINY, _write_fake_trial
 

@@ -4,7 +4,7 @@ episode ends; one-step rows unchanged."""
 import numpy as np
 import pytest
 
-from td3her_cli.replay import HerReplayBuffer
+from td3her_cli.core.replay import HerReplayBuffer
 from tests.test_replay import ACT, GOAL, OBS, make_episode, sparse_reward, success
 
 GAMMA = 0.9

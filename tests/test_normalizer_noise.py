@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from td3her_cli.config import TrainConfig
-from td3her_cli.noise import GaussianNoise, OUNoise, make_noise
-from td3her_cli.normalizer import STD_FLOOR, Normalizer
+from td3her_cli.core.noise import GaussianNoise, OUNoise, make_noise
+from td3her_cli.core.normalizer import STD_FLOOR, Normalizer
 
 
 def test_normalizer_statistics_match_numpy():
@@ -68,7 +68,7 @@ def test_make_noise_follows_config():
 
 @pytest.mark.parametrize(("source", "per_episode"), [("episodes", "2T+1"), ("her", "T")])
 def test_goal_statistics_come_from_the_chosen_goals(source, per_episode):
-    from td3her_cli.training import Trainer
+    from td3her_cli.run.training import Trainer
 
     from .conftest import TINY
 

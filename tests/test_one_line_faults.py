@@ -12,7 +12,7 @@ import uuid
 import numpy as np
 import pytest
 
-from td3her_cli.checkpoint import resolve_checkpoint
+from td3her_cli.run.checkpoint import resolve_checkpoint
 
 from .conftest import tiny_cli_args
 
@@ -82,7 +82,7 @@ def test_disk_full_while_checkpointing_keeps_the_last_checkpoint(
 def test_disk_full_mid_run_names_the_file_the_checkpoint_and_the_resume(
     tiny_run, tmp_path, run_cli, monkeypatch
 ):
-    from td3her_cli.metrics import METRICS_FILE
+    from td3her_cli.run.metrics import METRICS_FILE
 
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_run, run_dir)  # 2 epochs done; latest = epoch_002
@@ -180,7 +180,7 @@ def test_sizes_no_machine_holds_are_refused_with_the_figure(
 def test_the_memory_check_names_the_option_that_takes_the_most(options, named, lower, small_spec):
     from td3her_cli.config import TrainConfig
     from td3her_cli.errors import UsageError
-    from td3her_cli.memory import check_memory
+    from td3her_cli.run.memory import check_memory
 
     with pytest.raises(UsageError) as error:
         check_memory(TrainConfig(**options), small_spec, total=2**30)
@@ -215,14 +215,14 @@ def test_a_full_disk_while_writing_output_exits_1_naming_the_file(
         out.mkdir()
         args = ["plot", str(write_run(tmp_path / "run", [0.5], cycles=2)), "--out", str(out)]
     elif command == "export":
-        monkeypatch.setattr("td3her_cli.export._write_bytes_atomically", _no_space)
+        monkeypatch.setattr("td3her_cli.report.export._write_bytes_atomically", _no_space)
         target = tmp_path / "policy.onnx"
         args = ["export", str(tiny_run), "--out", str(target)]
     else:  # the frames are made in a child process: write_animation is checked on its own
         from td3her_cli.errors import Td3HerError
-        from td3her_cli.rendering import write_animation
+        from td3her_cli.report.gif import write_animation
 
-        monkeypatch.setattr("td3her_cli.rendering._write_gif", _no_space)
+        monkeypatch.setattr("td3her_cli.report.gif._write_gif", _no_space)
         target = tmp_path / "reach.gif"
         target.write_bytes(b"earlier")
         with pytest.raises(Td3HerError) as error:

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs import describe_env, make_env
+from td3her_cli.core.policy_snapshot import PolicySnapshot
+from td3her_cli.envs.goal_env import describe_env, make_env
+from td3her_cli.envs.rollout import EpisodeJob, EvaluationStopped, collect_episode, run_episode_job
+from td3her_cli.envs.workers import EpisodeWorkers
 from td3her_cli.errors import EnvError
-from td3her_cli.parallel import EpisodeWorkers
-from td3her_cli.policy_snapshot import PolicySnapshot
-from td3her_cli.rollout import EpisodeJob, EvaluationStopped, collect_episode, run_episode_job
-from td3her_cli.training import Trainer, train
+from td3her_cli.run.training import Trainer, train
 
 from .conftest import TINY, metrics_rows_without_timings
 
@@ -130,8 +130,8 @@ def test_workers_never_closed_do_not_hang_the_exit():
     """Workers ignore SIGTERM (a signal to the whole group must not kill them mid-cycle), which
     multiprocessing's exit handler sends them: an owner that forgets close() must still exit."""
     code = (
-        "from td3her_cli.envs import describe_env, make_env\n"
-        "from td3her_cli.parallel import EpisodeWorkers\n"
+        "from td3her_cli.envs.goal_env import describe_env, make_env\n"
+        "from td3her_cli.envs.workers import EpisodeWorkers\n"
         "env = make_env('PandaReach-v3')\n"
         "workers = EpisodeWorkers('PandaReach-v3', (), 2, describe_env(env, 'PandaReach-v3'))\n"
     )

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from td3her_cli.errors import Td3HerError
-from td3her_cli.metrics import METRICS_FILE
-from td3her_cli.plotting import load_run, plot_runs, summary_rows
-from td3her_cli.rundir import PLOT_FILES
+from td3her_cli.report.plotting import load_run, plot_runs, summary_rows
+from td3her_cli.run.metrics import METRICS_FILE
+from td3her_cli.run.rundir import PLOT_FILES
 
 STEPS_PER_EPISODE = 50
 
@@ -197,14 +197,14 @@ def test_summary_rows(tmp_path):
 
 
 def test_plotting_does_not_import_tensorflow():
-    code = "import sys, td3her_cli.plotting; sys.exit('tensorflow' in sys.modules)"
+    code = "import sys, td3her_cli.report.plotting; sys.exit('tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 @pytest.mark.slow
 def test_plots_a_real_training_run(tmp_path):
     from td3her_cli.config import TrainConfig
-    from td3her_cli.training import train
+    from td3her_cli.run.training import train
 
     config = TrainConfig(
         epochs=2,
@@ -227,7 +227,7 @@ def test_plots_a_real_training_run(tmp_path):
 
 
 def test_compare_draws_each_run_whole_in_its_own_color(tmp_path):
-    from td3her_cli.plotting import _score_figure
+    from td3her_cli.report.plotting import _score_figure
 
     runs = [
         load_run(write_run(tmp_path / "on", [0.0, 0.5, 1.0])),

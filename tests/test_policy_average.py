@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from td3her_cli.config import TrainConfig
-from td3her_cli.training import Trainer
+from td3her_cli.run.training import Trainer
 
 from .conftest import TINY
 

@@ -5,8 +5,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from td3her_cli.remote_env import RemoteEnv
-from td3her_cli.rendering import make_render_env
+from td3her_cli.envs.render_child import RemoteEnv, make_render_env
 
 from .conftest import tiny_cli_args
 

@@ -18,9 +18,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from td3her_cli import cli
+from td3her_cli.cli import app as cli
+from td3her_cli.envs.render_child import make_render_env
 from td3her_cli.errors import EnvError, UsageError
-from td3her_cli.rendering import make_render_env, write_animation
+from td3her_cli.report.gif import write_animation
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -118,7 +119,7 @@ def test_write_animation_never_replaces_a_symlink(tmp_path):
 # whether TensorFlow got imported); TensorFlow alone takes seconds to import.
 PROBE = """
 import json, sys, time
-from td3her_cli import cli
+from td3her_cli.cli import app as cli
 results = []
 for args in json.loads(sys.argv[1]):
     sys.argv = ["td3her", *args]
@@ -195,6 +196,6 @@ def test_a_missing_rendering_backend_at_make_time_is_an_env_error(monkeypatch):
     def no_backend(env_id, **_kwargs):
         raise OSError("libEGL.so.1: cannot open shared object file")
 
-    monkeypatch.setattr("td3her_cli.rendering.make_env", no_backend)
+    monkeypatch.setattr("td3her_cli.envs.render_child.make_env", no_backend)
     with pytest.raises(EnvError, match=r"PandaReach-v3 cannot be made .*libEGL\.so\.1"):
         make_render_env("PandaReach-v3", 96, 64)

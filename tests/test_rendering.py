@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from td3her_cli.envs import describe_env, make_env
+from td3her_cli.envs.goal_env import describe_env, make_env
 from td3her_cli.errors import Td3HerError
-from td3her_cli.rendering import render_episodes, write_animation
+from td3her_cli.report.gif import render_episodes, write_animation
 
 ENV_ID = "PandaReach-v3"
 WIDTH, HEIGHT = 96, 64

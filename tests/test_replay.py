@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from td3her_cli.replay import Episode, HerReplayBuffer
+from td3her_cli.core.replay import Episode, HerReplayBuffer
 
 OBS, GOAL, ACT = 3, 2, 2
 THRESHOLD = 0.05

@@ -23,7 +23,7 @@ def agent_variables(run_dir):
     """Every variable of the latest trainer checkpoint (networks, targets, optimisers, ...)."""
     import tensorflow as tf
 
-    from td3her_cli.checkpoint import resolve_checkpoint
+    from td3her_cli.run.checkpoint import resolve_checkpoint
 
     prefix = resolve_checkpoint(run_dir, latest=True).path / "trainer" / "agent"
     reader = tf.train.load_checkpoint(str(prefix))
@@ -56,7 +56,7 @@ def test_a_sweep_trial_equals_train_with_the_same_seed_options_and_threads(tmp_p
     script = textwrap.dedent(f"""
         from pathlib import Path
         from td3her_cli.config import TrainConfig
-        from td3her_cli.sweep import Trial, run_trial
+        from td3her_cli.sweep.trials import Trial, run_trial
         config = TrainConfig(**{PUSH!r})
         trial = Trial("base", {{}}, config.seed, config, Path({str(trial_dir)!r}))
         outcome = run_trial(trial, tensorboard=False, threads=1)

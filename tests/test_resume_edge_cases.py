@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from td3her_cli.checkpoint import checkpoint_dirs, resolve_checkpoint, resumed_keep
 from td3her_cli.errors import CheckpointError, NoCheckpointError
+from td3her_cli.run.checkpoint import checkpoint_dirs, resolve_checkpoint, resumed_keep
 
 
 def copy_run(tiny_run, tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from td3her_cli.errors import RunInUseError
-from td3her_cli.rundir import LOCK_FILE, check_new_run_dir, run_lock
+from td3her_cli.run.rundir import LOCK_FILE, check_new_run_dir, run_lock
 
 from .test_interruption import start_training
 
@@ -76,7 +76,7 @@ def test_a_held_run_directory_refuses_a_second_writer(tmp_path):
 
 def test_a_sweep_trial_refuses_a_run_directory_in_use(tmp_path):
     from td3her_cli.config import TrainConfig
-    from td3her_cli.sweep import FAILED, Trial, run_trial
+    from td3her_cli.sweep.trials import FAILED, Trial, run_trial
 
     trial = Trial("base", {}, 0, TrainConfig(), tmp_path / "t")
     trial.run_dir.mkdir()
@@ -94,7 +94,7 @@ def test_a_killed_holder_never_blocks_the_run(tmp_path):
             "-c",
             textwrap.dedent(f"""
                 import time
-                from td3her_cli.rundir import run_lock
+                from td3her_cli.run.rundir import run_lock
                 with run_lock({str(run_dir)!r}):
                     print("locked", flush=True)
                     time.sleep(60)
@@ -211,7 +211,7 @@ def test_a_start_on_a_full_disk_leaves_nothing_that_blocks_its_retry(
 
 
 def test_pruning_keeps_folders_td3her_did_not_write(tiny_run, tmp_path):
-    from td3her_cli.checkpoint import _prune
+    from td3her_cli.run.checkpoint import _prune
 
     root = tmp_path / "run" / "checkpoints"
     shutil.copytree(tiny_run / "checkpoints", root)

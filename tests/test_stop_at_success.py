@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from td3her_cli.config import TrainConfig
-from td3her_cli.display import _eta
+from td3her_cli.envs.rollout import EvalResult, evaluate, joined
 from td3her_cli.errors import UsageError
-from td3her_cli.rollout import EvalResult, evaluate, joined
-from td3her_cli.training import Trainer, best_check_seeds, cannot_reach
+from td3her_cli.report.display import _eta
+from td3her_cli.run.training import Trainer, best_check_seeds, cannot_reach
 from tests.conftest import TINY
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.errors import UsageError
-from td3her_cli.sweep import (
+from td3her_cli.sweep.report import SEED, build_report, final_intervals, mean_interval
+from td3her_cli.sweep.trials import (
     DONE,
     FAILED,
     HELD_OUT_FILE,
@@ -27,7 +28,6 @@ from td3her_cli.sweep import (
     run_trial,
     sweep_identity,
 )
-from td3her_cli.sweep_report import SEED, build_report, final_intervals, mean_interval
 from tests.crashing_goal_env import MESSAGE
 
 ENV_MODULES = ("tests.point_goal_env", "tests.crashing_goal_env")
@@ -469,7 +469,7 @@ def test_sweep_2_settings_x_2_seeds_completes_and_a_rerun_skips_them(local_ray, 
 
 @pytest.mark.slow
 def test_a_crashing_trial_is_reported_while_an_interrupted_one_resumes(local_ray, tmp_path):
-    from td3her_cli.training import train
+    from td3her_cli.run.training import train
 
     base = TrainConfig(**{**TINY, "epochs": 2})
     grid = parse_grid(["env-id=PointGoal-v0,PointGoalCrash-v0"], base)

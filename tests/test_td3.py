@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from td3her_cli.agent import Batch, TD3Agent, td_target_bounds
-from td3her_cli.checkpoint import policy_module
 from td3her_cli.config import TrainConfig
-from td3her_cli.policy_snapshot import LEAKY_SLOPE, numpy_forward
+from td3her_cli.core.agent import Batch, TD3Agent, td_target_bounds
+from td3her_cli.core.policy_snapshot import LEAKY_SLOPE, numpy_forward
+from td3her_cli.run.checkpoint import policy_module
 
 
 def make_agent(spec, **overrides):

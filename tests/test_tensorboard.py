@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from td3her_cli.tensorboard import CYCLE_TAGS, EVAL_TAGS
+from td3her_cli.run.tensorboard import CYCLE_TAGS, EVAL_TAGS
 
 
 def read_scalars(tb_dir):

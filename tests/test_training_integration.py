@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs import describe_env, episode_seed, make_env
-from td3her_cli.rollout import deterministic_episodes, evaluate
-from td3her_cli.training import train
+from td3her_cli.envs.goal_env import describe_env, episode_seed, make_env
+from td3her_cli.envs.rollout import deterministic_episodes, evaluate
+from td3her_cli.run.training import train
 
 pytestmark = pytest.mark.slow
 

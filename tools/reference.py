@@ -96,11 +96,11 @@ def render_cli() -> str:
     """docs/cli.md: the root help, then every command's help, in the app's order."""
     import typer
 
-    from td3her_cli.cli import app
+    from td3her_cli.cli.app import app
 
     paths = command_paths(typer.main.get_command(app))
     parts = [
-        header("Command-line reference", "the Typer app in `td3her_cli/cli.py`"),
+        header("Command-line reference", "the Typer app in `td3her_cli/cli/app.py`"),
         "Every `td3her` command's `--help`, as printed at a width of "
         f"{HELP_WIDTH} columns. [usage.md](usage.md) has examples, outputs and caveats.\n\n",
     ]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from td3her_cli.metrics import METRICS_FILE, read_metrics
+from td3her_cli.run.metrics import METRICS_FILE, read_metrics
 
 try:
     import tomllib
@@ -156,7 +156,7 @@ def by_task(runs: list[KeptRun]) -> dict[tuple[str, str], list[KeptRun]]:
 def mean_interval(successes: list[float]) -> tuple[float, float, float]:
     """Mean over seeds and its 95 % stratified-bootstrap interval (rliable, seeded: the same
     successes give the same interval), as `td3her sweep-report` computes it."""
-    from td3her_cli.sweep_report import final_intervals
+    from td3her_cli.sweep.report import final_intervals
 
     mean, _ = final_intervals(np.asarray(successes), seed=BOOTSTRAP_SEED, resamples=BOOTSTRAP_REPS)
     return float(mean.mean[0]), float(mean.low[0]), float(mean.high[0])

@@ -19,8 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from td3her_cli.errors import Td3HerError
-from td3her_cli.metrics import METRICS_FILE, read_numbered_metrics
-from td3her_cli.rundir import not_a_folder
+from td3her_cli.run.metrics import METRICS_FILE, read_numbered_metrics
+from td3her_cli.run.rundir import not_a_folder
 
 DPI = 100  # figsize = pixels / DPI, saved at the same DPI: the PNG is exactly width x height
 SUCCESS_THRESHOLD = 0.95  # "solved" in summary_rows

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from td3her_cli.training_stats import CycleStats, EpochStats
+from td3her_cli.run.training_stats import CycleStats, EpochStats
 
 TB_DIR = "tb"
 CYCLE_TAGS = (

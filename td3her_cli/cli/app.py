@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from td3her_cli.config import TrainConfig, parse_count, parse_hidden
-from td3her_cli.display import make_console
+from td3her_cli.envs.rollout import HELD_OUT_EPISODES, HELD_OUT_SEED, evaluation_seeds
 from td3her_cli.errors import (
     Interrupted,
     NoCheckpointError,
@@ -22,9 +22,9 @@ from td3her_cli.errors import (
     Td3HerError,
     UsageError,
 )
-from td3her_cli.metrics import METRICS_FILE, write_atomically
-from td3her_cli.rollout import HELD_OUT_EPISODES, HELD_OUT_SEED, evaluation_seeds
-from td3her_cli.rundir import (
+from td3her_cli.report.display import make_console
+from td3her_cli.run.metrics import METRICS_FILE, write_atomically
+from td3her_cli.run.rundir import (
     CONFIG_FILE,
     PLOT_FILES,
     check_new_run_dir,
@@ -37,7 +37,7 @@ from td3her_cli.rundir import (
     remove_run_files,
     run_lock,
 )
-from td3her_cli.sweep import HELD_OUT_EPISODES as SWEEP_HELD_OUT_EPISODES
+from td3her_cli.sweep.trials import HELD_OUT_EPISODES as SWEEP_HELD_OUT_EPISODES
 
 try:  # Typer >= 0.22 vendors click
     from typer._click.exceptions import ClickException
@@ -449,8 +449,8 @@ def train(
 def best_and_held_out_lines(run_dir: Path) -> tuple[str | None, str]:
     """The train summary's line on best.json (its selection score, labelled as such; None
     without a best.json) and the line giving the held-out test that measures the run."""
-    from td3her_cli.best import selection_line
-    from td3her_cli.checkpoint import read_best
+    from td3her_cli.run.best import selection_line
+    from td3her_cli.run.checkpoint import read_best
 
     best = read_best(run_dir)
     command = (
@@ -467,8 +467,8 @@ def _run_training(config, run_dir, console, stop, resume, keep, save_buffer, ten
     from td3her_cli.quiet import import_tensorflow
 
     import_tensorflow(threads)
-    from td3her_cli.display import TrainingDisplay
-    from td3her_cli.training import train as run_training
+    from td3her_cli.report.display import TrainingDisplay
+    from td3her_cli.run.training import train as run_training
 
     display = TrainingDisplay(console)
     with stop.installed():
@@ -524,7 +524,7 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
     exits here, with nothing to do."""
     import json
 
-    from td3her_cli.checkpoint import resolve_checkpoint
+    from td3her_cli.run.checkpoint import resolve_checkpoint
 
     config_path = run_dir / CONFIG_FILE
     what = not_a_folder(run_dir)
@@ -595,21 +595,21 @@ def evaluate(
     """Run a checkpoint's policy deterministically and report success, return and length."""
     import json
 
-    from td3her_cli.display import evaluation_table
-    from td3her_cli.envs import make_env
-    from td3her_cli.rollout import deterministic_episodes
-    from td3her_cli.rollout import evaluate as run_evaluation
+    from td3her_cli.envs.goal_env import make_env
+    from td3her_cli.envs.rollout import deterministic_episodes
+    from td3her_cli.envs.rollout import evaluate as run_evaluation
+    from td3her_cli.report.display import evaluation_table
 
     if onnx is not None:
-        from td3her_cli.export import require_packages
+        from td3her_cli.report.export import require_packages
 
         require_packages("onnxruntime", purpose="evaluate --onnx")
     with policy_in_env(checkpoint, latest, env, env_module, seed, make_env, onnx) as loaded:
         info, gym_env, spec, policy = loaded
         seeds = evaluation_seeds(seed, episodes)
         if min(num_envs, episodes) > 1:
-            from td3her_cli.parallel import EpisodeWorkers
-            from td3her_cli.rollout import EpisodeJob
+            from td3her_cli.envs.rollout import EpisodeJob
+            from td3her_cli.envs.workers import EpisodeWorkers
 
             modules = env_modules_for(info, env_module)
             workers = EpisodeWorkers(spec.env_id, modules, min(num_envs, episodes), spec)
@@ -635,9 +635,9 @@ def policy_in_env(
     """Resolve and load a checkpoint's policy and make its env (or `env_id`), checking that
     their spaces match; yields (info, env, spec, policy) and closes the env after. With
     `onnx`, the policy is that exported graph (onnxruntime) instead of the SavedModel."""
-    from td3her_cli.checkpoint import check_spaces, load_policy, resolve_checkpoint
-    from td3her_cli.envs import describe_env, import_env_modules
+    from td3her_cli.envs.goal_env import describe_env, import_env_modules
     from td3her_cli.quiet import import_tensorflow
+    from td3her_cli.run.checkpoint import check_spaces, load_policy, resolve_checkpoint
 
     # A wrong path is reported at once: resolving needs no TensorFlow (seconds to import).
     info = resolve_checkpoint(checkpoint, latest=latest)
@@ -653,7 +653,7 @@ def policy_in_env(
         if onnx is None:
             yield info, gym_env, spec, load_policy(info)
         else:
-            from td3her_cli.export import onnx_policy
+            from td3her_cli.report.export import onnx_policy
 
             yield info, gym_env, spec, onnx_policy(onnx, spec.obs_dim, spec.goal_dim)
     finally:
@@ -666,10 +666,10 @@ def policy_loader(info, spec, onnx: Path | None):
     import functools
 
     if onnx is None:
-        from td3her_cli.checkpoint import load_policy_one_thread
+        from td3her_cli.run.checkpoint import load_policy_one_thread
 
         return functools.partial(load_policy_one_thread, info)
-    from td3her_cli.export import onnx_policy
+    from td3her_cli.report.export import onnx_policy
 
     return functools.partial(onnx_policy, onnx, spec.obs_dim, spec.goal_dim)
 
@@ -719,8 +719,8 @@ class StopFlag:
 def check_env(env_id: str, modules: tuple[str, ...] = (), grasp_start: float = 0.0) -> None:
     """Raise EnvError unless env_id makes a goal-conditioned env, and UsageError if it cannot
     start episodes grasped when `grasp_start` asks for that."""
-    from td3her_cli.envs import import_env_modules, make_env
-    from td3her_cli.grasp import check_grasp_start
+    from td3her_cli.envs.goal_env import import_env_modules, make_env
+    from td3her_cli.envs.grasp import check_grasp_start
 
     import_env_modules(modules)
     env = make_env(env_id)
@@ -778,7 +778,7 @@ def envs(
     that could not be created, with the reason."""
     from rich.table import Table
 
-    from td3her_cli.envs import list_goal_envs
+    from td3her_cli.envs.goal_env import list_goal_envs
 
     specs, failures = list_goal_envs(tuple(env_module or ()), all_ids)
     table = Table(title="Goal-conditioned envs")
@@ -827,9 +827,9 @@ def render(
     """Record the policy acting deterministically as an animated GIF (headless)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from td3her_cli.envs import make_env
-    from td3her_cli.remote_env import RemoteEnv
-    from td3her_cli.rendering import render_episodes, write_animation
+    from td3her_cli.envs.goal_env import make_env
+    from td3her_cli.envs.render_child import RemoteEnv
+    from td3her_cli.report.gif import render_episodes, write_animation
 
     check_render_out(out, mp4)  # before the checkpoint is read, TensorFlow imported, frames made
     console = make_console()
@@ -880,15 +880,15 @@ def export_onnx(
 ) -> None:
     """Write the policy as one ONNX file (normalisers, actor, action scaling) that runs
     without TensorFlow, e.g. in onnxruntime; needs the export extra (onnx, onnxruntime)."""
-    from td3her_cli.checkpoint import resolve_checkpoint
-    from td3her_cli.export import (
+    from td3her_cli.quiet import import_tensorflow
+    from td3her_cli.report.export import (
         check_sidecar_is_ours,
         default_export_path,
         export_policy,
         require_packages,
         sidecar_path,
     )
-    from td3her_cli.quiet import import_tensorflow
+    from td3her_cli.run.checkpoint import resolve_checkpoint
 
     require_packages("onnx", "onnxruntime")
     info = resolve_checkpoint(checkpoint, latest=latest)
@@ -933,7 +933,7 @@ def plot(
     """Plot score, actor loss and critic losses from metrics.jsonl (mean and band over runs)."""
     from rich.table import Table
 
-    from td3her_cli.plotting import NoMetricsError, load_run, plot_runs, summary_rows
+    from td3her_cli.report.plotting import NoMetricsError, load_run, plot_runs, summary_rows
 
     if x_axis not in ("epoch", "env_steps"):
         raise UsageError(f"--x-axis must be epoch or env_steps, got {x_axis!r}")
@@ -1006,7 +1006,7 @@ def check_render_out(out: Path, mp4: bool) -> None:
     """Raise unless `render` can write --out: a new or regular file (never a symbolic link,
     device, FIFO, socket or directory, which os.replace would clobber), named .gif (.mp4 with
     --mp4), in a writable directory, and with --mp4 the MP4 writer installed."""
-    from td3her_cli.rendering import require_mp4_writer
+    from td3her_cli.report.gif import require_mp4_writer
 
     check_regular_out(out, "render")
     wanted, other = (".mp4", ".gif") if mp4 else (".gif", ".mp4")
@@ -1028,7 +1028,7 @@ def check_render_out(out: Path, mp4: bool) -> None:
 def check_regular_out(out: Path, command: str) -> None:
     """Raise UsageError if `out` exists and is not a regular file (a symbolic link, device,
     FIFO, socket or directory, which os.replace would clobber or fail on)."""
-    from td3her_cli.rendering import non_regular_kind
+    from td3her_cli.report.gif import non_regular_kind
 
     kind = non_regular_kind(out)
     if kind is not None:
@@ -1101,7 +1101,8 @@ def sweep(
     from rich.markup import escape
 
     from td3her_cli.presets import choose_preset, preset_values
-    from td3her_cli.sweep import (
+    from td3her_cli.sweep.report import require_rliable
+    from td3her_cli.sweep.trials import (
         DONE,
         FINISHED,
         RESUME,
@@ -1116,7 +1117,6 @@ def sweep(
         require_ray,
         run_sweep,
     )
-    from td3her_cli.sweep_report import require_rliable
 
     require_ray()  # before anything is checked or written
     require_rliable()  # the report at the end needs it
@@ -1239,7 +1239,7 @@ def no_held_out_warning(names: list[str]) -> str:
 
 def print_sweep_report(sweep_dir: Path, out: Path | None, width: int, height: int) -> None:
     """Build a sweep's report (figures, report.json) and print its tables."""
-    from td3her_cli.sweep_report import CORRUPT, build_report, overview_table, setting_table
+    from td3her_cli.sweep.report import CORRUPT, build_report, overview_table, setting_table
 
     if out is not None:
         check_out_folder(out)

@@ -56,8 +56,8 @@ from typing import Any
 from td3her_cli import strict_json
 from td3her_cli.config import TrainConfig
 from td3her_cli.errors import CheckpointError, Td3HerError, UsageError, one_line
-from td3her_cli.metrics import write_atomically
-from td3her_cli.rundir import check_out_folder, not_a_folder, remove_run_files, run_lock
+from td3her_cli.run.metrics import write_atomically
+from td3her_cli.run.rundir import check_out_folder, not_a_folder, remove_run_files, run_lock
 
 SWEEP_FILE = "sweep.json"
 ERROR_FILE = "error.txt"
@@ -392,7 +392,7 @@ def trial_status(trial: Trial) -> TrialStatus:
 
     Finished means the latest checkpoint is an epoch's end at or past config.epochs.
     """
-    from td3her_cli.checkpoint import CHECKPOINTS_DIR, resolve_checkpoint
+    from td3her_cli.run.checkpoint import CHECKPOINTS_DIR, resolve_checkpoint
 
     if not (trial.run_dir / CHECKPOINTS_DIR / "latest.json").is_file():
         return TrialStatus(NEW)
@@ -475,7 +475,7 @@ def run_trial(
 
             import_tensorflow(threads)
             if status.state != FINISHED:
-                from td3her_cli.training import train
+                from td3her_cli.run.training import train
 
                 train(
                     trial.config,
@@ -506,14 +506,14 @@ def evaluate_held_out(trial: Trial, episodes: int = HELD_OUT_EPISODES) -> dict:
     """Evaluate the trial's latest checkpoint on `episodes` held-out episodes, the ones
     `td3her evaluate RUN --latest --seed 1000 --episodes N` runs, and write RUN/held_out.json
     (atomically); returns its record. Needs TensorFlow imported (import_tensorflow)."""
-    from td3her_cli.checkpoint import check_spaces, load_policy, resolve_checkpoint
-    from td3her_cli.envs import describe_env, import_env_modules, make_env
-    from td3her_cli.rollout import (
+    from td3her_cli.envs.goal_env import describe_env, import_env_modules, make_env
+    from td3her_cli.envs.rollout import (
         HELD_OUT_SEED,
         deterministic_episodes,
         evaluate,
         evaluation_seeds,
     )
+    from td3her_cli.run.checkpoint import check_spaces, load_policy, resolve_checkpoint
 
     info = resolve_checkpoint(trial.run_dir, latest=True)
     env_id = info.meta["env_id"]
@@ -543,7 +543,7 @@ def held_out_record(run_dir: Path) -> dict | None:
     """RUN/held_out.json if it is whole and evaluated the checkpoint latest.json names now;
     None otherwise (none yet, a sweep from before held-out evaluations, unreadable, or of an
     earlier checkpoint)."""
-    from td3her_cli.checkpoint import CHECKPOINTS_DIR
+    from td3her_cli.run.checkpoint import CHECKPOINTS_DIR
 
     try:
         record = json.loads((Path(run_dir) / HELD_OUT_FILE).read_text(encoding="utf-8"))

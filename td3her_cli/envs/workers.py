@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterator
 
 from td3her_cli import errors
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs import EnvSpec
+from td3her_cli.core.policy_snapshot import PolicySnapshot
+from td3her_cli.core.replay import Episode
+from td3her_cli.core.spec import EnvSpec
+from td3her_cli.envs.rollout import EpisodeJob, EvaluationStopped, run_episode_job
 from td3her_cli.errors import EnvError, Td3HerError, one_line
-from td3her_cli.policy_snapshot import PolicySnapshot
-from td3her_cli.replay import Episode
-from td3her_cli.rollout import EpisodeJob, EvaluationStopped, run_episode_job
 
 
 class EpisodeWorkers:
@@ -216,7 +216,7 @@ def _serve(conn, env_id: str, modules: tuple[str, ...], spec: EnvSpec, config) -
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # a loaded SavedModel's policy
-    from td3her_cli.envs import import_env_modules, make_env
+    from td3her_cli.envs.goal_env import import_env_modules, make_env
 
     try:
         import_env_modules(modules)

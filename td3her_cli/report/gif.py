@@ -19,53 +19,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from td3her_cli.envs import EnvSpec, make_env, split_observation
+from td3her_cli.core.spec import EnvSpec
+from td3her_cli.envs.goal_env import split_observation
+from td3her_cli.envs.render_child import rendering_cause
 from td3her_cli.errors import EnvError, Td3HerError, UsageError
 
 if TYPE_CHECKING:  # rollout -> replay -> agent imports TensorFlow; rendering itself needs none
-    from td3her_cli.rollout import Policy
+    from td3her_cli.envs.rollout import Policy
 
 HOLD_FRAMES = 12  # copies of an episode's last frame, so its outcome stays on screen a moment
 PALETTE_SAMPLES = 8  # frames sampled to build the GIF's shared 256-colour palette
-SIZE_KEYWORDS = (("render_width", "render_height"), ("width", "height"))  # panda-gym, MuJoCo
 FrameCallback = Callable[[int, int], None]  # (episode number from 1, step) after each render
-MAX_CAUSE_CHARS = 300  # of a rendering backend's error message, kept on the one error line
-
-
-def make_render_env(env_id: str, width: int, height: int):
-    """A goal env that renders `width` x `height` RGB frames.
-
-    panda-gym names its camera size `render_width` / `render_height`, gymnasium's MuJoCo envs
-    (Fetch) `width` / `height`; an env that accepts neither is made at its own size, and
-    `render_episodes` resizes its frames.
-
-    Args:
-        env_id: Gymnasium id of a goal env, e.g. PandaReach-v3.
-        width: Frame width in pixels.
-        height: Frame height in pixels.
-
-    Returns:
-        The env, made with render_mode="rgb_array".
-
-    Raises:
-        EnvError: If the env cannot be made to render, e.g. its rendering backend is missing.
-    """
-    try:
-        for width_key, height_key in SIZE_KEYWORDS:
-            try:
-                size = {width_key: width, height_key: height}
-                return make_env(env_id, render_mode="rgb_array", **size)
-            except EnvError as exc:
-                if not isinstance(exc.__cause__, TypeError):  # not "no such keyword argument"
-                    raise
-        return make_env(env_id, render_mode="rgb_array")
-    except Td3HerError:
-        raise
-    except Exception as exc:  # any backend (OpenGL, EGL, PyBullet, MuJoCo) fails its own way
-        raise EnvError(
-            f"{env_id} cannot be made with render_mode='rgb_array' ({_cause(exc)}); "
-            "install or fix its rendering backend (--debug shows the traceback)"
-        ) from exc
 
 
 def render_episodes(
@@ -138,17 +102,9 @@ def _render(env, env_id: str):
         return env.render()
     except Exception as exc:  # any backend (OpenGL, EGL, PyBullet, MuJoCo) fails its own way
         raise Td3HerError(
-            f"{env_id} failed to render a frame ({_cause(exc)}); check its rendering backend "
-            "(--debug shows the traceback)"
+            f"{env_id} failed to render a frame ({rendering_cause(exc)}); "
+            "check its rendering backend (--debug shows the traceback)"
         ) from exc
-
-
-def _cause(exc: Exception) -> str:
-    """`Type: message` of an exception on one line, at most MAX_CAUSE_CHARS long."""
-    message = " ".join(str(exc).split())
-    name = getattr(exc, "type_name", type(exc).__name__)  # a RemoteEnvError's original type
-    cause = f"{name}: {message}" if message else name
-    return cause if len(cause) <= MAX_CAUSE_CHARS else cause[: MAX_CAUSE_CHARS - 3] + "..."
 
 
 def _frame(image, width: int, height: int, env_id: str) -> np.ndarray:

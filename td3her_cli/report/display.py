@@ -20,8 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from td3her_cli.config import TrainConfig
-from td3her_cli.rollout import EvalResult
-from td3her_cli.training_stats import CycleStats, EpochStats
+from td3her_cli.envs.rollout import EvalResult
+from td3her_cli.run.training_stats import CycleStats, EpochStats
 
 PIPE_WIDTH = 160  # columns for tables when stdout is a pipe or file (Rich would assume 80)
 

@@ -19,19 +19,11 @@ from typing import Protocol
 
 import numpy as np
 
-from td3her_cli.agent import TD3Agent, UpdateMetrics
-from td3her_cli.best import best_record, cannot_beat, is_better, is_candidate
-from td3her_cli.checkpoint import (
-    DEFAULT_KEEP,
-    CheckpointInfo,
-    repoint_best,
-    resolve_checkpoint,
-    restore_trainer,
-    resumed_keep,
-    save_checkpoint,
-)
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs import (
+from td3her_cli.core.agent import TD3Agent, UpdateMetrics
+from td3her_cli.core.noise import make_noise
+from td3her_cli.core.replay import Episode, HerReplayBuffer
+from td3her_cli.envs.goal_env import (
     EnvSpec,
     describe_env,
     episode_seed,
@@ -40,21 +32,8 @@ from td3her_cli.envs import (
     reward_function,
     success_function,
 )
-from td3her_cli.errors import (
-    CheckpointError,
-    DivergenceError,
-    NoCheckpointError,
-    Td3HerError,
-    UsageError,
-)
-from td3her_cli.grasp import check_grasp_start, starts_grasped
-from td3her_cli.host import other_cpu_note
-from td3her_cli.memory import check_memory
-from td3her_cli.metrics import METRICS_FILE, MetricsWriter, truncate_metrics, write_atomically
-from td3her_cli.noise import make_noise
-from td3her_cli.parallel import EpisodeWorkers
-from td3her_cli.replay import Episode, HerReplayBuffer
-from td3her_cli.rollout import (
+from td3her_cli.envs.grasp import check_grasp_start, starts_grasped
+from td3her_cli.envs.rollout import (
     EpisodeJob,
     EvalResult,
     EvaluationStopped,
@@ -64,8 +43,29 @@ from td3her_cli.rollout import (
     joined,
     success_and_return,
 )
+from td3her_cli.envs.workers import EpisodeWorkers
+from td3her_cli.errors import (
+    CheckpointError,
+    DivergenceError,
+    NoCheckpointError,
+    Td3HerError,
+    UsageError,
+)
+from td3her_cli.run.best import best_record, cannot_beat, is_better, is_candidate
+from td3her_cli.run.checkpoint import (
+    DEFAULT_KEEP,
+    CheckpointInfo,
+    repoint_best,
+    resolve_checkpoint,
+    restore_trainer,
+    resumed_keep,
+    save_checkpoint,
+)
+from td3her_cli.run.host import other_cpu_note
+from td3her_cli.run.memory import check_memory
+from td3her_cli.run.metrics import METRICS_FILE, MetricsWriter, truncate_metrics, write_atomically
+from td3her_cli.run.training_stats import CycleStats, EpochStats
 from td3her_cli.strict_json import none_to_nan
-from td3her_cli.training_stats import CycleStats, EpochStats
 
 # Episode seed streams: training, evaluation and best-checks never share an episode.
 TRAIN_STREAM, EVAL_STREAM, BEST_CHECK_STREAM = 0, 1, 3  # 2 is `td3her evaluate`'s
@@ -613,7 +613,7 @@ def train(
         cleanup.callback(writer.close)
         observers = [observer] if observer is not None else []
         if tensorboard:
-            from td3her_cli.tensorboard import TensorBoardLogger
+            from td3her_cli.run.tensorboard import TensorBoardLogger
 
             board = TensorBoardLogger(run_dir)
             cleanup.callback(board.close)

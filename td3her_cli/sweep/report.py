@@ -37,8 +37,7 @@ from matplotlib.ticker import MaxNLocator
 from rich.table import Table
 
 from td3her_cli.errors import Td3HerError, UsageError
-from td3her_cli.metrics import write_atomically
-from td3her_cli.plotting import (
+from td3her_cli.report.plotting import (
     DPI,
     NoMetricsError,
     RunMetrics,
@@ -46,8 +45,9 @@ from td3her_cli.plotting import (
     save_png,
     summary_rows,
 )
+from td3her_cli.run.metrics import write_atomically
 from td3her_cli.strict_json import finite_or_none
-from td3her_cli.sweep import (
+from td3her_cli.sweep.trials import (
     BROKEN,
     ERROR_FILE,
     FINISHED,
@@ -399,7 +399,7 @@ def _status_or_corruption(trial: Trial) -> tuple[TrialStatus | None, str | None]
     --resume` and trial_status expect, checked here first), or the checkpoint it points to is
     missing or corrupt (trial_status's BROKEN).
     """
-    from td3her_cli.checkpoint import CHECKPOINTS_DIR
+    from td3her_cli.run.checkpoint import CHECKPOINTS_DIR
 
     fix = f"delete {trial.run_dir} to start this trial over"
     for path, key in (

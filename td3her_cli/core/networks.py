@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from td3her_cli.policy_snapshot import LEAKY_SLOPE
+from td3her_cli.core.policy_snapshot import LEAKY_SLOPE
 
 OUTPUT_INIT = 3e-3  # half-width of the uniform init of output layers
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from td3her_cli.envs import is_panda_gym
+from td3her_cli.envs.goal_env import is_panda_gym
 from td3her_cli.errors import UsageError
 
 GRASP_STREAM = 17

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from td3her_cli.envs import EnvSpec, episode_seed, split_observation
-from td3her_cli.grasp import grasp_object
-from td3her_cli.replay import Episode
+from td3her_cli.core.replay import Episode
+from td3her_cli.core.spec import EnvSpec
+from td3her_cli.envs.goal_env import episode_seed, split_observation
+from td3her_cli.envs.grasp import grasp_object
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]  # ([N, obs], [N, goal]) -> [N, act]
 Noise = Callable[[], np.ndarray]
@@ -167,7 +168,7 @@ def run_episode_job(env, spec: EnvSpec, policy: Policy, job: EpisodeJob, config=
     noise and random-action probability."""
     if not job.explore:
         return collect_episode(env, spec, policy, job.seed)
-    from td3her_cli.noise import make_noise
+    from td3her_cli.core.noise import make_noise
 
     rng = np.random.default_rng(np.random.SeedSequence(job.rng_seed))
     noise = make_noise(config, spec.action_dim, rng)

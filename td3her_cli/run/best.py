@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from td3her_cli.rollout import EvalResult
+from td3her_cli.envs.rollout import EvalResult
 
 SELECTION_KEY = "selection_score"
 

@@ -14,12 +14,61 @@ import os
 import sys
 import traceback
 
+from td3her_cli.envs.goal_env import make_env
 from td3her_cli.errors import EnvError, Td3HerError
 
 GL_HELP = (
     "MuJoCo renders headless with MUJOCO_GL=egl (Debian/Ubuntu package libegl1) or "
     "MUJOCO_GL=osmesa (libosmesa6)"
 )
+
+
+SIZE_KEYWORDS = (("render_width", "render_height"), ("width", "height"))  # panda-gym, MuJoCo
+MAX_CAUSE_CHARS = 300  # of a rendering backend's error message, kept on the one error line
+
+
+def make_render_env(env_id: str, width: int, height: int):
+    """A goal env that renders `width` x `height` RGB frames.
+
+    panda-gym names its camera size `render_width` / `render_height`, gymnasium's MuJoCo envs
+    (Fetch) `width` / `height`; an env that accepts neither is made at its own size, and
+    `render_episodes` resizes its frames.
+
+    Args:
+        env_id: Gymnasium id of a goal env, e.g. PandaReach-v3.
+        width: Frame width in pixels.
+        height: Frame height in pixels.
+
+    Returns:
+        The env, made with render_mode="rgb_array".
+
+    Raises:
+        EnvError: If the env cannot be made to render, e.g. its rendering backend is missing.
+    """
+    try:
+        for width_key, height_key in SIZE_KEYWORDS:
+            try:
+                size = {width_key: width, height_key: height}
+                return make_env(env_id, render_mode="rgb_array", **size)
+            except EnvError as exc:
+                if not isinstance(exc.__cause__, TypeError):  # not "no such keyword argument"
+                    raise
+        return make_env(env_id, render_mode="rgb_array")
+    except Td3HerError:
+        raise
+    except Exception as exc:  # any backend (OpenGL, EGL, PyBullet, MuJoCo) fails its own way
+        raise EnvError(
+            f"{env_id} cannot be made with render_mode='rgb_array' ({rendering_cause(exc)}); "
+            "install or fix its rendering backend (--debug shows the traceback)"
+        ) from exc
+
+
+def rendering_cause(exc: Exception) -> str:
+    """`Type: message` of an exception on one line, at most MAX_CAUSE_CHARS long."""
+    message = " ".join(str(exc).split())
+    name = getattr(exc, "type_name", type(exc).__name__)  # a RemoteEnvError's original type
+    cause = f"{name}: {message}" if message else name
+    return cause if len(cause) <= MAX_CAUSE_CHARS else cause[: MAX_CAUSE_CHARS - 3] + "..."
 
 
 class RemoteEnvError(RuntimeError):
@@ -103,8 +152,7 @@ def _serve(conn, env_id: str, modules: tuple[str, ...], width: int, height: int)
     if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
         os.environ["MUJOCO_GL"] = "egl"
     try:
-        from td3her_cli.envs import import_env_modules
-        from td3her_cli.rendering import make_render_env
+        from td3her_cli.envs.goal_env import import_env_modules
 
         import_env_modules(modules)
         env = make_render_env(env_id, width, height)

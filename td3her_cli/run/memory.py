@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs import EnvSpec
+from td3her_cli.core.spec import EnvSpec
 from td3her_cli.errors import UsageError
 
 FLOAT_BYTES = 4

@@ -36,11 +36,11 @@ import numpy as np
 
 from td3her_cli import strict_json
 from td3her_cli.errors import CheckpointError, NewerFormatError, NoCheckpointError
-from td3her_cli.host import machine, machines_trained_on, with_this_machine
-from td3her_cli.rundir import CHECKPOINT_NAME, STAGING_NAME, is_checkpoint_dir
+from td3her_cli.run.host import machine, machines_trained_on, with_this_machine
+from td3her_cli.run.rundir import CHECKPOINT_NAME, STAGING_NAME, is_checkpoint_dir
 
 if TYPE_CHECKING:
-    from td3her_cli.training import Trainer
+    from td3her_cli.run.training import Trainer
 
 FORMAT_VERSION = 1
 CHECKPOINTS_DIR = "checkpoints"

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from td3her_cli import strict_json
-from td3her_cli.checkpoint import CHECKPOINTS_DIR, CheckpointInfo, load_policy, versions
+from td3her_cli.core.policy_snapshot import LEAKY_SLOPE
 from td3her_cli.errors import CheckpointError, Td3HerError, UsageError
-from td3her_cli.metrics import write_atomically
-from td3her_cli.policy_snapshot import LEAKY_SLOPE
+from td3her_cli.run.checkpoint import CHECKPOINTS_DIR, CheckpointInfo, load_policy, versions
+from td3her_cli.run.metrics import write_atomically
 
 OPSET = 17  # onnxruntime >= 1.17 runs it; IR_VERSION 8 is the IR that opset 17 came with
 IR_VERSION = 8

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from td3her_cli.rollout import EvalResult
+from td3her_cli.envs.rollout import EvalResult
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ import numpy as np
 import tensorflow as tf
 
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs import EnvSpec
-from td3her_cli.networks import MLP, build_actor, build_critics
-from td3her_cli.normalizer import Normalizer
-from td3her_cli.policy_snapshot import PolicySnapshot
-from td3her_cli.replay import Batch
+from td3her_cli.core.networks import MLP, build_actor, build_critics
+from td3her_cli.core.normalizer import Normalizer
+from td3her_cli.core.policy_snapshot import PolicySnapshot
+from td3her_cli.core.replay import Batch
+from td3her_cli.core.spec import EnvSpec
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The `td3her` command line: parse options, call the library, show the result."""

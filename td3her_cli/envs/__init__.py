@@ -1,0 +1,1 @@
+"""Goal envs: creation and checks, grasped starts, rollouts, worker envs, the render child."""

@@ -1,0 +1,1 @@
+"""What a run shows: plots, GIFs, the console display, ONNX export."""

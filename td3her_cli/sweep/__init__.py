@@ -1,0 +1,1 @@
+"""Sweeps of training runs on Ray, and their report."""
