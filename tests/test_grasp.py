@@ -141,7 +141,7 @@ def test_a_grasped_job_runs_from_the_grasped_state(pick_and_place):
 
 
 def test_goal_heights_fall_into_their_bands():
-    from bench.goal_height import height_table
+    from docs.experiments.probes.goal_height import height_table
 
     rows = height_table(
         heights=[0.0, 0.004, 0.03, 0.07, 0.15, 0.19],
@@ -164,7 +164,7 @@ def test_joint_control_starts_grasped_too():
 
 
 def test_failures_fall_into_start_gap_bands():
-    from bench.failures import failure_table
+    from docs.experiments.probes.failures import failure_table
 
     rows = failure_table(
         gaps=[0.05, 0.15, 0.25, 0.25, 0.35, 0.5],
@@ -176,7 +176,7 @@ def test_failures_fall_into_start_gap_bands():
 
 
 def test_stack_outcomes_tell_stacked_from_side_by_side():
-    from bench.stack_outcomes import outcomes
+    from docs.experiments.probes.stack_outcomes import outcomes
 
     goal = [0.0, 0.0, 0.02, 0.0, 0.0, 0.06]
     far = [0.3, 0.0, 0.02, -0.3, 0.0, 0.02]
@@ -189,3 +189,64 @@ def test_stack_outcomes_tell_stacked_from_side_by_side():
     assert list(flags["ended stacked"]) == [True, True, False]
     assert list(flags["bottom cube near its goal"]) == [True, True, True]
     assert list(flags["top cube near its goal"]) == [True, True, False]
+
+
+@pytest.fixture(scope="module")
+def fetch_pick_and_place():
+    from td3her_cli.envs.goal_env import import_env_modules
+
+    import_env_modules(("gymnasium_robotics",))
+    env = make_env("FetchPickAndPlace-v4")
+    yield env
+    env.close()
+
+
+def block_height_after_lifting(env, grasped: bool, seed: int) -> float:
+    start, _ = env.reset(seed=seed)
+    if grasped:
+        grasp_object(env)
+    for _ in range(6):
+        observation, *_ = env.step(LIFT)
+    return float(observation["achieved_goal"][2] - start["achieved_goal"][2])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_grasped_fetch_block_rises_with_the_gripper(fetch_pick_and_place, seed):
+    assert block_height_after_lifting(fetch_pick_and_place, grasped=False, seed=seed) < 0.01
+    assert block_height_after_lifting(fetch_pick_and_place, grasped=True, seed=seed) > 0.1
+
+
+def test_a_grasped_fetch_start_is_the_envs_own_observation_at_step_zero(fetch_pick_and_place):
+    raw, _ = fetch_pick_and_place.reset(seed=4)
+    grasped = grasp_object(fetch_pick_and_place)
+    grip, block = grasped["observation"][:3], grasped["achieved_goal"]
+    assert np.linalg.norm(grip - block) < 0.02
+    assert np.allclose(block, raw["achieved_goal"], atol=0.002)  # the block stays put
+    own = fetch_pick_and_place.unwrapped._get_obs()
+    assert all(np.array_equal(grasped[k], own[k]) for k in own)
+
+
+def test_a_grasped_fetch_start_depends_only_on_the_seed():
+    # MuJoCo keeps solver warm starts across Fetch resets, so each start is from a fresh env
+    starts = []
+    for _ in range(2):
+        env = make_env("FetchPickAndPlace-v4")
+        env.reset(seed=5)
+        starts.append(grasp_object(env))
+        env.close()
+    assert all(np.array_equal(starts[0][k], starts[1][k]) for k in starts[0])
+
+
+@pytest.mark.parametrize(
+    "env_id, expected",
+    [("FetchPickAndPlace-v4", True), ("FetchPush-v4", False), ("FetchSlide-v4", False)],
+)
+def test_only_fetch_tasks_whose_gripper_opens_can_start_grasped(env_id, expected):
+    from td3her_cli.envs.goal_env import import_env_modules
+
+    import_env_modules(("gymnasium_robotics",))
+    env = make_env(env_id)
+    try:
+        assert can_start_grasped(env) is expected
+    finally:
+        env.close()

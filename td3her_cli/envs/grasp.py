@@ -12,13 +12,15 @@ cube, which the reset leaves in the air, its underside 4 cm above the table), an
 close on it for a few simulation steps, which are not env steps. So a grasped start on Stack
 leaves only the top cube to bring to its goal (a quarter of them start within the success
 distance: `python -m bench.grasped_starts PandaStack-v3`). The episode then runs as usual
-from that state. Evaluation episodes never start grasped.
+from that state. Evaluation episodes never start grasped. MuJoCo's FetchPickAndPlace starts
+grasped the same way through its mocap (`fetch_grasp`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from td3her_cli.envs import fetch_grasp
 from td3her_cli.envs.goal_env import is_panda_gym
 from td3her_cli.errors import UsageError
 
@@ -65,7 +67,10 @@ def goal_is_object_position(env) -> bool:
 
 
 def can_start_grasped(env) -> bool:
-    """Whether env's goal is its objects' positions and its gripper opens (PickAndPlace, Stack)."""
+    """Whether env's goal is its objects' positions and its gripper opens (PickAndPlace, Stack,
+    FetchPickAndPlace)."""
+    if fetch_grasp.can_start_grasped(env):
+        return True
     robot = getattr(env.unwrapped, "robot", None)
     return bool(goal_objects(env)) and not getattr(robot, "block_gripper", True)
 
@@ -75,7 +80,7 @@ def check_grasp_start(env, fraction: float, env_id: str) -> None:
     if fraction > 0 and not can_start_grasped(env):
         raise UsageError(
             "--grasp-start needs a panda-gym task whose goal is its objects' positions and whose "
-            f"gripper opens (PickAndPlace, Stack); {env_id} is not one"
+            f"gripper opens (PickAndPlace, Stack), or FetchPickAndPlace; {env_id} is not one"
         )
 
 
@@ -100,8 +105,11 @@ def grasp_object(env) -> dict:
     """Put every goal object but the one to grasp (`object_to_grasp`) on its goal, put the
     gripper around that one where the reset placed it and close it; the env's new observation.
 
-    Call right after env.reset(); the env must pass `can_start_grasped`.
+    Call right after env.reset(); the env must pass `can_start_grasped`. A Fetch task holds its
+    one block (`fetch_grasp.grasp_object`).
     """
+    if fetch_grasp.can_start_grasped(env):
+        return fetch_grasp.grasp_object(env)
     unwrapped = env.unwrapped
     robot, sim = unwrapped.robot, unwrapped.sim
     bodies, held = goal_objects(env), object_to_grasp(env)
