@@ -38,8 +38,8 @@ docs: install  # docs/cli.md and docs/presets.md, generated from the app and pre
 	$(BIN)/python -m tools.reference
 
 lint: install
-	$(BIN)/ruff check td3her_cli tests bench tools
-	$(BIN)/ruff format --check td3her_cli tests bench tools
+	$(BIN)/ruff check td3her_cli tests bench tools docs/experiments/probes
+	$(BIN)/ruff format --check td3her_cli tests bench tools docs/experiments/probes
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,8 +1,8 @@
-"""bench.stop_check re-runs a run's best check on a kept checkpoint, and reproduces it."""
+"""The stop_check probe re-runs a run's best check on a kept checkpoint, and reproduces it."""
 
 import json
 
-import bench.stop_check as stop_check
+import docs.experiments.probes.stop_check as stop_check
 from td3her_cli.envs.goal_env import episode_seed
 from td3her_cli.run.training import BEST_CHECK_STREAM
 

@@ -1,8 +1,8 @@
-"""bench.weight_average sets the actor to the element-wise mean of kept checkpoints' actors."""
+"""The weight_average probe sets the actor to the element-wise mean of kept checkpoints' actors."""
 
 import numpy as np
 
-import bench.weight_average as weight_average
+import docs.experiments.probes.weight_average as weight_average
 from td3her_cli.config import TrainConfig
 from td3her_cli.run.checkpoint import resolve_checkpoint
 from td3her_cli.run.training import Trainer

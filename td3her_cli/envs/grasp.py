@@ -3,17 +3,17 @@
 The HER paper (Andrychowicz et al., 2017, section 4.1, footnote 3) started half of its
 pick-and-place training episodes from a state with the box grasped: without that, a single
 learner rarely discovers lifting, and a policy that only pushes tops out where the goals on or
-near the table allow (`python -m bench.goal_height`). `--grasp-start P` does this for panda-gym
-tasks whose goal is their objects' positions and whose gripper opens (PickAndPlace and Stack;
-Push and Slide block the gripper, Flip's goal is an orientation): after the env's reset, with
-probability P, every other goal object is put on its goal (Stack: the bottom cube), the arm is
-placed by inverse kinematics, fingers open, at the object whose goal is highest (Stack: the top
-cube, which the reset leaves in the air, its underside 4 cm above the table), and the fingers
-close on it for a few simulation steps, which are not env steps. So a grasped start on Stack
-leaves only the top cube to bring to its goal (a quarter of them start within the success
-distance: `python -m bench.grasped_starts PandaStack-v3`). The episode then runs as usual
-from that state. Evaluation episodes never start grasped. MuJoCo's FetchPickAndPlace starts
-grasped the same way through its mocap (`fetch_grasp`).
+near the table allow (`python -m docs.experiments.probes.goal_height`). `--grasp-start P` does
+this for panda-gym tasks whose goal is their objects' positions and whose gripper opens
+(PickAndPlace and Stack; Push and Slide block the gripper, Flip's goal is an orientation): after
+the env's reset, with probability P, every other goal object is put on its goal (Stack: the
+bottom cube), the arm is placed by inverse kinematics, fingers open, at the object whose goal is
+highest (Stack: the top cube, which the reset leaves in the air, its underside 4 cm above the
+table), and the fingers close on it for a few simulation steps, which are not env steps. So a
+grasped start on Stack leaves only the top cube to bring to its goal (a quarter of them start
+within the success distance: `python -m docs.experiments.probes.grasped_starts PandaStack-v3`).
+The episode then runs as usual from that state. Evaluation episodes never start grasped.
+MuJoCo's FetchPickAndPlace starts grasped the same way through its mocap (`fetch_grasp`).
 """
 
 from __future__ import annotations

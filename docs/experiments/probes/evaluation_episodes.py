@@ -1,6 +1,6 @@
-"""What the checkpoint-diagnosis tools share (`bench.goal_height`, `bench.failures`,
-`bench.stack_outcomes`): their common arguments, and `td3her evaluate`'s episodes of a
-checkpoint, run one by one in its env."""
+"""What the checkpoint-diagnosis probes share (`goal_height`, `failures`, `stack_outcomes`):
+their common arguments, and `td3her evaluate`'s episodes of a checkpoint, run one by one in its
+env."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 
 def checkpoint_arguments(doc: str) -> argparse.ArgumentParser:
-    """A parser described by doc's first line, with RUN, --latest, --episodes and --seed (the
-    evaluation seed, as `td3her evaluate --seed`)."""
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    """A parser described by doc's first paragraph, with RUN, --latest, --episodes and --seed
+    (the evaluation seed, as `td3her evaluate --seed`)."""
+    parser = argparse.ArgumentParser(description=" ".join(doc.split("\n\n")[0].split()))
     parser.add_argument("run", type=Path, help="A run or checkpoint directory.")
     parser.add_argument("--latest", action="store_true", help="The latest checkpoint, not best.")
     parser.add_argument("--episodes", type=int, default=100)
@@ -27,9 +27,9 @@ def evaluation_episodes(args: argparse.Namespace, accepts: Callable, refusal: st
     accepts(env). Yields (heading, env, episodes): a line naming the env, checkpoint and
     episodes, and an iterator over `td3her evaluate`'s deterministic episodes (the same seeds,
     so the same success rate)."""
-    from td3her_cli.cli.app import evaluation_seeds, policy_in_env
+    from td3her_cli.cli.common import policy_in_env
     from td3her_cli.envs.goal_env import make_env
-    from td3her_cli.envs.rollout import deterministic_episodes
+    from td3her_cli.envs.rollout import deterministic_episodes, evaluation_seeds
 
     with policy_in_env(args.run, args.latest, None, None, args.seed, make_env) as loaded:
         info, env, spec, policy = loaded

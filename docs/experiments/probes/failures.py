@@ -1,4 +1,5 @@
-"""`python -m bench.failures RUN [--latest] [--episodes 100] [--seed 0]`: which starts fail?
+"""`python -m docs.experiments.probes.failures RUN [--latest] [--episodes 100] [--seed 0]`:
+which starts fail?
 
 Runs a checkpoint's policy deterministically on `td3her evaluate`'s episodes (same seeds, so
 the overall success rate equals evaluate's) of a panda-gym task whose goal is one object's
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.evaluation_episodes import checkpoint_arguments, evaluation_episodes
+from docs.experiments.probes.evaluation_episodes import checkpoint_arguments, evaluation_episodes
 
 GAP_BANDS = ((0.0, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, np.inf))
 """Start-gap bands, metres."""

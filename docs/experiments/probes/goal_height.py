@@ -1,4 +1,5 @@
-"""`python -m bench.goal_height RUN [--latest] [--episodes 100] [--seed 0]`: does the policy lift?
+"""`python -m docs.experiments.probes.goal_height RUN [--latest] [--episodes 100] [--seed 0]`:
+does the policy lift?
 
 Runs a checkpoint's policy deterministically on `td3her evaluate`'s episodes (same seeds, so
 the overall success rate equals evaluate's) of a panda-gym task whose goal is one cube's
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.evaluation_episodes import checkpoint_arguments, evaluation_episodes
+from docs.experiments.probes.evaluation_episodes import checkpoint_arguments, evaluation_episodes
 
 BANDS = ((-1.0, 0.005), (0.005, 0.05), (0.05, 0.1), (0.1, 1.0))
 """Goal height bands above the resting cube, metres: on the table, within the success

@@ -1,5 +1,5 @@
-"""`python -m bench.grasped_starts ENV_ID [--episodes 300] [--steps 10]`: how many grasped
-starts (`--grasp-start`) already count as solved.
+"""`python -m docs.experiments.probes.grasped_starts ENV_ID [--episodes 300] [--steps 10]`: how
+many grasped starts (`--grasp-start`) already count as solved.
 
 For episode seeds 0 to N-1: reset, `grasp.grasp_object`, then a few env steps with a zero action
 (the arm and fingers hold still). An episode counts as solved when the env reports success at
@@ -18,7 +18,7 @@ import numpy as np
 
 def main() -> None:
     """Run the starts and print how many count as solved."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("env_id")
     parser.add_argument("--episodes", type=int, default=300)
     parser.add_argument("--steps", type=int, default=10, help="still env steps after the grasp")

@@ -1,4 +1,5 @@
-"""`python -m bench.stack_outcomes RUN [--latest] [--episodes 100] [--seed 0]`: what did Stack do?
+"""`python -m docs.experiments.probes.stack_outcomes RUN [--latest] [--episodes 100] [--seed 0]`:
+what did Stack do?
 
 panda-gym's Stack counts an episode as solved when the 6-D distance between both cubes'
 positions and their goals is under 10 cm, so two cubes side by side near the goal can count, and
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.evaluation_episodes import checkpoint_arguments, evaluation_episodes
+from docs.experiments.probes.evaluation_episodes import checkpoint_arguments, evaluation_episodes
 
 THRESHOLD = 0.1
 """panda-gym Stack's success distance (6-D)."""

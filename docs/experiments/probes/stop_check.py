@@ -1,5 +1,5 @@
-"""`python -m bench.stop_check RUN EPOCH... [--episodes 300]`: kept checkpoints on their run's
-best-check episodes, the fixed episodes `--stop-at-success` checks.
+"""`python -m docs.experiments.probes.stop_check RUN EPOCH... [--episodes 300]`: kept checkpoints
+on their run's best-check episodes, the fixed episodes `--stop-at-success` checks.
 
 For each epoch's checkpoint, the success on the run's own stop-check episodes (the first
 `--stop-check-episodes` of its best-check stream, else `--best-eval-episodes`: 100 by
@@ -47,7 +47,7 @@ def check(checkpoint: Path, episodes: int, workers: int = 2) -> tuple[int, float
 
 def main() -> None:
     """Print one line per epoch named on the command line."""
-    parser = argparse.ArgumentParser(prog="python -m bench.stop_check")
+    parser = argparse.ArgumentParser(prog="python -m docs.experiments.probes.stop_check")
     parser.add_argument("run", type=Path)
     parser.add_argument("epochs", type=int, nargs="+")
     parser.add_argument("--episodes", type=int, default=300)

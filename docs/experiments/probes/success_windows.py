@@ -1,5 +1,5 @@
-"""`python -m bench.success_windows RUN... [--width 20000] [--until 200000]`: mean epoch
-evaluation per window of env steps.
+"""`python -m docs.experiments.probes.success_windows RUN... [--width 20000] [--until 200000]`:
+mean epoch evaluation per window of env steps.
 
 Reads each run's metrics.jsonl (no rerun) and prints a Markdown table: for each window of
 `--width` env steps up to `--until` (the first window is two widths, e.g. 0-40k), the mean
@@ -37,7 +37,7 @@ def window_means(run_dir: Path, edges: tuple[float, ...] = EDGES) -> list[tuple[
 
 def main() -> None:
     """Print the table for the runs named on the command line."""
-    parser = argparse.ArgumentParser(prog="python -m bench.success_windows")
+    parser = argparse.ArgumentParser(prog="python -m docs.experiments.probes.success_windows")
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--width", type=float, default=20e3, help="env steps per window")
     parser.add_argument("--until", type=float, default=200e3, help="last window's end")

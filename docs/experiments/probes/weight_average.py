@@ -1,5 +1,5 @@
-"""`python -m bench.weight_average RUN [--epoch E] [--windows 1,3,5,10] [--seeds 0,1,2]`:
-the last checkpoint's actor against the mean of the last K checkpoints' actors.
+"""`python -m docs.experiments.probes.weight_average RUN [--epoch E] [--windows 1,3,5,10]
+[--seeds 0,1,2]`: the last checkpoint's actor against the mean of the last K checkpoints' actors.
 
 An offline probe of policy averaging (the idea behind an EMA of the actor's weights): for
 each window K, the actor weights of epochs E-K+1..E are averaged element-wise, epoch E's
@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from td3her_cli.cli.app import evaluation_seeds
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs.rollout import joined
+from td3her_cli.envs.rollout import evaluation_seeds, joined
 from td3her_cli.quiet import import_tensorflow
 from td3her_cli.run.checkpoint import resolve_checkpoint, restore_trainer
 from td3her_cli.run.training import Trainer
@@ -51,7 +50,7 @@ def averaged_actor(trainer: Trainer, checkpoints: list[Path]) -> None:
 
 def main() -> None:
     """Print, per window, the success on each seed's episodes and on all of them."""
-    parser = argparse.ArgumentParser(prog="python -m bench.weight_average")
+    parser = argparse.ArgumentParser(prog="python -m docs.experiments.probes.weight_average")
     parser.add_argument("run", type=Path)
     parser.add_argument("--epoch", type=int, default=None, help="last epoch (default: newest)")
     parser.add_argument("--windows", default="1,3,5,10")

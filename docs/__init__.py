@@ -1,0 +1,1 @@
+"""Not documentation: makes `python -m docs.experiments.probes.NAME` run (see that folder)."""

@@ -1,0 +1,1 @@
+"""Makes the probes beside the notes importable: `python -m docs.experiments.probes.NAME`."""
