@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only env,td3,her,memory,fast] [--out FILE]`: measure, write.
+"""`python -m bench [--quick] [--only env,td3,her,memory,fast,breakdown] [--out FILE]`: measure.
 
 Sections (each can run alone with --only):
   env     figures 1-2: raw PandaReach-v3 env.step, and collect_episode with the NumpyPolicy
@@ -8,6 +8,9 @@ Sections (each can run alone with --only):
   memory  figure 5: RSS of a child process holding the agent and a full buffer
   fast    figure 6: `td3her train --preset fast` per seed in fresh processes: env steps and
           seconds to >= 95 % evaluation success, and the time outside the training loop
+  breakdown  figure 7: the push preset's fused TD3 update in parts (TD target, critic
+          gradients, critic Adam, actor step, Polyak, remainder; HER sampling and host-to-TF
+          outside the compiled call), ms and % per update, GFLOP/s per part
 
 The whole run takes ~5 min on 2 busy cores, --quick ~2 min; most of it is figure 6.
 
@@ -43,12 +46,13 @@ SECTIONS = {
     "her": "bench.her_sampling",
     "memory": "bench.memory",
     "fast": "bench.fast_preset",
+    "breakdown": "bench.update_breakdown",
 }
-FIRST_FIGURE = {"env": 1, "td3": 3, "her": 4, "memory": 5, "fast": 6}  # stay put under --only
-NEEDS_TENSORFLOW = {"env", "td3", "her"}  # memory and fast measure in child processes
+FIRST_FIGURE = {"env": 1, "td3": 3, "her": 4, "memory": 5, "fast": 6, "breakdown": 7}  # fixed
+NEEDS_TENSORFLOW = {"env", "td3", "her", "breakdown"}  # memory, fast: in child processes
 # memory runs first, while this process is small: Linux hands a child its parent's ru_maxrss.
 # fast follows, so its training processes do not share the cores with this one's TF threads.
-RUN_ORDER = ("memory", "fast", "env", "td3", "her")
+RUN_ORDER = ("memory", "fast", "env", "td3", "breakdown", "her")
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "benchmarks.md"
 START_MARKER = "<!-- bench:start -->"
 END_MARKER = "<!-- bench:end -->"
@@ -70,7 +74,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Benchmark td3her: env stepping, acting, TD3 updates, HER sampling, memory.",
-        epilog="Sections: env (figures 1-2), td3 (3), her (4), memory (5), fast (6).",
+        epilog="Sections: env (figures 1-2), td3 (3), her (4), memory (5), fast (6), "
+        "breakdown (7).",
     )
     parser.add_argument(
         "--quick",

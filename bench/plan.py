@@ -39,6 +39,8 @@ class Plan:
     """Seeds of the fast-preset training runs (one fresh process each, ~15-25 s)."""
     tf_imports: int
     """Bare `python -c "import tensorflow"` runs (~3-4 s), one before each of the first seeds."""
+    breakdown_block_seconds: float
+    """Least duration of one timed block in the update breakdown (whole calls, at least one)."""
 
 
 FULL = Plan(
@@ -55,6 +57,7 @@ FULL = Plan(
     memory_repeats=3,
     fast_seeds=(0, 1, 2, 3, 4),
     tf_imports=5,
+    breakdown_block_seconds=0.3,
 )
 
 QUICK = Plan(
@@ -71,4 +74,5 @@ QUICK = Plan(
     memory_repeats=2,
     fast_seeds=(0, 1, 2),
     tf_imports=1,
+    breakdown_block_seconds=0.1,
 )
