@@ -20,7 +20,6 @@ import argparse
 import json
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from td3her_cli.envs.rollout import HELD_OUT_EPISODES, HELD_OUT_SEED
 from td3her_cli.run.metrics import METRICS_FILE, read_metrics
 
 try:
@@ -46,10 +46,6 @@ BENCHMARKS = ROOT / "BENCHMARKS.md"
 README = ROOT / "README.md"
 EXPERIMENTS = ROOT / "docs" / "experiments"
 
-# The held-out test stream: `td3her evaluate` episode seeds from 1000 up are reserved for it;
-# nothing is tuned, probed, stopped or selected on them.
-HELDOUT_SEED = 1000
-HELDOUT_EPISODES = 300
 TASK_ORDER = (
     "PandaReach-v3",
     "PandaPush-v3",
@@ -111,10 +107,10 @@ def load_run(directory: Path) -> KeptRun:
     if not epochs:
         raise ResultsError(f"{directory}/metrics.jsonl has no epoch row")
     protocol = (heldout.get("seed"), heldout.get("episodes"))
-    if protocol != (HELDOUT_SEED, HELDOUT_EPISODES):
+    if protocol != (HELD_OUT_SEED, HELD_OUT_EPISODES):
         raise ResultsError(
             f"{directory}/heldout.json: seed {protocol[0]} x {protocol[1]} episodes is not the "
-            f"held-out protocol (seed {HELDOUT_SEED} x {HELDOUT_EPISODES})"
+            f"held-out protocol (seed {HELD_OUT_SEED} x {HELD_OUT_EPISODES})"
         )
     last = epochs[-1]
     return KeptRun(
@@ -427,6 +423,21 @@ def stale_files() -> list[Path]:
     return [path for path, text in generated_texts().items() if path.read_text() != text]
 
 
+def held_out_evaluation(run_dir: Path) -> dict:
+    """The run's last checkpoint on the held-out episodes: the object
+    `td3her evaluate RUN --latest --seed 1000 --episodes 300 --num-envs 2 --json` prints,
+    computed here by the library function behind that command."""
+    from td3her_cli.errors import Td3HerError
+    from td3her_cli.run.checkpoint import resolve_checkpoint
+    from td3her_cli.run.evaluation import evaluate_checkpoint
+
+    try:
+        info = resolve_checkpoint(run_dir, latest=True)
+        return evaluate_checkpoint(info, HELD_OUT_EPISODES, HELD_OUT_SEED, num_envs=2).to_dict()
+    except Td3HerError as error:
+        raise ResultsError(str(error)) from None
+
+
 def collect(run_dir: Path, name: str, alone: bool, command: str | None) -> Path:
     """Keep a finished run's data in docs/results/runs/NAME/, evaluating its last checkpoint
     on the held-out episodes unless RUN/heldout.json already holds that evaluation."""
@@ -438,17 +449,9 @@ def collect(run_dir: Path, name: str, alone: bool, command: str | None) -> Path:
     if heldout_path.exists():
         heldout = json.loads(heldout_path.read_text())
     else:
-        output = subprocess.run(
-            [str(Path(sys.executable).with_name("td3her")), "evaluate", str(run_dir), "--latest"]
-            + ["--seed", str(HELDOUT_SEED), "--episodes", str(HELDOUT_EPISODES)]
-            + ["--num-envs", "2", "--json"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        heldout = json.loads(output)
-    heldout.setdefault("seed", HELDOUT_SEED)  # evaluate's JSON before it named its seed
-    if heldout["episodes"] != HELDOUT_EPISODES or heldout["seed"] != HELDOUT_SEED:
+        heldout = held_out_evaluation(run_dir)
+    heldout.setdefault("seed", HELD_OUT_SEED)  # evaluate's JSON before it named its seed
+    if heldout["episodes"] != HELD_OUT_EPISODES or heldout["seed"] != HELD_OUT_SEED:
         raise ResultsError(f"{heldout_path} is not the held-out evaluation")
     if Path(heldout["checkpoint"]).name != latest["checkpoint"]:
         raise ResultsError(f"{heldout_path} evaluated {heldout['checkpoint']}, not the latest")

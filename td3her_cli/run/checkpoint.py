@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -40,7 +40,9 @@ from td3her_cli.run.host import machine, machines_trained_on, with_this_machine
 from td3her_cli.run.rundir import CHECKPOINT_NAME, STAGING_NAME, is_checkpoint_dir
 
 if TYPE_CHECKING:
-    from td3her_cli.run.training import Trainer
+    from td3her_cli.config import TrainConfig
+    from td3her_cli.core.agent import TD3Agent
+    from td3her_cli.core.spec import EnvSpec
 
 FORMAT_VERSION = 1
 CHECKPOINTS_DIR = "checkpoints"
@@ -49,6 +51,36 @@ META_FILE = "meta.json"
 BUFFER_FILE = "buffer.npz"
 POINTERS = ("latest", "best")
 PAUSE_HOOK = "TD3HER_TEST_PAUSE_IN_CHECKPOINT"  # test-only: "N:marker" pauses inside write N
+
+
+class ReplayState(Protocol):
+    """The replay buffer as a checkpoint holds it (core.replay.HerReplayBuffer is one)."""
+
+    def state_arrays(self) -> dict[str, np.ndarray]: ...
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None: ...
+
+
+class RunState(Protocol):
+    """What a checkpoint reads of a run and restores into it; training.Trainer is one.
+
+    Checkpointing knows this much, never the trainer itself (training imports checkpoint,
+    not the other way round).
+    """
+
+    config: TrainConfig  # read: meta.json's config and env id
+    spec: EnvSpec  # read: meta.json's spaces
+    agent: TD3Agent  # read and restored: policy/, trainer/ (tf.train.Checkpoint), normalisers
+    buffer: ReplayState  # read and restored: buffer.npz
+    machines: list[dict]  # read, and restored from meta.json: the CPUs the run trained on
+    epoch: int  # read: the checkpoint's name and meta.json's counters
+    cycle: int
+    env_steps: int
+    episodes: int
+    opt_steps: int
+
+    def state_dict(self) -> dict: ...  # state.json: counters, RNG and noise states
+    def load_state_dict(self, state: dict) -> None: ...
+    def solved(self) -> bool: ...  # meta.json's "solved": --stop-at-success met
 
 
 @dataclass(frozen=True)
@@ -95,7 +127,7 @@ def versions() -> dict[str, str]:
 
 # ------------------------------------------------------------------------------ writing
 def save_checkpoint(
-    trainer: Trainer,
+    trainer: RunState,
     run_dir: Path,
     evaluation: dict | None,
     metrics_rows: int,
@@ -139,7 +171,7 @@ def save_checkpoint(
 
 
 def _write_files(
-    trainer, staging: Path, evaluation, metrics_rows: int, save_buffer: bool, keep: int
+    trainer: RunState, staging: Path, evaluation, metrics_rows: int, save_buffer: bool, keep: int
 ):
     """Write policy/, trainer/, state.json, buffer.npz and (last) meta.json into `staging`."""
     import tensorflow as tf
@@ -465,7 +497,7 @@ def load_policy_one_thread(info: CheckpointInfo):
     return load_policy(info)
 
 
-def restore_trainer(trainer: Trainer, info: CheckpointInfo) -> None:
+def restore_trainer(trainer: RunState, info: CheckpointInfo) -> None:
     """Load agent variables, counters, RNG and noise state (and the buffer, if saved)."""
     import tensorflow as tf
 

@@ -505,32 +505,19 @@ def run_trial(
 def evaluate_held_out(trial: Trial, episodes: int = HELD_OUT_EPISODES) -> dict:
     """Evaluate the trial's latest checkpoint on `episodes` held-out episodes, the ones
     `td3her evaluate RUN --latest --seed 1000 --episodes N` runs, and write RUN/held_out.json
-    (atomically); returns its record. Needs TensorFlow imported (import_tensorflow)."""
-    from td3her_cli.envs.goal_env import describe_env, import_env_modules, make_env
-    from td3her_cli.envs.rollout import (
-        HELD_OUT_SEED,
-        deterministic_episodes,
-        evaluate,
-        evaluation_seeds,
-    )
-    from td3her_cli.run.checkpoint import check_spaces, load_policy, resolve_checkpoint
+    (atomically); returns its record. To cap TensorFlow's thread pools, import it first
+    (import_tensorflow(threads), as run_trial does)."""
+    from td3her_cli.envs.rollout import HELD_OUT_SEED
+    from td3her_cli.run.checkpoint import resolve_checkpoint
+    from td3her_cli.run.evaluation import evaluate_checkpoint
 
     info = resolve_checkpoint(trial.run_dir, latest=True)
-    env_id = info.meta["env_id"]
-    import_env_modules(trial.config.env_modules)
-    env = make_env(env_id)
-    try:
-        spec = describe_env(env, env_id, HELD_OUT_SEED)
-        check_spaces(info, spec)
-        seeds = evaluation_seeds(HELD_OUT_SEED, episodes)
-        result = evaluate(deterministic_episodes(env, spec, load_policy(info), seeds))
-    finally:
-        env.close()
+    evaluation = evaluate_checkpoint(info, episodes, HELD_OUT_SEED)
     record = {
         "checkpoint": info.path.name,
-        "env_id": env_id,
-        "seed": HELD_OUT_SEED,
-        **result.to_dict(),
+        "env_id": evaluation.env_id,
+        "seed": evaluation.seed,
+        **evaluation.result.to_dict(),
         "command": f"td3her evaluate RUN --latest --seed {HELD_OUT_SEED} --episodes {episodes}",
     }
     write_atomically(
