@@ -1,12 +1,16 @@
 """Training configuration: one frozen, validated dataclass, serialised verbatim to JSON.
 
 Defaults are the original TD3-HER design's hyperparameters (see README, "The loop's units").
+A field made with `option(...)` is a `td3her train` option: its help text and --help panel
+are declared there, once, and the command line (td3her_cli/cli/options.py) and docs/cli.md
+are built from them. Adding a hyperparameter touches only this file (and its test).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,129 +23,266 @@ PRECISIONS = ("float32", "bfloat16")
 TERMINAL_MODES = ("auto", "on", "off")
 GOAL_STATISTICS = ("episodes", "her")
 
+# The --help panels of `td3her train` that list the options (in this order, before Output).
+ENVIRONMENT = "Environment"
+LOOP = "Loop units"
+TD3 = "TD3"
+HER = "HER"
+EXPLORATION = "Exploration and normalisation"
+OPTION = "td3her_option"  # the key of a field's Option in its metadata
+
+
+@dataclass(frozen=True)
+class Option:
+    """How a TrainConfig field is given to `td3her train`.
+
+    Attributes:
+        help: The option's help text, to which --help adds "(default: X)".
+        panel: The --help panel (group) that lists the option.
+        flag: The option's name when it is not the field's (`--env` for `env_id`).
+        show_default: Whether the help ends with the field's default.
+        parser: Turns the option's text into its value as it is parsed (Typer's `parser`),
+            for a value written in more than one way: 1e6 as well as 1000000.
+        from_text: The option takes text, which this turns into the field's value once the
+            options are parsed: "256,256" into (256, 256).
+    """
+
+    help: str
+    panel: str
+    flag: str = ""
+    show_default: bool = True
+    parser: Callable[[str], Any] | None = None
+    from_text: Callable[[str], Any] | None = None
+
+    def flag_of(self, name: str) -> str:
+        """The option's name, e.g. `--critic-lr` for the field `critic_lr`."""
+        return self.flag or _option(name)
+
+
+def option(default: Any, help: str, panel: str, **how: Any) -> Any:
+    """A TrainConfig field that `td3her train` takes as an option (see `Option`)."""
+    return field(default=default, metadata={OPTION: Option(help, panel, **how)})
+
+
+def option_of(each: dataclasses.Field) -> Option | None:
+    """The `td3her train` option of a TrainConfig field, or None when it is not one."""
+    return each.metadata.get(OPTION)
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """Parse '256,256,256' into (256, 256, 256)."""
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UsageError(
+            f"--hidden must be comma-separated integers like 256,256,256, got {text!r}"
+        ) from None
+    if not sizes:
+        raise UsageError("--hidden needs at least one layer width, e.g. 256,256,256")
+    return sizes
+
+
+def parse_count(text: str, option: str) -> int:
+    """A whole number from '1000000' or '1e6' (how large counts are written); UsageError
+    naming `option` for anything else."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or not number.is_integer():
+        raise UsageError(f"{option} must be a whole number like 1000000 or 1e6, got {text!r}")
+    return int(number)
+
+
+def _buffer_size(text: str) -> int:
+    return parse_count(text, "--buffer-size")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a training run (not where it is written)."""
+    """Everything that defines a training run (not where it is written).
+
+    Each `option(default, help, panel)` field is a `td3her train` option, listed by --help
+    in this order; the docstring under a field says what it means. The other fields (the OU
+    noise's constants, the clipping bounds, `extra`) are no options: code, presets and a
+    sweep's --set and --grid may still set them.
+    """
 
     # --- environment ---
-    env_id: str = "PandaReach-v3"
+    env_id: str = option("PandaReach-v3", "Gymnasium goal env id.", ENVIRONMENT, flag="--env")
     """Gymnasium id of a goal-conditioned env (Dict observation + compute_reward)."""
-    env_modules: tuple[str, ...] = ()
+    env_modules: tuple[str, ...] = option(
+        (),
+        "Module to import for envs it registers (repeatable).",
+        ENVIRONMENT,
+        flag="--env-module",
+        show_default=False,
+    )
     """Python modules to import first, for envs they register (e.g. a third-party goal env)."""
-    seed: int = 0
+    seed: int = option(0, "Run seed (all RNGs, every episode).", ENVIRONMENT)
     """Seeds networks, noise, replay sampling and every episode's env reset."""
 
     # --- loop units ---
-    epochs: int = 10
+    epochs: int = option(10, "Epochs; each ends with an evaluation.", LOOP)
     """Number of epochs; each ends with an evaluation."""
-    cycles: int = 50
+    cycles: int = option(50, "Cycles per epoch.", LOOP)
     """Cycles per epoch; a cycle collects episodes, then runs optimisation steps."""
-    episodes_per_cycle: int = 16
+    episodes_per_cycle: int = option(16, "Episodes collected per cycle.", LOOP)
     """Episodes collected (with exploration noise) at the start of each cycle."""
-    optimization_steps: int = 40
+    optimization_steps: int = option(40, "TD3 updates per cycle.", LOOP)
     """TD3 gradient steps (one batch each) at the end of each cycle."""
-    eval_episodes: int = 10
+    eval_episodes: int = option(10, "Evaluation episodes per epoch.", LOOP)
     """Deterministic evaluation episodes after each epoch."""
-    best_eval_episodes: int = 100
+    best_eval_episodes: int = option(
+        100, "Episodes that re-evaluate a best candidate (0: off).", LOOP
+    )
     """An epoch that beats the best is re-evaluated on this many fixed episodes before it
     becomes `best` (0: trust the epoch's own evaluation)."""
-    stop_check_episodes: int = 0
+    stop_check_episodes: int = option(
+        0,
+        "Episodes of the best-check stream that must reach --stop-at-success too "
+        "(0: --best-eval-episodes); the epoch's best check counts as their start.",
+        LOOP,
+    )
     """`stop_at_success` must also hold on this many episodes of the same fixed stream before
     the run stops (0: `best_eval_episodes`). The epoch's best check, when it ran all its
     episodes, is their first part, so a larger count runs only the rest."""
-    stop_at_success: float = 0.0
+    stop_at_success: float = option(
+        0.0,
+        "Stop once the stop-check episodes (without them: the epoch evaluations) reach "
+        "this success, after --stop-patience epoch evaluations at the stop gate (0: never).",
+        LOOP,
+    )
     """Stop once the epoch evaluation's success rate is at least `stop_gate` for
     `stop_patience` epochs in a row and the stop-check episodes reach this (0: never)."""
-    stop_gate: float = 0.0
+    stop_patience: int = option(
+        1, "Evaluations in a row at the stop gate before it stops the run.", LOOP
+    )
+    """Epoch evaluations in a row at or above the stop gate before the run may end."""
+    stop_gate: float = option(
+        0.0,
+        "Epoch evaluations at or above this start the stop check, which must reach "
+        "--stop-at-success (0, above it, or no stop-check episodes: --stop-at-success).",
+        LOOP,
+    )
     """Epoch evaluations at or above this count toward `stop_patience` and start the stop
     check, which must reach `stop_at_success`. Below the target, it lets a few noisy epoch
     episodes fail (19 of 20 is 95 %) while the check holds the policy to the target. 0, a gate
     above the target, or a run without stop-check episodes: the target itself."""
-    stop_patience: int = 1
-    """Epoch evaluations in a row at or above the stop gate before the run may end."""
-    num_envs: int = 1
+    num_envs: int = option(1, "Worker processes collecting while the updates run.", LOOP)
     """Worker processes, one env each, that run a cycle's episodes while the updates run
     (1: one env in the main process, collection then updates)."""
 
     # --- TD3 ---
-    batch_size: int = 256
+    batch_size: int = option(256, "Batch size.", TD3)
     """Transitions per optimisation step."""
-    buffer_size: int = 1_000_000
+    buffer_size: int = option(1_000_000, "Replay capacity (transitions).", TD3, parser=_buffer_size)
     """Replay capacity in transitions."""
-    actor_lr: float = 1e-3
+    actor_lr: float = option(1e-3, "Actor learning rate.", TD3)
     """Adam learning rate of the actor."""
-    critic_lr: float = 5e-4
+    critic_lr: float = option(5e-4, "Critic learning rate.", TD3)
     """Adam learning rate of the twin critics."""
-    gamma: float = 0.99
+    gamma: float = option(0.99, "Discount factor in (0, 1].", TD3)
     """Discount factor, in (0, 1]."""
-    tau: float = 0.001
+    tau: float = option(0.001, "Polyak coefficient in (0, 1].", TD3)
     """Polyak coefficient of the target networks, in (0, 1]."""
-    policy_delay: int = 3
+    policy_delay: int = option(3, "Critic updates per actor update.", TD3)
     """The actor and the targets are updated once every this many critic updates."""
-    policy_average: float = 0.0
+    policy_average: float = option(
+        0.0,
+        "Polyak coefficient of the averaged actor that evaluations, checks and saved "
+        "policies use (0: evaluate the actor itself).",
+        TD3,
+    )
     """Polyak coefficient of an averaged copy of the actor, moved toward it at each actor
     update (by max(this, 1/n) at the n-th: the plain mean of the first actors): evaluations,
     best and stop checks and the saved policies use the copy, while exploration uses the
     actor itself (0: no copy; the actor is evaluated)."""
-    target_noise: float = 0.2
+    target_noise: float = option(0.2, "Target smoothing noise std.", TD3)
     """Std of the Gaussian noise added to target actions (target policy smoothing)."""
-    target_noise_clip: float = 0.5
+    target_noise_clip: float = option(0.5, "Target smoothing noise clip.", TD3)
     """Target smoothing noise is clipped to +/- this value."""
-    hidden: tuple[int, ...] = (256, 256, 256)
+    hidden: tuple[int, ...] = option(
+        (256, 256, 256), "Hidden layer widths, comma-separated.", TD3, from_text=parse_hidden
+    )
     """Hidden layer widths of the actor and of each critic."""
-    action_l2: float = 0.0
+    action_l2: float = option(0.0, "L2 penalty on actor actions.", TD3)
     """Weight of the L2 penalty on the actor's (pre-scaling) actions."""
-    critics: int = 2
+    critics: int = option(2, "Critics in the ensemble (2: TD3; more: REDQ-style).", TD3)
     """Critics in the ensemble: 2 is TD3's twin; more is REDQ-style (Chen et al., 2021)."""
-    target_critics: int = 2
+    target_critics: int = option(
+        2, "Critics in the TD target's minimum, a random subset per update (REDQ's M).", TD3
+    )
     """Critics whose minimum forms the TD target: a random subset of this size, drawn afresh
     each update, when it is smaller than `critics` (REDQ's M); all of them otherwise."""
-    xla: bool = True
+    xla: bool = option(True, "Compile the update loop with XLA.", TD3)
     """Compile the update loop with XLA (jit_compile): 1.1-4x faster steps here, ~1-2 s compile."""
-    precision: str = "float32"
+    precision: str = option(
+        "float32",
+        "Hidden layers' dtype in the update: float32 or bfloat16 (use with --no-xla).",
+        TD3,
+    )
     """Dtype of the hidden layers in the update: float32, or bfloat16 (mixed precision: weights,
     gradients, optimiser state, output layers, acting and checkpoints stay float32)."""
 
-    terminal_on_success: str = "auto"
+    # --- HER ---
+    her_strategy: str = option("future", "future, final, episode or none.", HER)
+    """Relabelling strategy: future, final, episode, or none."""
+    her_k: int = option(4, "Relabelled goals per real one.", HER)
+    """Relabelled goals per real one: a fraction k/(k+1) of each batch is relabelled."""
+    n_step: int = option(1, "Transitions summed into each replayed return (1: one-step TD3).", HER)
+    """Transitions summed into each replayed return (1: TD3's one-step target; more: an
+    uncorrected n-step return on the row's HER goal, cut at a terminal or the episode's end)."""
+    terminal_on_success: str = option(
+        "auto",
+        "Replayed transitions end where their goal is reached: auto (if the env ends "
+        "episodes on success), on, off.",
+        HER,
+    )
     """A replayed transition is terminal when its (relabelled) goal is reached: on, off, or
     auto (on exactly when the env ends episodes on success, as panda-gym does)."""
 
-    # --- HER ---
-    her_strategy: str = "future"
-    """Relabelling strategy: future, final, episode, or none."""
-    her_k: int = 4
-    """Relabelled goals per real one: a fraction k/(k+1) of each batch is relabelled."""
-    n_step: int = 1
-    """Transitions summed into each replayed return (1: TD3's one-step target; more: an
-    uncorrected n-step return on the row's HER goal, cut at a terminal or the episode's end)."""
-
     # --- exploration ---
-    noise: str = "ou"
+    noise: str = option("ou", "Exploration noise: ou or gaussian.", EXPLORATION)
     """Exploration noise: ou (Ornstein-Uhlenbeck) or gaussian."""
-    noise_sigma: float = 0.2
+    noise_sigma: float = option(0.2, "Exploration noise scale.", EXPLORATION)
     """Scale of the exploration noise, in action units ([-1, 1])."""
     ou_theta: float = 0.15
     """Mean reversion rate of the OU noise."""
     ou_dt: float = 1e-2
     """Time step of the OU noise."""
-    random_steps: int = 1000
+    random_steps: int = option(1000, "Initial env steps with uniform random actions.", EXPLORATION)
     """The first this many env steps take uniform random actions."""
-    random_action_prob: float = 0.0
+    random_action_prob: float = option(
+        0.0, "Probability of a uniform random exploratory step.", EXPLORATION
+    )
     """After that, each exploratory step is uniform random with this probability (OpenAI HER)."""
-    grasp_start: float = 0.0
+    grasp_start: float = option(
+        0.0,
+        "Fraction of exploratory episodes starting with the object in the gripper "
+        "(panda-gym PickAndPlace; Stack: the top cube).",
+        EXPLORATION,
+    )
     """Fraction of exploratory episodes that start with the object held in the gripper (the
     HER paper's pick-and-place trick; panda-gym tasks whose goal is their objects' positions
     and whose gripper opens: PickAndPlace, and Stack with its top cube held)."""
 
     # --- normalisation ---
-    normalize: bool = True
+    normalize: bool = option(True, "Normalise observations and goals.", EXPLORATION)
     """Normalise observations and goals with running mean/std."""
     clip_obs: float = 200.0
     """Raw observations and goals are clipped to +/- this before normalising."""
     clip_normalized: float = 5.0
     """Normalised values are clipped to +/- this."""
-    normalize_goals_from: str = "episodes"
+    normalize_goals_from: str = option(
+        "episodes",
+        "Goal statistics from stored episodes' goals (episodes) or HER's relabelled goals (her).",
+        EXPLORATION,
+    )
     """Goal statistics from each stored episode's desired and achieved goals (episodes), or
     from the goals HER relabels its transitions with (her, as OpenAI's HER)."""
 
@@ -199,35 +340,6 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
-
-
-def parse_hidden(text: str) -> tuple[int, ...]:
-    """Parse '256,256,256' into (256, 256, 256)."""
-    try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise UsageError(
-            f"--hidden must be comma-separated integers like 256,256,256, got {text!r}"
-        ) from None
-    if not sizes:
-        raise UsageError("--hidden needs at least one layer width, e.g. 256,256,256")
-    return sizes
-
-
-def parse_count(text: str, option: str) -> int:
-    """A whole number from '1000000' or '1e6' (how large counts are written); UsageError
-    naming `option` for anything else."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number) or not number.is_integer():
-        raise UsageError(f"{option} must be a whole number like 1000000 or 1e6, got {text!r}")
-    return int(number)
 
 
 def _option(name: str) -> str:

@@ -113,7 +113,7 @@ def test_an_old_best_record_without_selection_score_still_decides_the_same():
 def test_the_selection_score_is_labelled_as_such_and_points_to_held_out_episodes(
     tiny_run, tmp_path
 ):
-    from td3her_cli.cli.app import best_and_held_out_lines
+    from td3her_cli.cli.train import best_and_held_out_lines
     from td3her_cli.run.best import selection_line
 
     best = json.loads((tiny_run / "checkpoints" / "best.json").read_text())

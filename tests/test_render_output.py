@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from td3her_cli.cli import app as cli
+from td3her_cli.cli import render as cli
 from td3her_cli.envs.render_child import make_render_env
 from td3her_cli.errors import EnvError, UsageError
 from td3her_cli.report.gif import write_animation

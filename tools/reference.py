@@ -4,8 +4,10 @@
     python -m tools.reference --check   # exit 1 if a committed page differs from what it writes
 
 docs/cli.md is every command's `--help` as Typer and Rich print it, at a fixed width and
-without colour, whatever the terminal. docs/presets.md is td3her_cli/presets.toml: each
-preset's description, the envs that pick it, and its keys with the comment beside each.
+without colour, whatever the terminal; `train`'s hyperparameter options, with their help and
+panels, are TrainConfig's `option(...)` fields (td3her_cli/config.py). docs/presets.md is
+td3her_cli/presets.toml: each preset's description, the envs that pick it, and its keys with
+the comment beside each.
 """
 
 from __future__ import annotations
@@ -100,7 +102,10 @@ def render_cli() -> str:
 
     paths = command_paths(typer.main.get_command(app))
     parts = [
-        header("Command-line reference", "the Typer app in `td3her_cli/cli/app.py`"),
+        header(
+            "Command-line reference",
+            "the Typer app in `td3her_cli/cli/` (train's hyperparameters: `td3her_cli/config.py`)",
+        ),
         "Every `td3her` command's `--help`, as printed at a width of "
         f"{HELP_WIDTH} columns. [usage.md](usage.md) has examples, outputs and caveats.\n\n",
     ]

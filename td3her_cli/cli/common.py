@@ -1,0 +1,88 @@
+"""What several commands share: error and warning lines, env and policy checks, output paths."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+from td3her_cli.errors import UsageError
+from td3her_cli.report.display import make_console
+from td3her_cli.run.rundir import folder_problem, probe_writable
+
+stderr = make_console(stderr=True)
+
+
+def warn(message: str) -> None:
+    """Print one `td3her: warning:` line on stderr."""
+    stderr.print(f"td3her: warning: {message}", highlight=False, soft_wrap=True, markup=False)
+
+
+def fail(message: str, exit_code: int) -> None:
+    """Print one error line on stderr (none for an empty message) and exit."""
+    if message:
+        stderr.print(f"td3her: error: {message}", highlight=False, soft_wrap=True, markup=False)
+    sys.exit(exit_code)
+
+
+def seconds(value: float | None) -> str:
+    """A table cell: whole seconds, or - for none."""
+    return "-" if value is None else f"{value:.0f}"
+
+
+def percent(value: float | None) -> str:
+    """A table cell or a summary's number: a whole percentage, or - for none."""
+    return "-" if value is None else f"{value:.0%}"
+
+
+def check_env(env_id: str, modules: tuple[str, ...] = (), grasp_start: float = 0.0) -> None:
+    """Raise EnvError unless env_id makes a goal-conditioned env, and UsageError if it cannot
+    start episodes grasped when `grasp_start` asks for that."""
+    from td3her_cli.envs.goal_env import import_env_modules, make_env
+    from td3her_cli.envs.grasp import check_grasp_start
+
+    import_env_modules(modules)
+    env = make_env(env_id)
+    try:
+        check_grasp_start(env, grasp_start, env_id)
+    finally:
+        env.close()
+
+
+@contextlib.contextmanager
+def policy_in_env(checkpoint: Path, latest: bool, env_id, env_modules, seed: int, make):
+    """Resolve and load a checkpoint's policy and make its env (or `env_id`), checking that
+    their spaces match; yields (info, env, spec, policy) and closes the env after."""
+    from td3her_cli.run.checkpoint import resolve_checkpoint
+    from td3her_cli.run.evaluation import checkpoint_in_env
+
+    # A wrong path is reported at once: resolving needs no TensorFlow (seconds to import).
+    info = resolve_checkpoint(checkpoint, latest=latest)
+    if info.warning:
+        warn(info.warning)
+    with checkpoint_in_env(info, env_id, env_modules, seed, make) as (env, spec, policy):
+        yield info, env, spec, policy
+
+
+def check_output_path(path: Path) -> None:
+    """Raise UsageError unless the file `path` can be created (its directory is writable)."""
+    problem = folder_problem(path.parent)
+    if problem is not None:
+        raise UsageError(f"cannot write {path}: {path.parent} {problem}; choose another --out")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe_writable(path.parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path} ({exc.strerror}); choose another --out") from None
+
+
+def check_regular_out(out: Path, command: str) -> None:
+    """Raise UsageError if `out` exists and is not a regular file (a symbolic link, device,
+    FIFO, socket or directory, which os.replace would clobber or fail on)."""
+    from td3her_cli.report.gif import non_regular_kind
+
+    kind = non_regular_kind(out)
+    if kind is not None:
+        raise UsageError(
+            f"--out {out} is {kind}; {command} writes only regular files: choose another --out"
+        )

@@ -1,0 +1,350 @@
+"""`td3her train`: options -> TrainConfig and a run directory -> run.training.train -> summary.
+
+The hyperparameter options come from TrainConfig's fields (cli/options.py); the ones declared
+here are about the command itself: the preset, where the run is written, and how.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from td3her_cli.cli.common import check_env, stderr, warn
+from td3her_cli.cli.options import config_values, with_config_options
+from td3her_cli.config import ENVIRONMENT, TrainConfig
+from td3her_cli.envs.rollout import HELD_OUT_EPISODES, HELD_OUT_SEED
+from td3her_cli.errors import Interrupted, NoCheckpointError, RunInUseError, UsageError
+from td3her_cli.report.display import make_console
+from td3her_cli.run.metrics import METRICS_FILE, write_atomically
+from td3her_cli.run.rundir import (
+    CONFIG_FILE,
+    check_new_run_dir,
+    create_run_dir,
+    not_a_folder,
+    remove_created,
+    remove_run_files,
+    run_lock,
+)
+
+OUTPUT = "Output"  # the --help panel of the options on where and how the run is written
+
+
+def _option(help_text: str, panel: str, **kwargs):
+    """A Typer option of `train` listed in `panel`, its default said in its help text."""
+    return typer.Option(help=help_text, rich_help_panel=panel, show_default=False, **kwargs)
+
+
+@with_config_options(after="preset")
+def train(
+    preset: Annotated[
+        str | None,
+        _option(
+            "Named option bundle: original, fast, push, pick-and-place, slide, stack, flip "
+            "(default: the env's own, e.g. push for PandaPush-v3, else original); options "
+            "override.",
+            ENVIRONMENT,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        _option("Run directory (default: checkpoints/ENV-seedS-TIME).", OUTPUT),
+    ] = None,
+    force: Annotated[
+        bool, _option("Allow --out to be an existing, non-empty directory.", OUTPUT)
+    ] = False,
+    resume: Annotated[
+        Path | None,
+        _option("Continue RUN from its latest checkpoint (only --epochs may change).", OUTPUT),
+    ] = None,
+    keep: Annotated[
+        int | None,
+        _option(
+            "Checkpoints to keep besides best (default: 3; a resume: the run's own).",
+            OUTPUT,
+            min=1,
+        ),
+    ] = None,
+    save_buffer: Annotated[
+        bool,
+        _option(
+            "Save the replay buffer in the newest checkpoint, for an exact resume (default: on).",
+            OUTPUT,
+        ),
+    ] = True,
+    tensorboard: Annotated[
+        bool, _option("Write TensorBoard scalars to RUN/tb/ (default: on).", OUTPUT)
+    ] = True,
+    threads: Annotated[
+        int,
+        _option(
+            "Threads per TensorFlow pool (default 0: TensorFlow's choice, all cores); "
+            "1 lets two runs share two cores.",
+            OUTPUT,
+            min=0,
+        ),
+    ] = 0,
+    **options: Any,
+) -> None:
+    """Train a TD3 + HER agent; writes config.json and metrics.jsonl into the run directory."""
+    given = config_values(options)
+    created: list[Path] = []  # folders this command made, removed again if setup fails
+    fresh = False  # a new or empty run directory: a start that fails leaves it so again
+    if resume is not None:
+        if out is not None:
+            raise UsageError("--resume RUN continues in RUN; drop --out")
+        if preset is not None:
+            raise UsageError("--resume keeps the run's saved config; drop --preset")
+        config, run_dir, done = resume_config(resume, given)
+        if config.epochs <= done:  # before anything is written: config.json stays as it is
+            make_console().print(
+                f"{run_dir} has trained {done} epochs already (--epochs {config.epochs}): "
+                f"nothing to do; give --epochs above {done} to train longer",
+                soft_wrap=True,
+            )
+            return
+    else:
+        config = new_config(preset, given)
+        check_env(config.env_id, config.env_modules, config.grasp_start)  # before any writing
+        run_dir = out if out is not None else default_run_dir(config)
+        check_new_run_dir(run_dir, force)
+        fresh = not run_dir.is_dir() or not any(run_dir.iterdir())
+        created = create_run_dir(run_dir)
+
+    console = make_console()
+    stop = StopFlag()
+    try:
+        with run_lock(run_dir):
+            if resume is None:
+                # Written first (in place of a replaced run's, atomically): from now on the
+                # directory is recognisably a td3her run, so a failed start can be retried.
+                write_start_config(run_dir, config)
+                if force:  # a fresh run must not inherit an earlier run's checkpoints or curves
+                    remove_run_files(run_dir, keep=(CONFIG_FILE,))
+            result = _run_training(
+                config,
+                run_dir,
+                console,
+                stop,
+                resume is not None,
+                keep,
+                save_buffer,
+                tensorboard,
+                threads,
+            )
+    except RunInUseError:  # the other process's run: nothing here is this command's
+        raise
+    except BaseException:
+        if fresh and not _has_metrics(run_dir):  # failed while setting up: leave nothing
+            remove_created(created, run_dir)
+        raise
+    show_result(console, config, result)
+    if stop.signal_number is not None and result.interrupted:  # a finished run exits 0
+        stderr.print(
+            f"stopped by signal {stop.signal_number} after saving {result.last_checkpoint}; "
+            f"resume with: td3her train --resume {result.run_dir}",
+            soft_wrap=True,
+            highlight=False,
+        )
+        raise typer.Exit(128 + stop.signal_number)
+
+
+def new_config(preset: str | None, given: dict[str, Any]) -> TrainConfig:
+    """A new run's config: the preset (given, or the env's own), then the options given."""
+    from td3her_cli.presets import choose_preset, preset_values
+
+    name, for_env = choose_preset(preset, given.get("env_id"))  # Push gets `push`, not Reach's
+    values = {**preset_values(name), **given}
+    extra = {"preset": name, **({"preset_picked_for_env": True} if for_env else {})}
+    return TrainConfig(**values, extra=extra)
+
+
+def show_result(console, config: TrainConfig, result) -> None:
+    """The summary after training: where the run is, its best, whether it stopped solved,
+    and the command that tests it on held-out episodes."""
+    console.print(f"run directory: {result.run_dir}  ({result.wall_time:.0f}s training)")
+    if result.last_checkpoint is not None:
+        console.print(f"last checkpoint: {result.last_checkpoint}")
+    best_line, held_out_line = best_and_held_out_lines(result.run_dir)
+    if best_line is not None:
+        console.print(best_line, soft_wrap=True, highlight=False, markup=False)
+    if result.solved_epoch is not None:
+        check = result.solved_check
+        confirmed = (
+            f", and {check.success_rate:.0%} on {check.episodes} stop-check episodes"
+            if check is not None
+            else ""
+        )
+        console.print(
+            f"solved: evaluation success >= {config.stop_gate_success:.0%} in "
+            f"{config.stop_patience} epoch(s) in a row{confirmed}, at epoch "
+            f"{result.solved_epoch} of {config.epochs}; stopped early (--stop-at-success)",
+            soft_wrap=True,
+            highlight=False,
+        )
+        console.print(
+            "the episodes that stopped the run chose its last checkpoint, so held-out ones tend "
+            "to score a little lower",
+            soft_wrap=True,
+            highlight=False,
+        )
+    if result.last_checkpoint is not None and not result.interrupted:
+        console.print(held_out_line, soft_wrap=True, highlight=False, markup=False)
+
+
+def best_and_held_out_lines(run_dir: Path) -> tuple[str | None, str]:
+    """The train summary's line on best.json (its selection score, labelled as such; None
+    without a best.json) and the line giving the held-out test that measures the run."""
+    from td3her_cli.run.best import selection_line
+    from td3her_cli.run.checkpoint import read_best
+
+    best = read_best(run_dir)
+    command = (
+        f"td3her evaluate {run_dir} --latest --seed {HELD_OUT_SEED} --episodes {HELD_OUT_EPISODES}"
+    )
+    return (
+        selection_line(best) if best is not None else None,
+        f"held-out test of the last checkpoint (drop --latest for best): {command}",
+    )
+
+
+def _run_training(config, run_dir, console, stop, resume, keep, save_buffer, tensorboard, threads):
+    """training.train with the Rich display and the stop flag; the TrainResult."""
+    from td3her_cli.quiet import import_tensorflow
+
+    import_tensorflow(threads)
+    from td3her_cli.report.display import TrainingDisplay
+    from td3her_cli.run.training import train as run_training
+
+    display = TrainingDisplay(console)
+    with stop.installed():
+        try:
+            result = run_training(
+                config,
+                run_dir,
+                display,
+                should_stop=stop,
+                resume=resume,
+                keep=keep,
+                save_buffer=save_buffer,
+                tensorboard=tensorboard,
+            )
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now, without a checkpoint
+            raise Interrupted(
+                "interrupted again: stopped at once without saving the cycle under way; the "
+                f"last complete checkpoint is intact; resume with: td3her train --resume {run_dir}"
+            ) from None
+        finally:
+            display.close()
+    if display.epochs:
+        console.print(display.summary_table())
+    return result
+
+
+def write_start_config(run_dir: Path, config: TrainConfig) -> None:
+    """Write a new run's config.json atomically; UsageError (as for an unwritable --out) when
+    it cannot be written, e.g. on a full disk."""
+    try:
+        write_atomically(run_dir / CONFIG_FILE, config.to_json() + "\n")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {run_dir / CONFIG_FILE} ({exc.strerror or exc}); free some space or "
+            "choose another --out"
+        ) from None
+
+
+def _has_metrics(run_dir: Path) -> bool:
+    path = run_dir / METRICS_FILE
+    return path.is_file() and path.stat().st_size > 0
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    """checkpoints/ENV-seedS-YYYYmmdd-HHMMSS."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("checkpoints") / f"{config.env_id}-seed{config.seed}-{stamp}"
+
+
+def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
+    """The saved config of RUN with --epochs applied (other options must match it), and the
+    epochs its latest checkpoint has done (0 when it has none). A run that stopped solved
+    exits here, with nothing to do."""
+    import json
+
+    from td3her_cli.run.checkpoint import resolve_checkpoint
+
+    config_path = run_dir / CONFIG_FILE
+    what = not_a_folder(run_dir)
+    if what is not None:
+        raise UsageError(f"--resume {run_dir} {what}; give the run directory of a `td3her train`")
+    if not config_path.exists():
+        raise UsageError(f"--resume {run_dir}: no config.json there; give a td3her run directory")
+    try:
+        saved = TrainConfig.from_dict(json.loads(config_path.read_text()))
+    except (ValueError, TypeError, AttributeError, UsageError) as exc:
+        raise UsageError(
+            f"--resume {run_dir}: {config_path} is not a td3her config ({exc}); give a td3her "
+            "run directory"
+        ) from None
+    for key, value in given.items():
+        if key != "epochs" and value != getattr(saved, key):
+            raise UsageError(
+                f"--{key.replace('_', '-')} {value} differs from the run's saved value "
+                f"{getattr(saved, key)}; a resumed run keeps its config (only --epochs may change)"
+            )
+    config = saved.replace(epochs=given.get("epochs", saved.epochs))
+    try:  # training.train(resume=True) resolves it again
+        info = resolve_checkpoint(run_dir, latest=True, fall_back=True)
+    except NoCheckpointError:
+        return config, run_dir, 0
+    if info.warning:  # e.g. latest.json lost: the newest complete checkpoint is used
+        warn(info.warning)
+    meta = info.meta
+    done = int(meta.get("epoch", 0))
+    if meta.get("solved"):  # stopped by --stop-at-success: done, however many epochs are asked
+        make_console().print(
+            f"{run_dir} stopped solved at epoch {done} (--stop-at-success): nothing to do",
+            soft_wrap=True,
+        )
+        raise typer.Exit(0)
+    return config, run_dir, done
+
+
+class StopFlag:
+    """Turns the first SIGINT/SIGTERM into a flag the loop checks at its next safe point.
+
+    A second signal gets the previous handler back (Ctrl-C twice aborts at once).
+    """
+
+    def __init__(self) -> None:
+        self.signal_number: int | None = None
+        self._previous: dict = {}
+
+    def __call__(self) -> bool:
+        return self.signal_number is not None
+
+    def _handle(self, signum, _frame) -> None:
+        self.signal_number = signum
+        for each, handler in self._previous.items():
+            signal.signal(each, handler)
+        stderr.print(
+            f"signal {signum}: stopping after this cycle (or before the next evaluation "
+            "episode) and saving a checkpoint (Ctrl-C again stops at once, without it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    @contextlib.contextmanager
+    def installed(self):
+        """Install the handlers for the duration of the block."""
+        self._previous = {
+            s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield self
+        finally:
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)
