@@ -234,6 +234,13 @@ class TrainConfig:
     """Relabelling strategy: future, final, episode, or none."""
     her_k: int = option(4, "Relabelled goals per real one.", HER)
     """Relabelled goals per real one: a fraction k/(k+1) of each batch is relabelled."""
+    her_random_goals: float = option(
+        0.0, "Share of relabelled goals that are another stored transition's goal (0: none).", HER
+    )
+    """Of the relabelled rows, this share takes as goal the desired goal of a uniformly random
+    stored transition (a draw from the env's own goal distribution) instead of a goal the
+    episode achieved: goals the agent has not reached yet, for coverage (Corrado & Hanna,
+    2023, arXiv:2310.17786, `translate_goal`). 0: every relabelled goal is an achieved one."""
     n_step: int = option(1, "Transitions summed into each replayed return (1: one-step TD3).", HER)
     """Transitions summed into each replayed return (1: TD3's one-step target; more: an
     uncorrected n-step return on the row's HER goal, cut at a terminal or the episode's end)."""
@@ -419,6 +426,8 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(f"--random-action-prob must be in [0, 1], got {config.random_action_prob}")
     if not 0 <= config.grasp_start <= 1:
         raise UsageError(f"--grasp-start must be in [0, 1], got {config.grasp_start}")
+    if not 0 <= config.her_random_goals <= 1:
+        raise UsageError(f"--her-random-goals must be in [0, 1], got {config.her_random_goals}")
     if config.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {config.seed}")
     if config.batch_size > config.buffer_size:

@@ -123,3 +123,9 @@ def test_every_preset_is_a_valid_config_and_each_panda_env_has_one_family():
         ]
         assert len(claims) <= 1, f"{env_id} is claimed by {claims}"
         assert claims or env_id.startswith("PandaReach"), f"{env_id} has no preset"
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5])
+def test_her_random_goals_is_a_share(share):
+    with pytest.raises(UsageError, match="--her-random-goals must be in"):
+        TrainConfig(her_random_goals=share)

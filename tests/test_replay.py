@@ -51,7 +51,7 @@ def test_relabelled_fraction_is_k_over_k_plus_one():
 def test_goals_come_from_the_same_episode(strategy):
     buffer = filled_buffer(strategy)
     rng = np.random.default_rng(2)
-    transition, source, relabelled = buffer.sample_indices(5000, rng)
+    transition, source, relabelled, _ = buffer.sample_indices(5000, rng)
     same_episode = buffer.episode_start[source] == buffer.episode_start[transition]
     assert same_episode.all()
     goals = buffer.next_achieved_goal[source[relabelled]]
@@ -68,7 +68,7 @@ def test_goals_come_from_the_same_episode(strategy):
 
 def test_future_goal_offsets_cover_the_rest_of_the_episode():
     buffer = filled_buffer(lengths=(10,))
-    transition, source, relabelled = buffer.sample_indices(20_000, np.random.default_rng(3))
+    transition, source, relabelled, _ = buffer.sample_indices(20_000, np.random.default_rng(3))
     chosen = relabelled & (transition == 0)
     assert set(np.unique(source[chosen])) == set(range(10))  # steps 0..9, i.e. ag_1..ag_10
 
@@ -78,7 +78,7 @@ def test_rewards_are_recomputed_for_relabelled_goals():
     rng = np.random.default_rng(4)
     batch = buffer.sample(4096, rng)
     rng = np.random.default_rng(4)
-    transition, source, relabelled = buffer.sample_indices(4096, rng)
+    transition, source, relabelled, _ = buffer.sample_indices(4096, rng)
     expected = sparse_reward(buffer.next_achieved_goal[transition], batch.desired_goal)
     np.testing.assert_array_equal(batch.reward, expected)
     # The goal achieved right after the transition itself earns reward 0: HER's point.
@@ -100,7 +100,7 @@ def test_done_is_recomputed_for_the_batch_goal_with_a_terminal_fn():
     for episode_id, length in enumerate((50, 7, 23, 1, 50, 12)):
         buffer.add(make_episode(length, episode_id, rng))
     batch = buffer.sample(4096, np.random.default_rng(4))
-    transition, source, relabelled = buffer.sample_indices(4096, np.random.default_rng(4))
+    transition, source, relabelled, _ = buffer.sample_indices(4096, np.random.default_rng(4))
     # done is 1 exactly where the next achieved goal reaches the batch's goal: reward 0 here.
     np.testing.assert_array_equal(batch.done, (batch.reward == 0).astype(np.float32))
     assert (batch.done[relabelled & (source == transition)] == 1).all()
@@ -121,7 +121,7 @@ def test_varying_episode_lengths_are_stored_without_padding():
         assert (buffer.episode_end[start:end] == end).all()
     # a one-step episode can only relabel with its own next achieved goal
     one_step = starts[3]
-    transition, source, relabelled = buffer.sample_indices(20_000, np.random.default_rng(5))
+    transition, source, relabelled, _ = buffer.sample_indices(20_000, np.random.default_rng(5))
     assert (source[transition == one_step] == one_step).all()
 
 
@@ -135,7 +135,7 @@ def test_ring_overwrites_whole_oldest_episodes():
     assert buffer.size == 90
     # the rest of an episode overwritten in part is gone too, and sampling never returns it
     rng = np.random.default_rng(7)
-    transition, source, _ = buffer.sample_indices(5000, rng)
+    transition, source, _, _ = buffer.sample_indices(5000, rng)
     assert buffer.valid[transition].all() and buffer.valid[source].all()
     ids_at_transition = buffer.next_achieved_goal[transition][:, 0]
     np.testing.assert_array_equal(buffer.next_achieved_goal[source][:, 0], ids_at_transition)
@@ -165,3 +165,44 @@ def test_newest_episode_goals_are_her_goals_of_that_episode_only():
     single = buffer.newest_episode_goals(np.random.default_rng(0))
     transition_step = np.arange(40)[single[:, 0] == 1]
     assert (single[single[:, 0] == 1, 1] > transition_step).all(), "future: from t+1 on"
+
+
+def random_goal_buffer(share):
+    rng = np.random.default_rng(0)
+    buffer = HerReplayBuffer(
+        10_000, OBS, GOAL, ACT, sparse_reward, "future", 4, gamma=0.98, random_goals=share
+    )
+    for episode_id, length in enumerate((50, 7, 23, 1, 50, 12)):
+        buffer.add(make_episode(length, episode_id, rng))
+    return buffer
+
+
+def test_a_share_of_relabelled_goals_are_other_transitions_desired_goals():
+    buffer = random_goal_buffer(0.5)
+    sample = buffer.sample_indices(20_000, np.random.default_rng(8))
+    assert not sample.random_goal[~sample.relabelled].any()  # only relabelled rows
+    assert sample.random_goal[sample.relabelled].mean() == pytest.approx(0.5, abs=0.02)
+    goals = buffer._goals(sample)
+    np.testing.assert_array_equal(
+        goals[sample.random_goal], buffer.desired_goal[sample.goal_source[sample.random_goal]]
+    )
+    # drawn from every stored episode, not the row's own: desired goals sit near +100
+    other = buffer.episode_start[sample.goal_source] != buffer.episode_start[sample.transition]
+    assert other[sample.random_goal].mean() > 0.5
+    assert (goals[sample.random_goal] > 90).all()
+
+
+def test_random_goal_rows_get_their_reward_recomputed():
+    buffer = random_goal_buffer(1.0)
+    batch = buffer.sample(4096, np.random.default_rng(9))
+    sample = buffer.sample_indices(4096, np.random.default_rng(9))
+    assert sample.random_goal.sum() > 3000
+    achieved = buffer.next_achieved_goal[sample.transition]
+    np.testing.assert_array_equal(batch.reward, sparse_reward(achieved, batch.desired_goal))
+
+
+def test_a_zero_random_goal_share_samples_exactly_as_a_buffer_without_it():
+    plain = filled_buffer().sample(512, np.random.default_rng(10))
+    zero = random_goal_buffer(0.0).sample(512, np.random.default_rng(10))
+    for mine, theirs in zip(plain, zero):
+        np.testing.assert_array_equal(mine, theirs)

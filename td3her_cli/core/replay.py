@@ -2,7 +2,10 @@
 
 HER (Andrychowicz et al., 2017, arXiv:1707.01495, section 3.3 and appendix A): a fraction
 k/(k+1) of every batch has its goal replaced by a goal achieved in the same episode, and its
-reward recomputed with the env's compute_reward for that goal.
+reward recomputed with the env's compute_reward for that goal. With `random_goals` > 0, that
+share of the relabelled rows takes instead the desired goal of a random stored transition, a
+goal from the env's own distribution that the episode need not have reached (Corrado & Hanna,
+2023, arXiv:2310.17786, `translate_goal`: coverage of the goal space).
 
 Storage is one ring of transitions with capacity counted in transitions. Episodes of any length
 are stored whole and contiguous (no padding); an episode that does not fit before the end of
@@ -75,6 +78,7 @@ class HerSample(NamedTuple):
     transition: np.ndarray  # [B] int
     goal_source: np.ndarray  # [B] int, index whose next achieved goal became the goal
     relabelled: np.ndarray  # [B] bool
+    random_goal: np.ndarray  # [B] bool: the goal is goal_source's desired goal (random_goals)
 
 
 class HerReplayBuffer:
@@ -93,8 +97,10 @@ class HerReplayBuffer:
         *,
         gamma: float,
         n_step: int = 1,
+        random_goals: float = 0.0,
     ) -> None:
         self.capacity = capacity
+        self.random_goals = random_goals
         self.gamma = gamma
         self.n_step = n_step
         self.reward_fn = reward_fn
@@ -155,12 +161,16 @@ class HerReplayBuffer:
         """Choose transitions uniformly and, for a k/(k+1) fraction, a hindsight goal source."""
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
-        transition = rng.integers(0, self.high_water, batch_size)
+        return self._relabel(self._stored_transitions(batch_size, rng), rng)
+
+    def _stored_transitions(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        """`count` indices drawn uniformly from the stored transitions ([count] int)."""
+        transition = rng.integers(0, self.high_water, count)
         invalid = ~self.valid[transition]
         while invalid.any():  # rejection: invalid slots are at most a few episodes' worth
             transition[invalid] = rng.integers(0, self.high_water, int(invalid.sum()))
             invalid = ~self.valid[transition]
-        return self._relabel(transition, rng)
+        return transition
 
     def _relabel(self, transition: np.ndarray, rng: np.random.Generator) -> HerSample:
         """For a k/(k+1) fraction of the given transitions, a hindsight goal source."""
@@ -177,7 +187,11 @@ class HerReplayBuffer:
             goal_source = start + (rng.random(count) * (end - start)).astype(int)
         relabelled = rng.random(count) < self.relabel_fraction
         goal_source = np.where(relabelled, goal_source, transition)
-        return HerSample(transition, goal_source, relabelled)
+        random_goal = np.zeros(count, bool)
+        if self.random_goals > 0:  # no draws otherwise: the default's random stream is unchanged
+            random_goal = relabelled & (rng.random(count) < self.random_goals)
+            goal_source[random_goal] = self._stored_transitions(int(random_goal.sum()), rng)
+        return HerSample(transition, goal_source, relabelled, random_goal)
 
     def newest_episode_goals(self, rng: np.random.Generator) -> np.ndarray:
         """The goals HER would train the newest episode's transitions on: one per transition,
@@ -189,11 +203,14 @@ class HerReplayBuffer:
 
     def _goals(self, sample: HerSample) -> np.ndarray:
         """Each row's goal: the relabelled one where HER chose one, else the stored goal."""
-        return np.where(
+        goal = np.where(
             sample.relabelled[:, None],
             self.next_achieved_goal[sample.goal_source],
             self.desired_goal[sample.transition],
         )  # [B, goal]
+        if sample.random_goal.any():
+            goal[sample.random_goal] = self.desired_goal[sample.goal_source[sample.random_goal]]
+        return goal
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
         """A training batch with HER goals, recomputed rewards and done (see module doc)."""

@@ -145,6 +145,7 @@ class Trainer:
             terminal_fn,
             gamma=config.gamma,
             n_step=config.n_step,
+            random_goals=config.her_random_goals,
         )
         seeds = np.random.SeedSequence([config.seed, 11]).spawn(4)
         self.replay_rng, self.noise_rng, self.action_rng, self.normalizer_rng = (
