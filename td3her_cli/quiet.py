@@ -20,7 +20,8 @@ NOISE = re.compile(
     r"^(argv\[\d+\]=|argc=\d+|pybullet build time:|startThreads|starting thread|started thread"
     r"|destroy semaphore|semaphore destroyed|Thread with taskId|stopping threads|finished"
     r"|numActiveThreads|ven = |WARNING: All log messages before absl::InitializeLog"
-    r"|I\d{4} \d\d:\d\d:\d\d|[EW]\d{4} .*(cuda|TensorRT|cpu_feature_guard))"
+    r"|I\d{4} \d\d:\d\d:\d\d|[EW]\d{4} .*(cuda|TensorRT|cpu_feature_guard)"
+    r"|AdroitHand\w+-v1, .* reward functions were updated)"  # gymnasium-robotics' import notice
 )
 
 
