@@ -19,6 +19,7 @@ from td3her_cli.cli.options import config_values, with_config_options
 from td3her_cli.config import ENVIRONMENT, TrainConfig
 from td3her_cli.envs.rollout import HELD_OUT_EPISODES, HELD_OUT_SEED
 from td3her_cli.errors import Interrupted, NoCheckpointError, RunInUseError, UsageError
+from td3her_cli.presets import load_presets
 from td3her_cli.report.display import make_console
 from td3her_cli.run.metrics import METRICS_FILE, write_atomically
 from td3her_cli.run.rundir import (
@@ -44,7 +45,7 @@ def train(
     preset: Annotated[
         str | None,
         _option(
-            "Named option bundle: original, fast, push, pick-and-place, slide, stack, flip "
+            f"Named option bundle: {', '.join(load_presets())} "
             "(default: the env's own, e.g. push for PandaPush-v3, else original); options "
             "override.",
             ENVIRONMENT,
