@@ -89,7 +89,7 @@ def test_parse_hidden():
         ("PandaReach-v3", "original"),
         ("PointGoal-v0", "original"),
         ("FetchPush-v4", "push"),
-        ("FetchPickAndPlaceDense-v4", "fetch-pick-and-place"),  # Fetch envs cannot start grasped
+        ("FetchPickAndPlaceDense-v4", "fetch-pick-and-place"),
         ("FetchReach-v4", "original"),
         (None, "original"),
     ],
