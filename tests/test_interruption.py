@@ -133,7 +133,8 @@ def test_a_second_ctrl_c_stops_at_once_and_says_so(tmp_path):
     # Long collection (40 episodes per cycle, seconds of Python even on an idle machine), so
     # both signals land in epoch 2's first cycle and are handled as they come. Long compiled
     # updates did not do: signals that arrive during one TensorFlow call reach Python as one.
-    process = start_training(out, 50, extra_args=["--episodes-per-cycle", "40"])
+    # XLA as in a real run: the two signals' timing above was tuned with it.
+    process = start_training(out, 50, extra_args=["--episodes-per-cycle", "40", "--xla"])
     latest = out / "checkpoints" / "latest.json"
     wait_for(latest.exists)  # epoch 1 saved
     time.sleep(1.0)  # past epoch 1's end, into epoch 2's collection

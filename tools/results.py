@@ -53,6 +53,9 @@ TASK_ORDER = (
     "PandaSlide-v3",
     "PandaFlip-v3",
     "PandaStack-v3",
+    "FetchPush-v4",
+    "FetchPickAndPlace-v4",
+    "FetchSlide-v4",
 )
 BOOTSTRAP_REPS = 2_000  # 3 seeds have 27 distinct resamples; more reps only cost time
 BOOTSTRAP_SEED = 0  # the intervals are reproducible, so BENCHMARKS.md rebuilds byte for byte
