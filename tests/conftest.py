@@ -1,5 +1,4 @@
-"""Shared fixtures: quiet TensorFlow, a small fake env spec, a tiny run; and the order in
-which `pytest -n N` hands the tests to its workers."""
+"""Shared fixtures: quiet TensorFlow, a small fake env spec, a tiny run."""
 
 import os
 
