@@ -1,4 +1,4 @@
-"""Shared fixtures: quiet TensorFlow, a small fake env spec, a tiny run."""
+"""Shared fixtures: quiet TensorFlow, a small fake env spec."""
 
 import os
 
@@ -62,26 +62,15 @@ def tiny_cli_args(**overrides) -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """A finished TINY PandaReach run (2 epochs, buffer saved), trained once per test session:
-    with pytest-xdist, by the first worker that needs it, while the others wait (a run is the
-    same bit for bit in any process on one machine).
+    """A finished TINY PandaReach run (2 epochs, buffer saved), trained once per test session.
 
     Shared by every module: tests that change a run work on a copy.
     """
-    import fcntl
-
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
     from td3her_cli.config import TrainConfig
     from td3her_cli.run.training import train
 
-    root = tmp_path_factory.getbasetemp()
-    if "PYTEST_XDIST_WORKER" in os.environ:
-        root = root.parent  # this session's, shared by its workers
-    run_dir = root / "tiny"
-    with open(root / "tiny.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not (root / "tiny.done").exists():
-            train(TrainConfig(**TINY), run_dir, save_buffer=True)
-            (root / "tiny.done").touch()
+    train(TrainConfig(**TINY), run_dir, save_buffer=True)
     return run_dir
 
 
