@@ -135,6 +135,14 @@ class TrainConfig:
     """Episodes collected (with exploration noise) at the start of each cycle."""
     optimization_steps: int = option(40, "TD3 updates per cycle.", LOOP)
     """TD3 gradient steps (one batch each) at the end of each cycle."""
+    env_steps_per_block: int = option(
+        0,
+        "With N > 0, a cycle runs one block of --optimization-steps updates per N env steps "
+        "collected, the rest carried over (0: one block per cycle).",
+        LOOP,
+    )
+    """Ties the update count to env steps rather than episodes: episodes that end early on
+    success bring fewer updates. Blocks keep the compiled call's shape fixed."""
     eval_episodes: int = option(10, "Evaluation episodes per epoch.", LOOP)
     """Deterministic evaluation episodes after each epoch."""
     best_eval_episodes: int = option(
@@ -394,6 +402,7 @@ def _validate(config: TrainConfig) -> None:
         positive(name)
     for name in (
         "optimization_steps",
+        "env_steps_per_block",
         "best_eval_episodes",
         "stop_check_episodes",
         "target_noise",

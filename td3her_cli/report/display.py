@@ -53,7 +53,7 @@ class TrainingDisplay:
             f"[bold]td3her train[/] {config.env_id} seed {config.seed}{_preset(config)}: "
             f"{config.epochs} epochs x "
             f"{config.cycles} cycles x ({config.episodes_per_cycle} episodes + "
-            f"{config.optimization_steps} optimisation steps) -> {run_dir}",
+            f"{_updates(config)}) -> {run_dir}",
             soft_wrap=True,
         )
         for note in notes:
@@ -192,3 +192,13 @@ def _stop_check(stats: EpochStats) -> str:
     if check is None:
         return ""
     return f" | stop check {check.success_rate:.0%} on {check.episodes} episodes"
+
+
+def _updates(config: TrainConfig) -> str:
+    """A cycle's updates as the banner says them."""
+    if config.env_steps_per_block:
+        return (
+            f"{config.optimization_steps} optimisation steps per "
+            f"{config.env_steps_per_block} env steps"
+        )
+    return f"{config.optimization_steps} optimisation steps"

@@ -159,6 +159,8 @@ class Trainer:
         self.env_steps = 0
         self.episodes = 0
         self.opt_steps = 0
+        self.update_credit = 0  # env steps not yet paid for by a block (--env-steps-per-block)
+        self.steps_at_optimise = 0  # env_steps at the last optimise()
         self.epoch = 0  # epochs completed
         self.cycle = 0  # cycles completed in the epoch under way
         self.epoch_losses: list[dict[str, float]] = []  # per-cycle mean losses of that epoch
@@ -183,6 +185,8 @@ class Trainer:
             "elapsed": self.elapsed,
             "side_seconds": self.side_seconds,
             "random_until": self.random_until,
+            "update_credit": self.update_credit,
+            "steps_at_optimise": self.steps_at_optimise,
             "best": self.best,
             "solved_streak": self.solved_streak,
             "solved_check": self.solved_check.to_dict() if self.solved_check else None,
@@ -213,6 +217,8 @@ class Trainer:
             for losses in state["epoch_losses"]
         ]
         self.random_until = state.get("random_until", self.config.random_steps)
+        self.update_credit = state.get("update_credit", 0)
+        self.steps_at_optimise = state.get("steps_at_optimise", self.env_steps)
         self.best = state.get("best")
         self.solved_streak = state.get("solved_streak", 0)
         check = state.get("solved_check")
@@ -331,18 +337,34 @@ class Trainer:
         self.random_until = self.env_steps + self.config.random_steps
 
     def optimise(self) -> list[UpdateMetrics]:
-        """One cycle's TD3 updates on HER batches, run as one compiled call.
+        """One cycle's TD3 updates on HER batches, each block of `optimization_steps` run as
+        one compiled call.
 
         None while the buffer holds fewer transitions than a batch: the same few would be
         drawn again and again (a run resumed without its buffer starts nearly empty).
         """
         steps = self.config.optimization_steps
+        blocks = self.update_blocks()
         if steps == 0 or self.buffer.size < self.config.batch_size:
+            self.update_credit = 0  # nothing is owed for the warm-up's env steps
             return []
-        batches = self.buffer.sample_stacked(steps, self.config.batch_size, self.replay_rng)
-        updates = self.agent.update_many(batches)
-        self.opt_steps += steps
+        updates = []
+        for _ in range(blocks):
+            batches = self.buffer.sample_stacked(steps, self.config.batch_size, self.replay_rng)
+            updates += self.agent.update_many(batches)
+            self.opt_steps += steps
         return updates
+
+    def update_blocks(self) -> int:
+        """Blocks of updates this cycle owes: one, or with `env_steps_per_block` N one per N
+        env steps stored since the last optimise (the remainder carries to the next cycle)."""
+        new_steps = self.env_steps - self.steps_at_optimise
+        self.steps_at_optimise = self.env_steps
+        per_block = self.config.env_steps_per_block
+        if per_block == 0:
+            return 1
+        blocks, self.update_credit = divmod(self.update_credit + new_steps, per_block)
+        return blocks
 
     def evaluate(self, stop: Callable[[], bool] | None = None) -> EvalResult:
         """Deterministic evaluation episodes with seeds unique to this epoch (the one whose
