@@ -183,3 +183,16 @@ def test_evaluation_stops_once_give_up_says_so_and_raises_once_stop_does():
     assert full.episodes == 12 and cut.episodes == 5
     assert len(asked) == 4 + 12, "asked before each episode, stopped before the fourth"
     assert late.episodes == 12, "a stop during the last episode keeps the whole evaluation"
+
+
+def test_best_checks_change_neither_training_nor_the_stop(tmp_path, tiny_run):
+    """--best-eval-episodes 0 gives up only the best pointer's re-check: the same updates and
+    epoch evaluations (tiny_run re-checked its candidates; a stop check alone plays the same
+    episodes as one that extends a best check: test_stop_at_success)."""
+    from td3her_cli.run.training import train
+
+    from .conftest import metrics_rows_without_timings
+
+    unchecked = tmp_path / "unchecked"
+    train(TrainConfig(**{**TINY, "best_eval_episodes": 0}), unchecked, tensorboard=False)
+    assert metrics_rows_without_timings(unchecked) == metrics_rows_without_timings(tiny_run)

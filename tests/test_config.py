@@ -129,3 +129,12 @@ def test_every_preset_is_a_valid_config_and_each_panda_env_has_one_family():
 def test_her_random_goals_is_a_share(share):
     with pytest.raises(UsageError, match="--her-random-goals must be in"):
         TrainConfig(her_random_goals=share)
+
+
+def test_every_preset_that_stops_itself_checks_the_stop_on_at_least_100_episodes():
+    from td3her_cli.presets import load_presets, preset_values
+
+    for name in load_presets():
+        config = TrainConfig(**preset_values(name))
+        if config.stop_at_success > 0:
+            assert config.stop_check_count >= 100, f"{name} stops on 20 episodes unchecked"
