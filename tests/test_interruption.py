@@ -139,13 +139,23 @@ def test_a_signal_to_the_process_group_with_worker_envs(tmp_path, signum, code):
 
 def test_a_second_ctrl_c_stops_at_once_and_says_so(tmp_path):
     out = tmp_path / "run"
-    # Long collection (40 episodes per cycle, seconds of Python even on an idle machine), so
-    # both signals land in epoch 2's first cycle and are handled as they come. Long compiled
-    # updates did not do: signals that arrive during one TensorFlow call reach Python as one.
-    process = start_training(out, 50, extra_args=["--episodes-per-cycle", "40"])
     latest = out / "checkpoints" / "latest.json"
+    # Once epoch 1 is saved (latest.json exists), every env step takes 50 ms (a cycle of 40
+    # episodes: 40 s), so both signals land in epoch 2's collection on any machine.
+    process = start_training(
+        out,
+        50,
+        extra_env={"SLOW_GOAL_ENV_MARKER": str(latest)},
+        extra_args=[
+            "--env-module",
+            "tests.slow_goal_env",
+            "--env",
+            "SlowPointGoal-v0",
+            "--episodes-per-cycle",
+            "40",
+        ],
+    )
     wait_for(latest.exists)  # epoch 1 saved
-    time.sleep(1.0)  # past epoch 1's end, into epoch 2's collection
     lines = []  # stderr's lines as they come
 
     def read_stderr():
