@@ -314,6 +314,17 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
     return config, run_dir, done
 
 
+def _stopping(signum: int, previous):
+    """The handler a second signal meets: the previous one, except that an ignored or default
+    SIGINT (e.g. a `nohup ... &` from a script starts with SIGINT ignored) raises
+    KeyboardInterrupt, and an ignored SIGTERM terminates."""
+    if callable(previous):
+        return previous
+    if signum == signal.SIGINT:
+        return signal.default_int_handler
+    return signal.SIG_DFL
+
+
 class StopFlag:
     """Turns the first SIGINT/SIGTERM into a flag the loop checks at its next safe point.
 
@@ -330,7 +341,7 @@ class StopFlag:
     def _handle(self, signum, _frame) -> None:
         self.signal_number = signum
         for each, handler in self._previous.items():
-            signal.signal(each, handler)
+            signal.signal(each, _stopping(each, handler))
         stderr.print(
             f"signal {signum}: stopping after this cycle (or before the next evaluation "
             "episode) and saving a checkpoint (Ctrl-C again stops at once, without it)",
