@@ -19,6 +19,7 @@ train: install
 	$(BIN)/td3her train --env PandaReach-v3 $(ARGS)
 
 # Two pytest workers: most tests wait on one env or one subprocess, so the 2 cores both work.
+# tests/conftest.py hands them the tests one at a time, longest first.
 test: install
 	$(BIN)/python -m pytest -q -n 2 --durations=15
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: quiet TensorFlow, a small fake env spec."""
+"""Shared fixtures: quiet TensorFlow, a small fake env spec, a tiny run; and the order in
+which `pytest -n N` hands the tests to its workers."""
 
 import os
 
@@ -7,6 +8,61 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 from td3her_cli.core.spec import EnvSpec  # noqa: E402
+
+# `pytest -n N` (make test): tests go out to the workers one at a time, longest first, so
+# that both end on short tests and finish together. These files hold the longest tests (see
+# `make test`'s --durations), longest first.
+HEAVY_FILES = (
+    "test_sweep.py",
+    "test_checkpoint.py",
+    "test_training_integration.py",
+    "test_plotting.py",
+    "test_reproducibility.py",
+    "test_interruption.py",
+    "test_stop_at_success.py",
+    "test_one_line_faults.py",
+    "test_resume_edge_cases.py",
+    "test_all_tasks.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """In a worker of `pytest -n N`: slow-marked tests first, then the rest, each part with
+    HEAVY_FILES first (other files keep their order). The scheduler below keeps this order."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    rank = {name: index for index, name in enumerate(HEAVY_FILES)}
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("slow") is None,
+            rank.get(item.path.name, len(rank)),
+        )
+    )
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: not there with -p no:xdist
+def pytest_xdist_make_scheduler(config, log):
+    """For `pytest -n N` (pytest-xdist's `--dist load`): one test per work unit, handed out in
+    the workers' collection order, except that a file defining a module-scoped fixture goes to
+    one worker whole, so that the fixture is set up once (test_sweep.py: one local Ray)."""
+    if config.getvalue("dist") != "load":
+        return None
+    import functools
+
+    from xdist.scheduler import LoadScopeScheduling
+
+    @functools.cache
+    def shares_a_module_fixture(path: str) -> bool:
+        module = config.rootpath / path
+        return module.is_file() and 'scope="module"' in module.read_text(encoding="utf-8")
+
+    class LongestFirst(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if shares_a_module_fixture(path) else nodeid
+
+    config.option.loadscopereorder = False  # by size otherwise: single tests would go last
+    return LongestFirst(config, log)
 
 
 @pytest.fixture
@@ -62,15 +118,26 @@ def tiny_cli_args(**overrides) -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """A finished TINY PandaReach run (2 epochs, buffer saved), trained once per test session.
+    """A finished TINY PandaReach run (2 epochs, buffer saved), trained once per test session:
+    with pytest-xdist, by the first worker that needs it, while the others wait (a run is the
+    same bit for bit in any process on one machine).
 
     Shared by every module: tests that change a run work on a copy.
     """
-    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    import fcntl
+
     from td3her_cli.config import TrainConfig
     from td3her_cli.run.training import train
 
-    train(TrainConfig(**TINY), run_dir, save_buffer=True)
+    root = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        root = root.parent  # this session's, shared by its workers
+    run_dir = root / "tiny"
+    with open(root / "tiny.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (root / "tiny.done").exists():
+            train(TrainConfig(**TINY), run_dir, save_buffer=True)
+            (root / "tiny.done").touch()
     return run_dir
 
 

@@ -14,7 +14,9 @@ from .conftest import tiny_cli_args
 
 pytestmark = pytest.mark.slow
 
-TINY_ARGS = tiny_cli_args(epochs=1)[2:]  # all but --epochs, which each test sets
+# All but --epochs, which each test sets. No XLA: each process would compile the update anew,
+# and what is checked here (signals, checkpoint writes) does not depend on it.
+TINY_ARGS = [*tiny_cli_args(epochs=1)[2:], "--no-xla"]
 
 
 def start_training(out, epochs, extra_env=None, extra_args=(), new_session=False):
@@ -50,19 +52,15 @@ def wait_for(predicate, timeout=120.0):
     raise AssertionError("timed out waiting")
 
 
-def evaluate(path):
-    result = subprocess.run(
-        [sys.executable, "-m", "td3her_cli", "evaluate", str(path), "--episodes", "2", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+def evaluate(run_cli, path):
+    """`td3her evaluate PATH --episodes 2 --json` on what a killed or stopped run left; in this
+    process, as no signal is involved (a new process would import TensorFlow again)."""
+    code, out, err = run_cli(["evaluate", str(path), "--episodes", "2", "--json"])
+    assert code == 0, err
+    return json.loads(out)
 
 
-def test_sigkill_while_writing_a_checkpoint_leaves_the_previous_one_whole(tmp_path):
+def test_sigkill_while_writing_a_checkpoint_leaves_the_previous_one_whole(tmp_path, run_cli):
     out, marker = tmp_path / "run", tmp_path / "paused"
     process = start_training(out, 3, {"TD3HER_TEST_PAUSE_IN_CHECKPOINT": f"2:{marker}"})
     try:
@@ -78,20 +76,14 @@ def test_sigkill_while_writing_a_checkpoint_leaves_the_previous_one_whole(tmp_pa
     root = out / "checkpoints"
     assert json.loads((root / "latest.json").read_text())["checkpoint"] == "epoch_001"
     assert not (root / "epoch_002").exists()
-    assert evaluate(out)["episodes"] == 2
+    assert evaluate(run_cli, out)["episodes"] == 2
     rows = [json.loads(line) for line in (out / "metrics.jsonl").open()]
     assert rows and rows[-1]["epoch"] == 2  # metrics of the epoch being saved are whole rows
 
     # and the run resumes from epoch 1, dropping rows written after that checkpoint
-    resumed = subprocess.run(
-        [sys.executable, "-m", "td3her_cli", "train", "--resume", str(out), "--epochs", "2"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    assert "with its replay buffer" in resumed.stdout
+    code, stdout, err = run_cli(["train", "--resume", str(out), "--epochs", "2"])
+    assert code == 0, err
+    assert "with its replay buffer" in stdout
     rows = [json.loads(line) for line in (out / "metrics.jsonl").open()]
     assert [(r["kind"], r["epoch"]) for r in rows] == [("cycle", 1)] * 2 + [("epoch", 1)] + [
         ("cycle", 2)
@@ -101,7 +93,7 @@ def test_sigkill_while_writing_a_checkpoint_leaves_the_previous_one_whole(tmp_pa
 
 # SIGINT once: test_a_signal_to_the_process_group_with_worker_envs; twice: the last test.
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143)])
-def test_signal_stops_at_a_safe_point_with_a_resumable_checkpoint(tmp_path, signum, code):
+def test_signal_stops_at_a_safe_point_with_a_resumable_checkpoint(tmp_path, run_cli, signum, code):
     out = tmp_path / "run"
     process = start_training(out, 50, extra_args=["--cycles", "50"])
     metrics = out / "metrics.jsonl"
@@ -116,11 +108,11 @@ def test_signal_stops_at_a_safe_point_with_a_resumable_checkpoint(tmp_path, sign
     meta = json.loads((out / "checkpoints" / latest / "meta.json").read_text())
     rows = [json.loads(line) for line in metrics.open()]
     assert meta["metrics_rows"] == len(rows) and rows[-1]["cycle"] == meta["cycle"]
-    assert evaluate(out / "checkpoints" / latest)["episodes"] == 2
+    assert evaluate(run_cli, out / "checkpoints" / latest)["episodes"] == 2
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_to_the_process_group_with_worker_envs(tmp_path, signum, code):
+def test_a_signal_to_the_process_group_with_worker_envs(tmp_path, run_cli, signum, code):
     """A terminal's Ctrl-C, or a SIGTERM to the whole group (a batch system), reaches the
     workers too; they must not die before the checkpoint."""
     out = tmp_path / "run"
@@ -134,7 +126,7 @@ def test_a_signal_to_the_process_group_with_worker_envs(tmp_path, signum, code):
     assert process.returncode == code, stderr
     assert "Traceback" not in stderr and "resume with" in stderr
     latest = json.loads((out / "checkpoints" / "latest.json").read_text())["checkpoint"]
-    assert evaluate(out / "checkpoints" / latest)["episodes"] == 2
+    assert evaluate(run_cli, out / "checkpoints" / latest)["episodes"] == 2
 
 
 def test_a_second_ctrl_c_stops_at_once_and_says_so(tmp_path):

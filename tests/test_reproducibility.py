@@ -46,23 +46,31 @@ def test_a_sweep_trial_equals_train_with_the_same_seed_options_and_threads(tmp_p
     options = {k: v for k, v in PUSH.items() if k != "env_id"}
     args = ["--env", PUSH["env_id"], "--preset", "original", "--threads", "1"]  # as TrainConfig
     args += ["--out", str(train_dir), "--no-tensorboard"]
-    subprocess.run(
-        [sys.executable, "-m", "td3her_cli", "train", *tiny_cli_args(**options), *args],
-        check=True,
-        env=env,
-        timeout=600,
-        capture_output=True,
-    )
+    train_command = [sys.executable, "-m", "td3her_cli", "train", *tiny_cli_args(**options), *args]
+    # held_out_episodes: the trial's evaluation after training writes held_out.json only,
+    # which is not compared; one episode of it is enough.
     script = textwrap.dedent(f"""
         from pathlib import Path
         from td3her_cli.config import TrainConfig
         from td3her_cli.sweep.trials import Trial, run_trial
         config = TrainConfig(**{PUSH!r})
         trial = Trial("base", {{}}, config.seed, config, Path({str(trial_dir)!r}))
-        outcome = run_trial(trial, tensorboard=False, threads=1)
+        outcome = run_trial(trial, tensorboard=False, threads=1, held_out_episodes=1)
         assert outcome.status == "finished", outcome
     """)
-    subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=600)
+    # Both at once (each on one TF thread, in its own directory), then checked as `check=True`.
+    processes = [
+        subprocess.Popen(train_command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+        subprocess.Popen([sys.executable, "-c", script], env=env),
+    ]
+    try:
+        for process in processes:
+            _, stderr = process.communicate(timeout=600)
+            assert process.returncode == 0, (process.args, stderr)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
     assert_same_run(train_dir, trial_dir)
     rows = metrics_rows(train_dir)
     assert rows[-1]["env_steps"] > 0 and rows[-1]["critic1_loss"] is not None

@@ -19,6 +19,9 @@ SMALL = dict(
     episodes_per_cycle=2,
     optimization_steps=100,
     eval_episodes=20,
+    # The best check runs on its own env and seeds, so the training and the epoch evaluations
+    # asserted below are the same with any count (checked: identical metrics rows with 100).
+    best_eval_episodes=5,
     hidden=(64, 64),
     tau=0.05,
     gamma=0.95,
