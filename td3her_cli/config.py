@@ -249,6 +249,19 @@ class TrainConfig:
     stored transition (a draw from the env's own goal distribution) instead of a goal the
     episode achieved: goals the agent has not reached yet, for coverage (Corrado & Hanna,
     2023, arXiv:2310.17786, `translate_goal`). 0: every relabelled goal is an achieved one."""
+    augment_shift: float = option(
+        0.0,
+        "Translate replayed rows in the table plane by up to this many metres (0: off).",
+        HER,
+    )
+    """A share (`augment_share`) of every replayed batch is moved in the table plane: gripper,
+    objects and goal by one random (dx, dy) per row, each uniform in [-shift, shift] metres,
+    a transition the env could have produced (Corrado & Hanna, 2023, arXiv:2310.17786;
+    core/augment.py). End-effector-controlled panda-gym tasks and Fetch tasks. 0: off."""
+    augment_share: float = option(
+        0.5, "Share of replayed rows translated when --augment-shift > 0.", HER
+    )
+    """Share of each batch's rows that `augment_shift` translates; the rest stay as stored."""
     n_step: int = option(1, "Transitions summed into each replayed return (1: one-step TD3).", HER)
     """Transitions summed into each replayed return (1: TD3's one-step target; more: an
     uncorrected n-step return on the row's HER goal, cut at a terminal or the episode's end)."""
@@ -437,6 +450,10 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(f"--grasp-start must be in [0, 1], got {config.grasp_start}")
     if not 0 <= config.her_random_goals <= 1:
         raise UsageError(f"--her-random-goals must be in [0, 1], got {config.her_random_goals}")
+    if config.augment_shift < 0:
+        raise UsageError(f"--augment-shift must be >= 0 (metres), got {config.augment_shift}")
+    if not 0 <= config.augment_share <= 1:
+        raise UsageError(f"--augment-share must be in [0, 1], got {config.augment_share}")
     if config.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {config.seed}")
     if config.batch_size > config.buffer_size:

@@ -21,6 +21,7 @@ import numpy as np
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.core.agent import TD3Agent, UpdateMetrics
+from td3her_cli.core.augment import translate_rows
 from td3her_cli.core.noise import make_noise
 from td3her_cli.core.replay import Episode, HerReplayBuffer
 from td3her_cli.envs.goal_env import (
@@ -33,6 +34,7 @@ from td3her_cli.envs.goal_env import (
     success_function,
 )
 from td3her_cli.envs.grasp import check_grasp_start, starts_grasped
+from td3her_cli.envs.plane import positions_to_shift
 from td3her_cli.envs.rollout import (
     EpisodeJob,
     EvalResult,
@@ -130,6 +132,9 @@ class Trainer:
             check_grasp_start(self.env, config.grasp_start, config.env_id)
             check_memory(config, self.spec)  # before the networks and buffer are allocated
             terminal_fn = terminal_function(config.terminal_on_success, self.env, self.spec)
+            self.shifted_positions = positions_to_shift(
+                self.env, config.augment_shift, config.env_id
+            )
         except UsageError:
             self.close()
             raise
@@ -351,6 +356,14 @@ class Trainer:
         updates = []
         for _ in range(blocks):
             batches = self.buffer.sample_stacked(steps, self.config.batch_size, self.replay_rng)
+            if self.shifted_positions is not None:
+                batches = translate_rows(
+                    batches,
+                    self.shifted_positions,
+                    self.config.augment_shift,
+                    self.config.augment_share,
+                    self.replay_rng,
+                )
             updates += self.agent.update_many(batches)
             self.opt_steps += steps
         return updates

@@ -1,0 +1,83 @@
+"""Which observation and goal columns of a goal env are table-plane positions (--augment-shift).
+
+Found on the built env, by matching the simulator's positions of the gripper and the objects
+against the observation, so every panda-gym task and gymnasium-robotics Fetch task is covered
+without a per-task table. Envs whose actions are not end-effector displacements (panda-gym's
+Joints variants) have none: translating the gripper would not keep their dynamics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from td3her_cli.core.augment import PlanePositions
+from td3her_cli.envs import fetch_grasp
+from td3her_cli.envs.goal_env import is_panda_gym
+from td3her_cli.envs.grasp import goal_objects
+from td3her_cli.errors import UsageError
+
+PANDA_BODIES = ("object", "object1", "object2")
+"""panda-gym's object bodies, in the order its tasks put them in the observation."""
+
+
+def positions_to_shift(env, shift: float, env_id: str) -> PlanePositions | None:
+    """The positions `--augment-shift` moves: None when it is 0; UsageError when env has none."""
+    if shift == 0:
+        return None
+    positions = plane_positions(env)
+    if positions is None:
+        raise UsageError(
+            "--augment-shift needs an end-effector-controlled panda-gym task or a Fetch task "
+            f"(their table-plane positions are known); {env_id} is not one"
+        )
+    return positions
+
+
+def plane_positions(env) -> PlanePositions | None:
+    """The table-plane position columns of env's observation and goal, or None when env is
+    neither an end-effector-controlled panda-gym task nor a gymnasium-robotics Fetch task."""
+    if is_panda_gym(env):
+        return _panda(env.unwrapped)
+    fetch = fetch_grasp._fetch(env)
+    if fetch is not None:
+        return _fetch(fetch)
+    return None
+
+
+def _panda(unwrapped) -> PlanePositions | None:
+    robot, task, sim = unwrapped.robot, unwrapped.task, unwrapped.sim
+    if robot.control_type != "ee":
+        return None
+    observation = np.concatenate([robot.get_obs(), task.get_obs()])
+    points = [robot.get_ee_position()]
+    points += [sim.get_base_position(b) for b in PANDA_BODIES if b in sim._bodies_idx]
+    columns = tuple(_column(observation, point) for point in points)
+    goal_bodies = goal_objects(unwrapped)
+    if goal_bodies:  # Push, Slide, PickAndPlace, Stack: the objects' positions
+        goal = tuple(3 * i for i in range(len(goal_bodies)))
+    elif _same(task.get_achieved_goal(), robot.get_ee_position()):  # Reach
+        goal = (0,)
+    else:  # Flip: an orientation
+        goal = ()
+    return PlanePositions(columns, goal)
+
+
+def _fetch(fetch) -> PlanePositions:
+    observation = fetch._get_obs()["observation"]
+    sites = [fetch_grasp.GRIP_SITE] + ([fetch_grasp.OBJECT] if fetch.has_object else [])
+    points = [fetch._utils.get_site_xpos(fetch.model, fetch.data, site) for site in sites]
+    # The goal is the block's position, or the gripper's for FetchReach.
+    return PlanePositions(tuple(_column(observation, point) for point in points), (0,))
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and np.allclose(a, b, atol=1e-6)
+
+
+def _column(observation: np.ndarray, point: np.ndarray) -> int:
+    """The first column at which observation holds point's three coordinates."""
+    for column in range(observation.shape[0] - 2):
+        if _same(observation[column : column + 3], point):
+            return column
+    raise ValueError(f"position {point} not found in the observation")

@@ -1,0 +1,137 @@
+"""--augment-shift: table-plane translation of replayed rows, and where each env keeps its
+table-plane positions."""
+
+import numpy as np
+import pytest
+
+from td3her_cli.config import TrainConfig
+from td3her_cli.core.augment import PlanePositions, translate_rows
+from td3her_cli.core.replay import Batch
+from td3her_cli.envs.goal_env import import_env_modules, make_env
+from td3her_cli.envs.plane import plane_positions, positions_to_shift
+from td3her_cli.errors import UsageError
+
+from .conftest import metrics_rows_without_timings, tiny_cli_args
+
+POSITIONS = PlanePositions(observation=(0, 6), goal=(0,))  # PandaPush's layout
+
+
+def batch(rows=(64,), obs=18, goal=3):
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    return Batch(
+        observation=rng.normal(size=(*rows, obs)).astype(f32),
+        desired_goal=rng.normal(size=(*rows, goal)).astype(f32),
+        action=rng.normal(size=(*rows, 4)).astype(f32),
+        reward=rng.normal(size=rows).astype(f32),
+        next_observation=rng.normal(size=(*rows, obs)).astype(f32),
+        done=np.zeros(rows, f32),
+        discount=np.full(rows, 0.98, f32),
+    )
+
+
+def shifts(before: Batch, after: Batch) -> np.ndarray:
+    """Each row's (dx, dy), as read from its goal."""
+    return after.desired_goal[..., :2] - before.desired_goal[..., :2]
+
+
+@pytest.mark.parametrize("rows", [(512,), (3, 256)])
+def test_translated_rows_move_every_position_by_one_shift_and_nothing_else(rows):
+    before = batch(rows)
+    after = translate_rows(before, POSITIONS, 0.1, 1.0, np.random.default_rng(1))
+    shift = shifts(before, after)  # [..., 2]
+    assert np.all(np.abs(shift) <= 0.1 + 1e-6) and np.all(np.abs(shift).max(axis=-1) > 0)
+    for name in ("observation", "next_observation"):
+        old, new = getattr(before, name), getattr(after, name)
+        for column in POSITIONS.observation:
+            np.testing.assert_allclose(
+                new[..., column : column + 2] - old[..., column : column + 2], shift, atol=1e-6
+            )
+        untouched = [c for c in range(old.shape[-1]) if c not in (0, 1, 6, 7)]
+        np.testing.assert_array_equal(new[..., untouched], old[..., untouched])
+    np.testing.assert_array_equal(after.desired_goal[..., 2], before.desired_goal[..., 2])  # z
+    for name in ("action", "reward", "done", "discount"):
+        np.testing.assert_array_equal(getattr(after, name), getattr(before, name))
+
+
+def test_share_of_rows_translated_and_the_batch_given_is_left_as_it_was():
+    before = batch((4000,))
+    kept = before.observation.copy()
+    after = translate_rows(before, POSITIONS, 0.05, 0.3, np.random.default_rng(2))
+    moved = np.abs(shifts(before, after)).max(axis=-1) > 0
+    assert 0.27 < moved.mean() < 0.33
+    np.testing.assert_array_equal(after.observation[~moved], before.observation[~moved])
+    np.testing.assert_array_equal(before.observation, kept)
+    none = translate_rows(before, POSITIONS, 0.05, 0.0, np.random.default_rng(2))
+    np.testing.assert_array_equal(none.observation, before.observation)
+
+
+def test_an_orientation_goal_is_not_moved():
+    before = batch(goal=4)
+    after = translate_rows(before, PlanePositions((0, 7), ()), 0.1, 1.0, np.random.default_rng(3))
+    np.testing.assert_array_equal(after.desired_goal, before.desired_goal)
+    assert not np.array_equal(after.observation[:, 7:9], before.observation[:, 7:9])
+
+
+# The observation layouts panda-gym and gymnasium-robotics document: the gripper first; then
+# each object's position (after the finger width where the gripper opens); the goal is the
+# objects' positions (Reach: the gripper's, Flip: an orientation).
+LAYOUTS = {
+    "PandaReach-v3": ((0,), (0,)),
+    "PandaPush-v3": ((0, 6), (0,)),
+    "PandaSlide-v3": ((0, 6), (0,)),
+    "PandaPickAndPlace-v3": ((0, 7), (0,)),
+    "PandaStack-v3": ((0, 7, 19), (0, 3)),
+    "PandaFlip-v3": ((0, 7), ()),
+    "FetchReach-v4": ((0,), (0,)),
+    "FetchSlide-v4": ((0, 3), (0,)),
+    "FetchPickAndPlace-v4": ((0, 3), (0,)),
+}
+
+
+@pytest.mark.parametrize("env_id", LAYOUTS)
+def test_plane_positions_of_every_task_family(env_id):
+    import_env_modules(("gymnasium_robotics",))
+    env = make_env(env_id)
+    try:
+        assert plane_positions(env) == PlanePositions(*LAYOUTS[env_id])
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("env_id", ["PandaPushJoints-v3", "PointGoal-v0"])
+def test_envs_without_known_positions_are_refused_in_one_line(env_id):
+    import_env_modules(("tests.point_goal_env",))
+    env = make_env(env_id)
+    try:
+        assert plane_positions(env) is None
+        assert positions_to_shift(env, 0.0, env_id) is None  # off: nothing asked
+        with pytest.raises(UsageError, match=f"--augment-shift needs .*; {env_id} is not one"):
+            positions_to_shift(env, 0.05, env_id)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"augment_shift": -0.1}, "--augment-shift must be >= 0"),
+        ({"augment_shift": 0.1, "augment_share": 1.5}, r"--augment-share must be in \[0, 1\]"),
+    ],
+)
+def test_bad_augment_options_are_usage_errors(options, message):
+    with pytest.raises(UsageError, match=message):
+        TrainConfig(**options)
+
+
+def test_a_run_with_augment_shift_trains_and_differs_from_one_without(tmp_path, run_cli):
+    rows = {}
+    for shift in ("0", "0.05"):
+        out = tmp_path / f"shift-{shift}"
+        args = [*tiny_cli_args(epochs=1, hidden=(16,), batch_size=16), "--env", "PandaPush-v3"]
+        args += ["--no-xla", "--augment-shift", shift, "--out", str(out)]
+        code, _, err = run_cli(["train", *args])
+        assert code == 0, err
+        rows[shift] = metrics_rows_without_timings(out)
+    critic = [[row.get("critic1_loss") for row in rows[shift]] for shift in rows]
+    assert critic[0] != critic[1]  # the translated rows reach the updates
