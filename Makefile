@@ -9,8 +9,8 @@ ARGS   ?=
 
 install: $(STAMP)
 
-# uv resolves the same versions as pip and installs them ~4x faster (parallel downloads: 35 s
-# against 169 s from a fresh clone); pip does it when uv cannot be installed or reach PyPI.
+# uv resolves the same versions as pip and installs them ~4x faster (parallel downloads: 35-44 s
+# against 169 s from a fresh clone, one run each beside training); pip when uv cannot.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	( $(BIN)/python -m pip install --quiet uv \

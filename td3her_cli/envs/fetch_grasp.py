@@ -30,7 +30,7 @@ CLOSING_STEPS = 5
 """Blocks of physics with the fingers closing, as `grasp.CLOSING_STEPS` for panda-gym."""
 
 
-def _fetch(env):
+def mujoco_fetch(env):
     """env.unwrapped when it is a gymnasium-robotics MuJoCo (not mujoco-py) Fetch env, else None."""
     unwrapped = env.unwrapped
     if not type(unwrapped).__module__.startswith("gymnasium_robotics.envs.fetch"):
@@ -42,7 +42,7 @@ def _fetch(env):
 
 def can_start_grasped(env) -> bool:
     """Whether env is a Fetch task with a block and a gripper that opens (FetchPickAndPlace)."""
-    fetch = _fetch(env)
+    fetch = mujoco_fetch(env)
     return (
         fetch is not None
         and bool(getattr(fetch, "has_object", False))
@@ -70,7 +70,7 @@ def _move_grip_to(fetch, target: np.ndarray) -> None:
 def grasp_object(env) -> dict:
     """Put the open gripper around the block where the reset placed it and close it; the env's
     new observation. Call right after env.reset(); env must pass `can_start_grasped`."""
-    fetch = _fetch(env)
+    fetch = mujoco_fetch(env)
     assert can_start_grasped(env), "fetch_grasp.grasp_object needs FetchPickAndPlace"
     utils, model, data = fetch._utils, fetch.model, fetch.data
     # the reset leaves the mocap at the origin; env.step re-seats it on the gripper, so must we

@@ -38,7 +38,7 @@ def plane_positions(env) -> PlanePositions | None:
     neither an end-effector-controlled panda-gym task nor a gymnasium-robotics Fetch task."""
     if is_panda_gym(env):
         return _panda(env.unwrapped)
-    fetch = fetch_grasp._fetch(env)
+    fetch = fetch_grasp.mujoco_fetch(env)
     if fetch is not None:
         return _fetch(fetch)
     return None
@@ -51,7 +51,9 @@ def _panda(unwrapped) -> PlanePositions | None:
     observation = np.concatenate([robot.get_obs(), task.get_obs()])
     points = [robot.get_ee_position()]
     points += [sim.get_base_position(b) for b in PANDA_BODIES if b in sim._bodies_idx]
-    columns = tuple(_column(observation, point) for point in points)
+    columns = _columns(observation, points)
+    if columns is None:
+        return None
     goal_bodies = goal_objects(unwrapped)
     if goal_bodies:  # Push, Slide, PickAndPlace, Stack: the objects' positions
         goal = tuple(3 * i for i in range(len(goal_bodies)))
@@ -62,12 +64,13 @@ def _panda(unwrapped) -> PlanePositions | None:
     return PlanePositions(columns, goal)
 
 
-def _fetch(fetch) -> PlanePositions:
+def _fetch(fetch) -> PlanePositions | None:
     observation = fetch._get_obs()["observation"]
     sites = [fetch_grasp.GRIP_SITE] + ([fetch_grasp.OBJECT] if fetch.has_object else [])
     points = [fetch._utils.get_site_xpos(fetch.model, fetch.data, site) for site in sites]
+    columns = _columns(observation, points)
     # The goal is the block's position, or the gripper's for FetchReach.
-    return PlanePositions(tuple(_column(observation, point) for point in points), (0,))
+    return None if columns is None else PlanePositions(columns, (0,))
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
@@ -75,9 +78,13 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and np.allclose(a, b, atol=1e-6)
 
 
-def _column(observation: np.ndarray, point: np.ndarray) -> int:
-    """The first column at which observation holds point's three coordinates."""
-    for column in range(observation.shape[0] - 2):
-        if _same(observation[column : column + 3], point):
-            return column
-    raise ValueError(f"position {point} not found in the observation")
+def _columns(observation: np.ndarray, points: list) -> tuple[int, ...] | None:
+    """For each point, the first column at which observation holds its three coordinates;
+    None when one is not there (a layout this module does not know)."""
+    columns = []
+    for point in points:
+        found = [c for c in range(observation.shape[0] - 2) if _same(observation[c : c + 3], point)]
+        if not found:
+            return None
+        columns.append(found[0])
+    return tuple(columns)
