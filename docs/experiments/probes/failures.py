@@ -6,8 +6,8 @@ the overall success rate equals evaluate's) of a panda-gym task whose goal is on
 position (Push, PickAndPlace, Slide), splits success by the start gap (how far the object
 starts from its goal) and counts the failures in which the object never moved (the policy did
 not reach it) against those in which it was moved but did not arrive. Then lists the failed
-episodes: start gap, gripper-object distance in the table's plane, how far the object moved
-and how far from the goal it ended.
+episodes: start gap, gripper-object distance in the table's plane, how far the object moved,
+how far from the goal it ended and at what height (off the table: below 0).
 """
 
 from __future__ import annotations
@@ -73,13 +73,16 @@ def main() -> None:
         share = f"{100 * wins / count:.0f} %" if count else "—"
         print(f"| {band} | {count} | {wins} | {share} | {unmoved} |")
     print()
-    print("Failed episodes (cm): start gap, gripper to object (table plane), moved, end gap")
+    print(
+        "Failed episodes (cm): start gap, gripper to object (table plane), moved, end gap, "
+        "end height (a cube resting on the table: 2; below 0: off the table)"
+    )
     for i in np.flatnonzero(~successes):
         reach = np.linalg.norm(gripper[i, :2] - starts[i, :2])
         end_gap = np.linalg.norm(ends[i] - goals[i])
         print(
             f"- episode {i}: {100 * gaps[i]:.0f}, {100 * reach:.0f}, {100 * moved[i]:.0f}, "
-            f"{100 * end_gap:.0f}"
+            f"{100 * end_gap:.0f}, {100 * ends[i, 2]:.0f}"
         )
 
 
