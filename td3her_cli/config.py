@@ -227,6 +227,11 @@ class TrainConfig:
     )
     """Critics whose minimum forms the TD target: a random subset of this size, drawn afresh
     each update, when it is smaller than `critics` (REDQ's M); all of them otherwise."""
+    crossq: bool = option(False, "CrossQ: batch-renormalised critics and no target networks.", TD3)
+    """CrossQ (Bhatt et al., 2024, ICLR): the critics batch-renormalise every hidden layer, and
+    the TD target comes from the online critics, run on (s, a) and (s', a') as one batch; no
+    target networks (tau unused). The actor follows the critics in inference mode. Otherwise
+    TD3's update: clipped double Q, target policy smoothing, delayed actor updates."""
     xla: bool = option(True, "Compile the update loop with XLA.", TD3)
     """Compile the update loop with XLA (jit_compile): 1.1-4x faster steps here, ~1-2 s compile."""
     precision: str = option(
@@ -480,6 +485,8 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(
             f"--precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}"
         )
+    if config.crossq and config.precision != "float32":
+        raise UsageError("--crossq runs its critics in float32: drop --precision")
     if config.noise not in NOISE_KINDS:
         raise UsageError(f"--noise must be one of {', '.join(NOISE_KINDS)}, got {config.noise!r}")
     if not config.hidden or any(h <= 0 for h in config.hidden):

@@ -117,13 +117,21 @@ class TD3Agent(tf.Module):
             spec.goal_dim, config.clip_obs, config.clip_normalized, config.normalize, "goal_norm"
         )
         self.actor = build_actor(actor_in, spec.action_dim, config.hidden, rng, "actor")
-        self.actor_target = build_actor(actor_in, spec.action_dim, config.hidden, rng, "actor_t")
-        self.critic = build_critics(critic_in, config.hidden, config.critics, rng, "critic")
-        self.critic_target = build_critics(
-            critic_in, config.hidden, config.critics, rng, "critic_t"
-        )
-        self.actor_target.copy_from(self.actor)
-        self.critic_target.copy_from(self.critic)
+        if config.crossq:  # CrossQ: renormalised critics, no target networks
+            self.actor_target = self.critic_target = None
+            self.critic = build_critics(
+                critic_in, config.hidden, config.critics, rng, "critic", batch_renorm=True
+            )
+        else:
+            self.actor_target = build_actor(
+                actor_in, spec.action_dim, config.hidden, rng, "actor_t"
+            )
+            self.critic = build_critics(critic_in, config.hidden, config.critics, rng, "critic")
+            self.critic_target = build_critics(
+                critic_in, config.hidden, config.critics, rng, "critic_t"
+            )
+            self.actor_target.copy_from(self.actor)
+            self.critic_target.copy_from(self.critic)
         # Built only when asked for, after the others: the default agent, its initial weights
         # and its checkpoints stay as they were. Its own generator leaves `rng` untouched.
         self.actor_average = None
@@ -266,34 +274,62 @@ class TD3Agent(tf.Module):
         replay's n_step). The target is clipped to the return's bounds when the reward is
         sparse (OpenAI HER's [-1/(1-gamma), 0] clip, which n-step returns also respect).
         """
+        next_action = self.smoothed_next_action(self.actor_target, next_inputs, action_shape)
+        q_next_targets = self.critic_target(
+            tf.concat([next_inputs, next_action], -1), self.compute_dtype
+        )  # [N, B, 1]
+        return self.td_target_from(q_next_targets[:, :, 0], reward, done, discount)
+
+    def smoothed_next_action(self, actor: MLP, next_inputs: tf.Tensor, action_shape) -> tf.Tensor:
+        """clip(actor(s') + clip(eps, -c, c), -1, 1): TD3's target policy smoothing (section
+        5.3), noise drawn per sample, fresh each step."""
         config = self.config
         smoothing = tf.clip_by_value(
             config.target_noise * self.noise_generator.normal(action_shape),
             -config.target_noise_clip,
             config.target_noise_clip,
         )
-        dtype = self.compute_dtype
-        next_action = tf.clip_by_value(self.actor_target(next_inputs, dtype) + smoothing, -1.0, 1.0)
-        q_next_targets = self.critic_target(
-            tf.concat([next_inputs, next_action], -1), dtype
-        )  # [N, B, 1]
+        return tf.clip_by_value(actor(next_inputs, self.compute_dtype) + smoothing, -1.0, 1.0)
+
+    def td_target_from(self, q_next: tf.Tensor, reward, done, discount) -> tf.Tensor:
+        """reward + discount (1 - done) min over the (REDQ: a random subset of the) critics'
+        next-state values q_next [N, B]; clipped to the return's bounds when they are known."""
+        config = self.config
         if config.target_critics < config.critics:  # REDQ: M of the N critics, drawn per update
             order = tf.argsort(self.noise_generator.uniform([config.critics]))
-            q_next_targets = tf.gather(q_next_targets, order[: config.target_critics])
-        min_q_next_target = tf.reduce_min(q_next_targets, axis=0)[:, 0]  # [B]
-        td_target = reward + discount * (1.0 - done) * min_q_next_target
+            q_next = tf.gather(q_next, order[: config.target_critics])
+        td_target = reward + discount * (1.0 - done) * tf.reduce_min(q_next, axis=0)
         if self.target_bounds is not None:
             td_target = tf.clip_by_value(td_target, *self.target_bounds)
         return tf.stop_gradient(td_target)
 
+    def _critic_losses(self, inputs, next_inputs, action, reward, done, discount):
+        """Each critic's mean squared TD error [N] and its Q values [N, B] (under a tape)."""
+        if self.config.crossq:
+            # CrossQ (Bhatt et al., 2024): (s, a) and (s', a') in one batch through the
+            # renormalised critics, so both see the same statistics; no target networks.
+            next_action = self.smoothed_next_action(self.actor, next_inputs, tf.shape(action))
+            both = tf.concat(
+                [tf.concat([inputs, action], -1), tf.concat([next_inputs, next_action], -1)], 0
+            )
+            q_both = self.critic(both, training=True)[:, :, 0]  # [N, 2B]
+            q_values, q_next = tf.split(q_both, 2, axis=1)
+            td_target = self.td_target_from(q_next, reward, done, discount)
+        else:
+            td_target = self.compute_td_target(
+                next_inputs, reward, done, discount, tf.shape(action)
+            )
+            q_values = self.critic(tf.concat([inputs, action], -1), self.compute_dtype)[:, :, 0]
+        return tf.reduce_mean(tf.square(q_values - td_target[None, :]), axis=1), q_values
+
     def _update_step(self, observation, goal, action, reward, next_observation, done, discount):
         inputs = self._inputs(observation, goal)  # [B, obs + goal]
         next_inputs = self._inputs(next_observation, goal)
-        td_target = self.compute_td_target(next_inputs, reward, done, discount, tf.shape(action))
 
         with tf.GradientTape() as tape:
-            q_values = self.critic(tf.concat([inputs, action], -1), self.compute_dtype)[:, :, 0]
-            critic_losses = tf.reduce_mean(tf.square(q_values - td_target[None, :]), axis=1)
+            critic_losses, q_values = self._critic_losses(
+                inputs, next_inputs, action, reward, done, discount
+            )
             critic_loss = tf.reduce_sum(critic_losses)
         gradients = tape.gradient(critic_loss, self.critic.weights)
         self.critic_optimizer.apply(gradients, self.critic.weights)
@@ -324,8 +360,9 @@ class TD3Agent(tf.Module):
             )
         gradients = tape.gradient(actor_loss, self.actor.weights)
         self.actor_optimizer.apply(gradients, self.actor.weights)
-        polyak_update(self.actor_target, self.actor, self.config.tau)
-        polyak_update(self.critic_target, self.critic, self.config.tau)
+        if self.critic_target is not None:  # CrossQ has none
+            polyak_update(self.actor_target, self.actor, self.config.tau)
+            polyak_update(self.critic_target, self.critic, self.config.tau)
         if self.actor_average is not None:  # Polyak-averaged policy, for evaluation only
             # max(beta, 1/(n+1)) at the n-th actor update (from 0): the exact mean of the
             # actors so far until that reaches beta, so the random initial actor leaves at once.
