@@ -303,33 +303,35 @@ class TD3Agent(tf.Module):
             td_target = tf.clip_by_value(td_target, *self.target_bounds)
         return tf.stop_gradient(td_target)
 
-    def _critic_losses(self, inputs, next_inputs, action, reward, done, discount):
-        """Each critic's mean squared TD error [N] and its Q values [N, B] (under a tape)."""
-        if self.config.crossq:
-            # CrossQ (Bhatt et al., 2024): (s, a) and (s', a') in one batch through the
-            # renormalised critics, so both see the same statistics; no target networks.
-            next_action = self.smoothed_next_action(self.actor, next_inputs, tf.shape(action))
-            both = tf.concat(
-                [tf.concat([inputs, action], -1), tf.concat([next_inputs, next_action], -1)], 0
-            )
-            q_both = self.critic(both, training=True)[:, :, 0]  # [N, 2B]
-            q_values, q_next = tf.split(q_both, 2, axis=1)
-            td_target = self.td_target_from(q_next, reward, done, discount)
-        else:
-            td_target = self.compute_td_target(
-                next_inputs, reward, done, discount, tf.shape(action)
-            )
-            q_values = self.critic(tf.concat([inputs, action], -1), self.compute_dtype)[:, :, 0]
-        return tf.reduce_mean(tf.square(q_values - td_target[None, :]), axis=1), q_values
+    def _crossq_q_and_target(self, inputs, next_inputs, action, reward, done, discount):
+        """CrossQ (Bhatt et al., 2024): (s, a) and (s', a') as one batch through the
+        renormalised critics, so both see the same statistics; the TD target from the online
+        critics' values of (s', a'), as no target networks exist. Q values [N, B], target [B]."""
+        next_action = self.smoothed_next_action(self.actor, next_inputs, tf.shape(action))
+        both = tf.concat(
+            [tf.concat([inputs, action], -1), tf.concat([next_inputs, next_action], -1)], 0
+        )
+        q_values, q_next = tf.split(self.critic(both, training=True)[:, :, 0], 2, axis=1)
+        return q_values, self.td_target_from(q_next, reward, done, discount)
 
     def _update_step(self, observation, goal, action, reward, next_observation, done, discount):
         inputs = self._inputs(observation, goal)  # [B, obs + goal]
         next_inputs = self._inputs(next_observation, goal)
+        crossq = self.config.crossq
+        if not crossq:  # TD3: the target networks' target, outside the tape
+            td_target = self.compute_td_target(
+                next_inputs, reward, done, discount, tf.shape(action)
+            )
 
         with tf.GradientTape() as tape:
-            critic_losses, q_values = self._critic_losses(
-                inputs, next_inputs, action, reward, done, discount
-            )
+            if crossq:  # the target comes out of the same critic call as the Q values
+                q_values, td_target = self._crossq_q_and_target(
+                    inputs, next_inputs, action, reward, done, discount
+                )
+            else:
+                critic_inputs = tf.concat([inputs, action], -1)
+                q_values = self.critic(critic_inputs, self.compute_dtype)[:, :, 0]
+            critic_losses = tf.reduce_mean(tf.square(q_values - td_target[None, :]), axis=1)
             critic_loss = tf.reduce_sum(critic_losses)
         gradients = tape.gradient(critic_loss, self.critic.weights)
         self.critic_optimizer.apply(gradients, self.critic.weights)
