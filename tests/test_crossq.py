@@ -35,7 +35,13 @@ def test_batch_renorm_matches_a_numpy_reference_and_tracks_the_statistics(calls)
     hidden = rng.normal(3.0, 2.0, (2, 64, 5)).astype(np.float32)  # [E, B, H]
     norm = BatchRenorm((2, 1, 5), "test")
     mean = rng.normal(0.0, 1.0, (2, 1, 5)).astype(np.float32)
-    var = rng.uniform(0.5, 20.0, (2, 1, 5)).astype(np.float32)  # some r and d clip
+    # small running variances clip r from above and d, large ones clip r from below
+    var = np.tile(np.array([0.1, 100.0, 1.0, 0.1, 100.0], np.float32), (2, 1, 1))
+    running_std = np.sqrt(var + BatchRenorm.EPSILON)
+    r = np.sqrt(hidden.var(1, keepdims=True) + BatchRenorm.EPSILON) / running_std
+    d = (hidden.mean(1, keepdims=True) - mean) / running_std
+    assert (r > BatchRenorm.R_MAX).any() and (r < 1 / BatchRenorm.R_MAX).any()
+    assert (np.abs(d) > BatchRenorm.D_MAX).any()  # the clips are exercised
     norm.mean.assign(mean)
     norm.var.assign(var)
     norm.calls.assign(calls)
