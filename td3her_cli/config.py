@@ -303,6 +303,14 @@ class TrainConfig:
     """Fraction of exploratory episodes that start with the object held in the gripper (the
     HER paper's pick-and-place trick; panda-gym tasks whose goal is their objects' positions
     and whose gripper opens: PickAndPlace, and Stack with its top cube held)."""
+    near_goal_share: float = option(
+        0.0,
+        "Fraction of exploratory episodes whose goal is pulled toward the object "
+        "(panda-gym Push, Slide, PickAndPlace).",
+        EXPLORATION,
+    )
+    """Fraction of exploratory episodes whose goal is moved to a uniformly drawn fraction of its
+    distance from the object's start (envs/near_goal.py); easy goals mixed into hard ones."""
 
     # --- normalisation ---
     normalize: bool = option(True, "Normalise observations and goals.", EXPLORATION)
@@ -453,6 +461,8 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(f"--random-action-prob must be in [0, 1], got {config.random_action_prob}")
     if not 0 <= config.grasp_start <= 1:
         raise UsageError(f"--grasp-start must be in [0, 1], got {config.grasp_start}")
+    if not 0 <= config.near_goal_share <= 1:
+        raise UsageError(f"--near-goal-share must be in [0, 1], got {config.near_goal_share}")
     if not 0 <= config.her_random_goals <= 1:
         raise UsageError(f"--her-random-goals must be in [0, 1], got {config.her_random_goals}")
     if config.augment_shift < 0:

@@ -110,7 +110,9 @@ def train(
             return
     else:
         config = new_config(preset, given)
-        check_env(config.env_id, config.env_modules, config.grasp_start)  # before any writing
+        check_env(  # before any writing
+            config.env_id, config.env_modules, config.grasp_start, config.near_goal_share
+        )
         run_dir = out if out is not None else default_run_dir(config)
         check_new_run_dir(run_dir, force)
         fresh = not run_dir.is_dir() or not any(run_dir.iterdir())

@@ -34,6 +34,7 @@ from td3her_cli.envs.goal_env import (
     success_function,
 )
 from td3her_cli.envs.grasp import check_grasp_start, starts_grasped
+from td3her_cli.envs.near_goal import check_near_goal_share, goal_fraction
 from td3her_cli.envs.plane import positions_to_shift
 from td3her_cli.envs.rollout import (
     EpisodeJob,
@@ -130,6 +131,7 @@ class Trainer:
                     f"episode ({self.spec.max_episode_steps} steps); raise --buffer-size"
                 )
             check_grasp_start(self.env, config.grasp_start, config.env_id)
+            check_near_goal_share(self.env, config.near_goal_share, config.env_id)
             check_memory(config, self.spec)  # before the networks and buffer are allocated
             terminal_fn = terminal_function(config.terminal_on_success, self.env, self.spec)
             self.shifted_positions = positions_to_shift(
@@ -290,22 +292,25 @@ class Trainer:
                 rng_seed=(self.config.seed, EXPLORATION_RNG, self.episodes + i),
                 random_steps=int(np.clip(remaining - i * horizon, 0, horizon)),
                 grasped=grasped,
+                goal_fraction=fraction,
             )
-            for i, (seed, grasped) in enumerate(starts)
+            for i, (seed, grasped, fraction) in enumerate(starts)
         ]
 
-    def exploratory_start(self, index: int) -> tuple[int, bool]:
-        """The env seed of the run's `index`-th exploratory episode, and whether it starts
-        with the object in the gripper (`--grasp-start`)."""
+    def exploratory_start(self, index: int) -> tuple[int, bool, float]:
+        """The env seed of the run's `index`-th exploratory episode, whether it starts with
+        the object in the gripper (`--grasp-start`), and how far toward its drawn goal its goal
+        lies (`--near-goal-share`; 1: unchanged)."""
         seed = episode_seed(self.config.seed, TRAIN_STREAM, index)
-        return seed, starts_grasped(self.config.grasp_start, seed)
+        grasped = starts_grasped(self.config.grasp_start, seed)
+        return seed, grasped, goal_fraction(self.config.near_goal_share, seed)
 
     def collect(self) -> list[Episode]:
         """One cycle's exploratory episodes in the main env, each stored as it ends."""
         policy = self.agent.numpy_policy()  # the weights change only in optimise()
         episodes = []
         for _ in range(self.config.episodes_per_cycle):
-            seed, grasped = self.exploratory_start(self.episodes)
+            seed, grasped, fraction = self.exploratory_start(self.episodes)
             episode = collect_episode(
                 self.env,
                 self.spec,
@@ -316,6 +321,7 @@ class Trainer:
                 max(0, self.random_until - self.env_steps),
                 self.config.random_action_prob,
                 grasped,
+                fraction,
             )
             self.store(episode)
             policy.refresh_normalizers()

@@ -1,0 +1,160 @@
+"""--near-goal-share: exploratory episodes whose goal is pulled toward the object (panda-gym)."""
+
+import inspect
+
+import numpy as np
+import pytest
+
+from td3her_cli.config import TrainConfig
+from td3her_cli.envs import rollout
+from td3her_cli.envs.goal_env import describe_env, make_env
+from td3her_cli.envs.near_goal import check_near_goal_share, goal_fraction, pull_goal
+from td3her_cli.envs.rollout import EpisodeJob, collect_episode, run_episode_job
+from td3her_cli.errors import UsageError
+from td3her_cli.run import training
+from td3her_cli.run.training import Trainer
+from tests.conftest import TINY
+
+SIGNATURE = inspect.signature(collect_episode)
+
+
+@pytest.fixture(scope="module")
+def slide():
+    env = make_env("PandaSlide-v3")
+    yield env
+    env.close()
+
+
+def test_the_moved_goal_lies_on_the_segment_from_the_object_and_the_marker_follows(slide):
+    for seed, fraction in [(0, 0.0), (1, 0.25), (2, 0.7)]:
+        raw, _ = slide.reset(seed=seed)
+        start, drawn = raw["achieved_goal"].copy(), raw["desired_goal"].copy()
+        assert np.linalg.norm(drawn - start) > 0.1  # Slide's goals lie far from the puck
+        moved = pull_goal(slide, fraction)
+        np.testing.assert_allclose(
+            moved["desired_goal"], start + fraction * (drawn - start), atol=1e-6
+        )
+        np.testing.assert_allclose(moved["achieved_goal"], start, atol=1e-6)  # the puck stays
+        target = slide.unwrapped.sim.get_base_position("target")
+        np.testing.assert_allclose(target, moved["desired_goal"], atol=1e-5)
+
+
+def test_the_env_judges_success_against_the_moved_goal(slide):
+    slide.reset(seed=3)
+    pull_goal(slide, 0.0)  # the goal on the puck: solved as the episode starts
+    _, _, _, _, info = slide.step(np.zeros(3, np.float32))
+    assert info["is_success"]
+    slide.reset(seed=3)
+    _, _, _, _, info = slide.step(np.zeros(3, np.float32))
+    assert not info["is_success"]
+
+
+def test_the_share_is_a_fixed_draw_per_episode_seed_with_uniform_fractions():
+    seeds = range(4000)
+    fractions = np.array([goal_fraction(0.3, seed) for seed in seeds])
+    moved = fractions < 1.0
+    assert abs(moved.mean() - 0.3) < 0.03
+    assert abs(np.median(fractions[moved]) - 0.5) < 0.05 and fractions.min() >= 0.0
+    assert [goal_fraction(0.3, seed) for seed in seeds] == list(fractions)
+    assert all(goal_fraction(0.0, seed) == 1.0 for seed in seeds)
+    assert all(goal_fraction(1.0, seed) < 1.0 for seed in seeds)
+
+
+@pytest.mark.parametrize(
+    "env_id, takes_it",
+    [
+        ("PandaPush-v3", True),
+        ("PandaPickAndPlace-v3", True),
+        ("PandaReach-v3", False),  # no object
+        ("PandaFlip-v3", False),  # the goal is an orientation
+        ("PandaStack-v3", False),  # two objects
+    ],
+)
+def test_only_tasks_whose_goal_is_their_one_objects_position_take_it(env_id, takes_it):
+    env = make_env(env_id)
+    try:
+        check_near_goal_share(env, 0.0, env_id)  # off: anything goes
+        if takes_it:
+            check_near_goal_share(env, 0.5, env_id)
+        else:
+            with pytest.raises(UsageError, match="--near-goal-share needs a panda-gym task"):
+                check_near_goal_share(env, 0.5, env_id)
+    finally:
+        env.close()
+
+
+def test_bad_shares_are_usage_errors(run_cli, tmp_path):
+    for value in ("1.5", "-0.1"):
+        code, _, err = run_cli(
+            [
+                "train",
+                "--env",
+                "PandaSlide-v3",
+                "--near-goal-share",
+                value,
+                "--out",
+                str(tmp_path / value),
+            ]
+        )
+        assert code != 0 and "--near-goal-share must be in [0, 1]" in err
+        assert err.count("\n") == 1 and not (tmp_path / value).exists()
+    code, _, err = run_cli(
+        [
+            "train",
+            "--env",
+            "PandaReach-v3",
+            "--near-goal-share",
+            "0.5",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert code != 0 and "--near-goal-share needs a panda-gym task" in err
+    assert err.count("\n") == 1 and not (tmp_path / "r").exists()
+
+
+def test_exploration_moves_goals_in_both_collection_paths_and_evaluation_never(monkeypatch):
+    calls = []
+
+    def recording(env, spec, policy, seed, *args, **kwargs):
+        fraction = SIGNATURE.bind(env, spec, policy, seed, *args, **kwargs).arguments.get(
+            "goal_fraction", 1.0
+        )
+        raw, _ = env.reset(seed=seed)  # the goal the reset draws for this seed
+        episode = collect_episode(env, spec, policy, seed, *args, **kwargs)
+        moved = not np.allclose(episode.desired_goal[0], raw["desired_goal"], atol=1e-6)
+        calls.append((seed, fraction, moved))
+        return episode
+
+    monkeypatch.setattr(training, "collect_episode", recording)
+    monkeypatch.setattr(rollout, "collect_episode", recording)
+    config = TrainConfig(
+        **{**TINY, "episodes_per_cycle": 6, "buffer_size": 10_000},
+        env_id="PandaSlide-v3",
+        num_envs=1,
+        near_goal_share=0.5,
+    )
+    trainer = Trainer(config)
+    try:
+        jobs = trainer.collection_jobs()  # what worker envs would run for the same episodes
+        trainer.collect()
+        explored, calls[:] = list(calls), []
+        trainer.evaluate()
+    finally:
+        trainer.close()
+    assert [(seed, fraction) for seed, fraction, _ in explored] == [
+        (job.seed, job.goal_fraction) for job in jobs
+    ]
+    assert 0 < sum(job.goal_fraction < 1 for job in jobs) < len(jobs), "seed 0 draws both ways"
+    assert all(moved == (fraction < 1) for _, fraction, moved in explored)
+    assert len(calls) == config.eval_episodes
+    assert not any(moved or fraction < 1 for _, fraction, moved in calls)
+
+
+def test_a_job_with_a_moved_goal_runs_toward_it(slide):
+    spec = describe_env(slide, "PandaSlide-v3")
+    config = TrainConfig(env_id="PandaSlide-v3", noise="gaussian")
+    still = lambda observation, goal: np.zeros((len(observation), 3), np.float32)  # noqa: E731
+    job = EpisodeJob(seed=5, explore=True, rng_seed=(0, 1), goal_fraction=0.0)
+    episode = run_episode_job(slide, spec, still, job, config)
+    np.testing.assert_allclose(episode.desired_goal[0], episode.achieved_goal[0], atol=1e-6)
