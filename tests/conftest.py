@@ -107,6 +107,47 @@ def metrics_rows_without_timings(run_dir) -> list[dict]:
     return rows
 
 
+def explored_and_evaluated(monkeypatch, config, observe):
+    """One collection and one evaluation of a Trainer for `config`, with `collect_episode`
+    wrapped where the training loop and the worker-env jobs call it.
+
+    `observe(arguments, run)` is called for each episode: `arguments` are collect_episode's
+    bound arguments, `run()` collects the episode and returns it; what observe returns is
+    recorded. Returns (the EpisodeJobs that worker envs would run for the same exploratory
+    episodes, the records of the explored episodes, the records of the evaluated ones).
+    """
+    import inspect
+
+    from td3her_cli.envs import rollout
+    from td3her_cli.run import training
+
+    collect_episode = rollout.collect_episode
+    signature = inspect.signature(collect_episode)
+    records = []
+
+    def recording(*args, **kwargs):
+        episodes = []
+
+        def run():
+            episodes.append(collect_episode(*args, **kwargs))
+            return episodes[-1]
+
+        records.append(observe(signature.bind(*args, **kwargs).arguments, run))
+        return episodes[-1]
+
+    monkeypatch.setattr(training, "collect_episode", recording)
+    monkeypatch.setattr(rollout, "collect_episode", recording)
+    trainer = training.Trainer(config)
+    try:
+        jobs = trainer.collection_jobs()
+        trainer.collect()
+        explored, records[:] = list(records), []
+        trainer.evaluate()
+    finally:
+        trainer.close()
+    return jobs, explored, records
+
+
 def tiny_cli_args(**overrides) -> list[str]:
     """TINY (with overrides) as `td3her train` options, e.g. ["--epochs", "2", ...]."""
     args = []

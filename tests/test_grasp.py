@@ -1,20 +1,14 @@
 """--grasp-start: exploratory episodes that begin with the object in the gripper (panda-gym)."""
 
-import inspect
-
 import numpy as np
 import pytest
 
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs import rollout
 from td3her_cli.envs.goal_env import describe_env, make_env
 from td3her_cli.envs.grasp import can_start_grasped, grasp_object, object_to_grasp, starts_grasped
 from td3her_cli.envs.rollout import EpisodeJob, collect_episode, run_episode_job
-from td3her_cli.run import training
-from td3her_cli.run.training import Trainer
-from tests.conftest import TINY
+from tests.conftest import TINY, explored_and_evaluated
 
-SIGNATURE = inspect.signature(collect_episode)
 LIFT = np.array([0.0, 0.0, 1.0, -1.0], np.float32)  # straight up, fingers closing
 
 
@@ -95,37 +89,24 @@ def test_the_grasped_fraction_is_a_fixed_draw_per_episode_seed():
 
 
 def test_exploration_starts_grasped_in_both_collection_paths_and_evaluation_never(monkeypatch):
-    calls = []
+    def observe(arguments, run):
+        episode = run()
+        return arguments["seed"], arguments.get("grasped"), bool(episode.observation[0, 6] > 0.02)
 
-    def recording(env, spec, policy, seed, *args, **kwargs):
-        grasped = SIGNATURE.bind(env, spec, policy, seed, *args, **kwargs).arguments.get("grasped")
-        episode = collect_episode(env, spec, policy, seed, *args, **kwargs)
-        calls.append((seed, grasped, bool(episode.observation[0, 6] > 0.02)))
-        return episode
-
-    monkeypatch.setattr(training, "collect_episode", recording)
-    monkeypatch.setattr(rollout, "collect_episode", recording)
     config = TrainConfig(
         **{**TINY, "episodes_per_cycle": 6, "buffer_size": 10_000},
         env_id="PandaPickAndPlace-v3",
         num_envs=1,
         grasp_start=0.5,
     )
-    trainer = Trainer(config)
-    try:
-        jobs = trainer.collection_jobs()  # what worker envs would run for the same episodes
-        trainer.collect()
-        explored, calls[:] = list(calls), []
-        trainer.evaluate()
-    finally:
-        trainer.close()
+    jobs, explored, evaluated = explored_and_evaluated(monkeypatch, config, observe)
     assert [(seed, grasped) for seed, grasped, _ in explored] == [
         (job.seed, job.grasped) for job in jobs
     ]
     assert 0 < sum(job.grasped for job in jobs) < len(jobs), "seed 0 draws both ways"
     assert all(held == grasped for _, grasped, held in explored), "grasped = fingers on the cube"
-    assert len(calls) == config.eval_episodes
-    assert not any(grasped or held for _, grasped, held in calls)
+    assert len(evaluated) == config.eval_episodes
+    assert not any(grasped or held for _, grasped, held in evaluated)
 
 
 def test_a_grasped_job_runs_from_the_grasped_state(pick_and_place):

@@ -1,21 +1,14 @@
 """--near-goal-share: exploratory episodes whose goal is pulled toward the object (panda-gym)."""
 
-import inspect
-
 import numpy as np
 import pytest
 
 from td3her_cli.config import TrainConfig
-from td3her_cli.envs import rollout
 from td3her_cli.envs.goal_env import describe_env, make_env
 from td3her_cli.envs.near_goal import check_near_goal_share, goal_fraction, pull_goal
-from td3her_cli.envs.rollout import EpisodeJob, collect_episode, run_episode_job
+from td3her_cli.envs.rollout import EpisodeJob, run_episode_job
 from td3her_cli.errors import UsageError
-from td3her_cli.run import training
-from td3her_cli.run.training import Trainer
-from tests.conftest import TINY
-
-SIGNATURE = inspect.signature(collect_episode)
+from tests.conftest import TINY, explored_and_evaluated
 
 
 @pytest.fixture(scope="module")
@@ -114,41 +107,26 @@ def test_bad_shares_are_usage_errors(run_cli, tmp_path):
 
 
 def test_exploration_moves_goals_in_both_collection_paths_and_evaluation_never(monkeypatch):
-    calls = []
-
-    def recording(env, spec, policy, seed, *args, **kwargs):
-        fraction = SIGNATURE.bind(env, spec, policy, seed, *args, **kwargs).arguments.get(
-            "goal_fraction", 1.0
-        )
-        raw, _ = env.reset(seed=seed)  # the goal the reset draws for this seed
-        episode = collect_episode(env, spec, policy, seed, *args, **kwargs)
+    def observe(arguments, run):
+        raw, _ = arguments["env"].reset(seed=arguments["seed"])  # the goal this seed draws
+        episode = run()
         moved = not np.allclose(episode.desired_goal[0], raw["desired_goal"], atol=1e-6)
-        calls.append((seed, fraction, moved))
-        return episode
+        return arguments["seed"], arguments.get("goal_fraction", 1.0), moved
 
-    monkeypatch.setattr(training, "collect_episode", recording)
-    monkeypatch.setattr(rollout, "collect_episode", recording)
     config = TrainConfig(
         **{**TINY, "episodes_per_cycle": 6, "buffer_size": 10_000},
         env_id="PandaSlide-v3",
         num_envs=1,
         near_goal_share=0.5,
     )
-    trainer = Trainer(config)
-    try:
-        jobs = trainer.collection_jobs()  # what worker envs would run for the same episodes
-        trainer.collect()
-        explored, calls[:] = list(calls), []
-        trainer.evaluate()
-    finally:
-        trainer.close()
+    jobs, explored, evaluated = explored_and_evaluated(monkeypatch, config, observe)
     assert [(seed, fraction) for seed, fraction, _ in explored] == [
         (job.seed, job.goal_fraction) for job in jobs
     ]
     assert 0 < sum(job.goal_fraction < 1 for job in jobs) < len(jobs), "seed 0 draws both ways"
     assert all(moved == (fraction < 1) for _, fraction, moved in explored)
-    assert len(calls) == config.eval_episodes
-    assert not any(moved or fraction < 1 for _, fraction, moved in calls)
+    assert len(evaluated) == config.eval_episodes
+    assert not any(moved or fraction < 1 for _, fraction, moved in evaluated)
 
 
 def test_a_job_with_a_moved_goal_runs_toward_it(slide):
