@@ -267,6 +267,13 @@ class TrainConfig:
         0.5, "Share of replayed rows translated when --augment-shift > 0.", HER
     )
     """Share of each batch's rows that `augment_shift` translates; the rest stay as stored."""
+    augment_reflect: float = option(
+        0.0, "Share of replayed rows mirrored through the robot's vertical plane (0: off).", HER
+    )
+    """A share of every replayed batch is reflected through the vertical plane y = 0 that holds
+    the robot's base: each y, y-velocity and the action's dy change sign, and the objects'
+    roll, yaw and their spins (core/augment.py), a transition of the mirrored scene.
+    End-effector-controlled panda-gym tasks whose goal is positions. 0: off."""
     n_step: int = option(1, "Transitions summed into each replayed return (1: one-step TD3).", HER)
     """Transitions summed into each replayed return (1: TD3's one-step target; more: an
     uncorrected n-step return on the row's HER goal, cut at a terminal or the episode's end)."""
@@ -469,6 +476,8 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(f"--augment-shift must be >= 0 (metres), got {config.augment_shift}")
     if not 0 <= config.augment_share <= 1:
         raise UsageError(f"--augment-share must be in [0, 1], got {config.augment_share}")
+    if not 0 <= config.augment_reflect <= 1:
+        raise UsageError(f"--augment-reflect must be in [0, 1], got {config.augment_reflect}")
     if config.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {config.seed}")
     if config.batch_size > config.buffer_size:

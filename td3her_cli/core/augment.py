@@ -1,4 +1,5 @@
-"""Dynamics-invariant augmentation of replayed batches: translation in the table plane.
+"""Dynamics-invariant augmentation of replayed batches: translation in the table plane, and
+reflection through the robot's vertical plane.
 
 Moving the gripper, the objects and the goal of a transition together by one (dx, dy) on a flat
 table gives a transition the env could have produced from the moved state with the same action
@@ -7,6 +8,12 @@ together, so their distance is unchanged. Velocities, rotations and relative pos
 change. It holds while the shift is small against the table and the arm's reach, which bound
 the real data. Corrado & Hanna (2023, arXiv:2310.17786) found such augmentations raise data
 efficiency on sparse goal tasks.
+
+Reflecting a transition through the vertical plane y = 0 that holds a panda-gym robot's base
+(the table, the goal and object ranges are symmetric about it) gives the transition of the
+mirrored scene under the mirrored action: every y, y-velocity and action dy changes sign, and
+each object's roll, yaw and their angular velocities with them (a mirror keeps pitch). Rewards,
+dones and distances do not change.
 """
 
 from __future__ import annotations
@@ -54,4 +61,35 @@ def translate_rows(
         observation=moved(batch.observation, positions.observation),
         next_observation=moved(batch.next_observation, positions.observation),
         desired_goal=moved(batch.desired_goal, positions.goal),
+    )
+
+
+@dataclass(frozen=True)
+class MirrorColumns:
+    """The observation, goal and action columns whose sign a reflection through y = 0 flips."""
+
+    observation: tuple[int, ...]
+    goal: tuple[int, ...]
+    action: tuple[int, ...]
+
+
+def reflect_rows(
+    batch: Batch, columns: MirrorColumns, share: float, rng: np.random.Generator
+) -> Batch:
+    """A copy of batch in which a random `share` of the rows (drawn per row) is mirrored: the
+    listed columns of the observation, the next observation, the goal and the action change
+    sign. Works on flat ([B, ...]) and stacked ([steps, B, ...]) batches alike."""
+    rows = batch.reward.shape
+    mirrored = rng.random(rows) < share
+
+    def flipped(array: np.ndarray, flips: tuple[int, ...]) -> np.ndarray:
+        sign = np.ones(array.shape[-1], dtype=array.dtype)
+        sign[list(flips)] = -1
+        return np.where(mirrored[..., None], array * sign, array)
+
+    return batch._replace(
+        observation=flipped(batch.observation, columns.observation),
+        next_observation=flipped(batch.next_observation, columns.observation),
+        desired_goal=flipped(batch.desired_goal, columns.goal),
+        action=flipped(batch.action, columns.action),
     )

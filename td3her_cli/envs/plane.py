@@ -1,4 +1,5 @@
-"""Which observation and goal columns of a goal env are table-plane positions (--augment-shift).
+"""Which observation and goal columns of a goal env are table-plane positions (--augment-shift),
+and which change sign in a reflection through the robot's vertical plane (--augment-reflect).
 
 Found on the built env, by matching the simulator's positions of the gripper and the objects
 against the observation, so every panda-gym task and gymnasium-robotics Fetch task is covered
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from td3her_cli.core.augment import PlanePositions
+from td3her_cli.core.augment import MirrorColumns, PlanePositions
 from td3her_cli.envs import fetch_grasp
 from td3her_cli.envs.goal_env import is_panda_gym
 from td3her_cli.envs.grasp import goal_objects
@@ -62,6 +63,46 @@ def _panda(unwrapped) -> PlanePositions | None:
     else:  # Flip: an orientation
         goal = ()
     return PlanePositions(columns, goal)
+
+
+OBJECT_COLUMNS = 12
+"""A panda-gym object's observation columns: position, rotation (roll, pitch, yaw), velocity,
+angular velocity, 3 each."""
+MIRRORED_IN_OBJECT = (1, 3, 5, 7, 9, 11)
+"""Of those, the ones a reflection through y = 0 negates: y, roll, yaw, y-velocity, and the
+angular velocity about x and about z."""
+MIRRORED_IN_GRIPPER = (1, 4)
+"""The panda-gym robot's y and y-velocity (its observation: position, velocity, finger width)."""
+
+
+def columns_to_mirror(env, share: float, env_id: str) -> MirrorColumns | None:
+    """The columns `--augment-reflect` negates: None when it is 0; UsageError when env has none."""
+    if share == 0:
+        return None
+    columns = mirror_columns(env)
+    if columns is None:
+        raise UsageError(
+            "--augment-reflect needs an end-effector-controlled panda-gym task whose goal is a "
+            f"position (Reach, Push, Slide, PickAndPlace, Stack); {env_id} is not one"
+        )
+    return columns
+
+
+def mirror_columns(env) -> MirrorColumns | None:
+    """The columns a reflection through the vertical plane y = 0 negates, for an
+    end-effector-controlled panda-gym task whose goal is positions (Flip's orientation goal,
+    Fetch tasks, whose robot stands off y = 0, and the Joints variants: None)."""
+    positions = plane_positions(env) if is_panda_gym(env) else None
+    if positions is None or not positions.goal:
+        return None
+    robot, task = env.unwrapped.robot, env.unwrapped.task
+    gripper, objects = len(robot.get_obs()), positions.observation[1:]
+    if len(task.get_obs()) != OBJECT_COLUMNS * len(objects):
+        return None  # a layout this module does not know
+    observation = [c for c in MIRRORED_IN_GRIPPER if c < gripper]
+    observation += [start + c for start in objects for c in MIRRORED_IN_OBJECT]
+    goal = tuple(column + 1 for column in positions.goal)
+    return MirrorColumns(tuple(observation), goal, action=(1,))
 
 
 def _fetch(fetch) -> PlanePositions | None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.core.agent import TD3Agent, UpdateMetrics
-from td3her_cli.core.augment import translate_rows
+from td3her_cli.core.augment import reflect_rows, translate_rows
 from td3her_cli.core.noise import make_noise
 from td3her_cli.core.replay import Episode, HerReplayBuffer
 from td3her_cli.envs.goal_env import (
@@ -35,7 +35,7 @@ from td3her_cli.envs.goal_env import (
 )
 from td3her_cli.envs.grasp import check_grasp_start, starts_grasped
 from td3her_cli.envs.near_goal import check_near_goal_share, goal_fraction
-from td3her_cli.envs.plane import positions_to_shift
+from td3her_cli.envs.plane import columns_to_mirror, positions_to_shift
 from td3her_cli.envs.rollout import (
     EpisodeJob,
     EvalResult,
@@ -136,6 +136,9 @@ class Trainer:
             terminal_fn = terminal_function(config.terminal_on_success, self.env, self.spec)
             self.shifted_positions = positions_to_shift(
                 self.env, config.augment_shift, config.env_id
+            )
+            self.mirrored_columns = columns_to_mirror(
+                self.env, config.augment_reflect, config.env_id
             )
         except UsageError:
             self.close()
@@ -369,6 +372,10 @@ class Trainer:
                     self.config.augment_shift,
                     self.config.augment_share,
                     self.replay_rng,
+                )
+            if self.mirrored_columns is not None:
+                batches = reflect_rows(
+                    batches, self.mirrored_columns, self.config.augment_reflect, self.replay_rng
                 )
             updates += self.agent.update_many(batches)
             self.opt_steps += steps
