@@ -318,6 +318,16 @@ class TrainConfig:
     )
     """Fraction of exploratory episodes whose goal is moved to a uniformly drawn fraction of its
     distance from the object's start (envs/near_goal.py); easy goals mixed into hard ones."""
+    tower_start: float = option(
+        0.0,
+        "Fraction of exploratory episodes starting with the bottom cube on its goal "
+        "(panda-gym Stack).",
+        EXPLORATION,
+    )
+    """Fraction of exploratory episodes that start with every goal object but the top one on its
+    goal, the top one and the arm where the reset left them (envs/grasp.py): a partly built
+    tower, the rung between a grasped start and the full task. Drawn apart from --grasp-start,
+    which wins when both are drawn."""
 
     # --- normalisation ---
     normalize: bool = option(True, "Normalise observations and goals.", EXPLORATION)
@@ -470,6 +480,8 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(f"--grasp-start must be in [0, 1], got {config.grasp_start}")
     if not 0 <= config.near_goal_share <= 1:
         raise UsageError(f"--near-goal-share must be in [0, 1], got {config.near_goal_share}")
+    if not 0 <= config.tower_start <= 1:
+        raise UsageError(f"--tower-start must be in [0, 1], got {config.tower_start}")
     if not 0 <= config.her_random_goals <= 1:
         raise UsageError(f"--her-random-goals must be in [0, 1], got {config.her_random_goals}")
     if config.augment_shift < 0:

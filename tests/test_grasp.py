@@ -7,6 +7,7 @@ from td3her_cli.config import TrainConfig
 from td3her_cli.envs.goal_env import describe_env, make_env
 from td3her_cli.envs.grasp import can_start_grasped, grasp_object, object_to_grasp, starts_grasped
 from td3her_cli.envs.rollout import EpisodeJob, collect_episode, run_episode_job
+from td3her_cli.envs.starts import RESET, EpisodeStart
 from tests.conftest import TINY, explored_and_evaluated
 
 LIFT = np.array([0.0, 0.0, 1.0, -1.0], np.float32)  # straight up, fingers closing
@@ -91,7 +92,8 @@ def test_the_grasped_fraction_is_a_fixed_draw_per_episode_seed():
 def test_exploration_starts_grasped_in_both_collection_paths_and_evaluation_never(monkeypatch):
     def observe(arguments, run):
         episode = run()
-        return arguments["seed"], arguments.get("grasped"), bool(episode.observation[0, 6] > 0.02)
+        grasped = arguments.get("start", RESET).grasped
+        return arguments["seed"], grasped, bool(episode.observation[0, 6] > 0.02)
 
     config = TrainConfig(
         **{**TINY, "episodes_per_cycle": 6, "buffer_size": 10_000},
@@ -101,9 +103,9 @@ def test_exploration_starts_grasped_in_both_collection_paths_and_evaluation_neve
     )
     jobs, explored, evaluated = explored_and_evaluated(monkeypatch, config, observe)
     assert [(seed, grasped) for seed, grasped, _ in explored] == [
-        (job.seed, job.grasped) for job in jobs
+        (job.seed, job.start.grasped) for job in jobs
     ]
-    assert 0 < sum(job.grasped for job in jobs) < len(jobs), "seed 0 draws both ways"
+    assert 0 < sum(job.start.grasped for job in jobs) < len(jobs), "seed 0 draws both ways"
     assert all(held == grasped for _, grasped, held in explored), "grasped = fingers on the cube"
     assert len(evaluated) == config.eval_episodes
     assert not any(grasped or held for _, grasped, held in evaluated)
@@ -114,10 +116,11 @@ def test_a_grasped_job_runs_from_the_grasped_state(pick_and_place):
     config = TrainConfig(env_id="PandaPickAndPlace-v3", noise="gaussian")
     still = lambda observation, goal: np.zeros((len(observation), 4), np.float32)  # noqa: E731
     for grasped in (False, True):
-        job = EpisodeJob(seed=5, explore=True, rng_seed=(0, 1), grasped=grasped)
+        start = EpisodeStart(grasped=grasped)
+        job = EpisodeJob(seed=5, explore=True, rng_seed=(0, 1), start=start)
         episode = run_episode_job(pick_and_place, spec, still, job, config)
         assert (episode.observation[0, 6] > 0.02) == grasped  # fingers held apart by the cube
-    direct = collect_episode(pick_and_place, spec, still, 5, grasped=True)
+    direct = collect_episode(pick_and_place, spec, still, 5, start=EpisodeStart(grasped=True))
     assert direct.observation[0, 6] > 0.02
 
 

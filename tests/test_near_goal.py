@@ -7,6 +7,7 @@ from td3her_cli.config import TrainConfig
 from td3her_cli.envs.goal_env import describe_env, make_env
 from td3her_cli.envs.near_goal import check_near_goal_share, goal_fraction, pull_goal
 from td3her_cli.envs.rollout import EpisodeJob, run_episode_job
+from td3her_cli.envs.starts import RESET, EpisodeStart
 from td3her_cli.errors import UsageError
 from tests.conftest import TINY, explored_and_evaluated
 
@@ -111,7 +112,7 @@ def test_exploration_moves_goals_in_both_collection_paths_and_evaluation_never(m
         raw, _ = arguments["env"].reset(seed=arguments["seed"])  # the goal this seed draws
         episode = run()
         moved = not np.allclose(episode.desired_goal[0], raw["desired_goal"], atol=1e-6)
-        return arguments["seed"], arguments.get("goal_fraction", 1.0), moved
+        return arguments["seed"], arguments.get("start", RESET).goal_fraction, moved
 
     config = TrainConfig(
         **{**TINY, "episodes_per_cycle": 6, "buffer_size": 10_000},
@@ -121,9 +122,9 @@ def test_exploration_moves_goals_in_both_collection_paths_and_evaluation_never(m
     )
     jobs, explored, evaluated = explored_and_evaluated(monkeypatch, config, observe)
     assert [(seed, fraction) for seed, fraction, _ in explored] == [
-        (job.seed, job.goal_fraction) for job in jobs
+        (job.seed, job.start.goal_fraction) for job in jobs
     ]
-    assert 0 < sum(job.goal_fraction < 1 for job in jobs) < len(jobs), "seed 0 draws both ways"
+    assert 0 < sum(job.start.goal_fraction < 1 for job in jobs) < len(jobs), "both ways"
     assert all(moved == (fraction < 1) for _, fraction, moved in explored)
     assert len(evaluated) == config.eval_episodes
     assert not any(moved or fraction < 1 for _, fraction, moved in evaluated)
@@ -133,6 +134,6 @@ def test_a_job_with_a_moved_goal_runs_toward_it(slide):
     spec = describe_env(slide, "PandaSlide-v3")
     config = TrainConfig(env_id="PandaSlide-v3", noise="gaussian")
     still = lambda observation, goal: np.zeros((len(observation), 3), np.float32)  # noqa: E731
-    job = EpisodeJob(seed=5, explore=True, rng_seed=(0, 1), goal_fraction=0.0)
+    job = EpisodeJob(seed=5, explore=True, rng_seed=(0, 1), start=EpisodeStart(goal_fraction=0.0))
     episode = run_episode_job(slide, spec, still, job, config)
     np.testing.assert_allclose(episode.desired_goal[0], episode.achieved_goal[0], atol=1e-6)

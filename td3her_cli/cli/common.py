@@ -35,23 +35,16 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def check_env(
-    env_id: str,
-    modules: tuple[str, ...] = (),
-    grasp_start: float = 0.0,
-    near_goal_share: float = 0.0,
-) -> None:
+def check_env(env_id: str, modules: tuple[str, ...] = (), starts=None) -> None:
     """Raise EnvError unless env_id makes a goal-conditioned env, and UsageError if it cannot
-    start episodes grasped or move their goals when `grasp_start` or `near_goal_share` ask."""
+    give the easier exploratory starts `starts` (a starts.StartShares) asks for."""
     from td3her_cli.envs.goal_env import import_env_modules, make_env
-    from td3her_cli.envs.grasp import check_grasp_start
-    from td3her_cli.envs.near_goal import check_near_goal_share
 
     import_env_modules(modules)
     env = make_env(env_id)
     try:
-        check_grasp_start(env, grasp_start, env_id)
-        check_near_goal_share(env, near_goal_share, env_id)
+        if starts is not None:
+            starts.check(env, env_id)
     finally:
         env.close()
 

@@ -133,16 +133,14 @@ def plan_and_prepare(preset, given: dict, set_values: list[str], grid: list[str]
     if fixed_and_swept:
         raise UsageError(f"{fixed_and_swept[0]} is given to both --set and --grid; keep one")
     plan = plan_sweep(base, axes, seeds, out if out is not None else default_sweep_dir(base, axes))
-    largest: dict[str, tuple[float, float]] = {}  # one env per env id to check
+    from td3her_cli.envs.starts import StartShares
+
+    largest: dict[str, StartShares] = {}  # one env per env id to check
     for trial in plan.trials:
-        config = trial.config
-        grasp, near = largest.get(config.env_id, (0.0, 0.0))
-        largest[config.env_id] = (
-            max(config.grasp_start, grasp),
-            max(config.near_goal_share, near),
-        )
-    for env_id, (grasp_start, near_goal_share) in largest.items():
-        check_env(env_id, base.env_modules, grasp_start, near_goal_share)
+        shares = StartShares.of(trial.config)
+        largest[trial.config.env_id] = shares.most(largest.get(trial.config.env_id, shares))
+    for env_id, shares in largest.items():
+        check_env(env_id, base.env_modules, shares)
     prepare_sweep_dir(plan)
     return base, plan
 

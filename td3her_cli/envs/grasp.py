@@ -13,6 +13,9 @@ table), and the fingers close on it for a few simulation steps, which are not en
 grasped start on Stack leaves only the top cube to bring to its goal (a quarter of them start
 within the success distance: `python -m docs.experiments.probes.grasped_starts PandaStack-v3`).
 The episode then runs as usual from that state. Evaluation episodes never start grasped.
+`--tower-start P` starts a share of Stack's exploratory episodes with the bottom cube on its
+goal and the top cube and the arm where the reset left them: the rung between a grasped start
+(the top cube held over a placed bottom one) and the full task.
 MuJoCo's FetchPickAndPlace starts grasped the same way through its mocap (`fetch_grasp`).
 """
 
@@ -26,6 +29,8 @@ from td3her_cli.errors import UsageError
 
 GRASP_STREAM = 17
 """With the episode's seed: the generator that decides whether it starts grasped."""
+TOWER_STREAM = 23
+"""With the episode's seed: the generator that decides whether its tower starts partly built."""
 POINTING_DOWN = np.array([1.0, 0.0, 0.0, 0.0])
 """The gripper orientation panda-gym's Panda keeps (quaternion x, y, z, w)."""
 IK_PASSES = 5
@@ -101,6 +106,47 @@ def starts_grasped(fraction: float, seed: int) -> bool:
     return bool(np.random.default_rng([seed, GRASP_STREAM]).random() < fraction)
 
 
+def place_lower_objects(env) -> str:
+    """Put every goal object but the one a grasped start holds (`object_to_grasp`) on its
+    goal, upright; that one's name. Call right after env.reset() on a panda-gym task."""
+    unwrapped = env.unwrapped
+    bodies, held = goal_objects(env), object_to_grasp(env)
+    goals = np.asarray(unwrapped.task.get_goal(), dtype=float).reshape(len(bodies), 3)
+    for body, goal in zip(bodies, goals):
+        if body != held:
+            unwrapped.sim.set_base_pose(body, goal, UPRIGHT)
+    return held
+
+
+def can_start_built(env) -> bool:
+    """Whether env is a panda-gym task with more than one goal object (Stack)."""
+    return len(goal_objects(env)) > 1
+
+
+def check_tower_start(env, fraction: float, env_id: str) -> None:
+    """Raise UsageError when `--tower-start` asks for partly built towers env cannot give."""
+    if fraction > 0 and not can_start_built(env):
+        raise UsageError(
+            "--tower-start needs a panda-gym task with more than one goal object (Stack); "
+            f"{env_id} is not one"
+        )
+
+
+def starts_built(fraction: float, seed: int) -> bool:
+    """Whether the exploratory episode with this env seed starts with its tower partly built
+    (a fixed draw per seed, independent of the grasped one)."""
+    if fraction <= 0:
+        return False
+    return bool(np.random.default_rng([seed, TOWER_STREAM]).random() < fraction)
+
+
+def build_tower(env) -> dict:
+    """Put every goal object but the top one on its goal (Stack: the bottom cube), leave the
+    top one and the arm where the reset put them; the env's new observation."""
+    place_lower_objects(env)
+    return env.unwrapped._get_obs()
+
+
 def grasp_object(env) -> dict:
     """Put every goal object but the one to grasp (`object_to_grasp`) on its goal, put the
     gripper around that one where the reset placed it and close it; the env's new observation.
@@ -112,11 +158,7 @@ def grasp_object(env) -> dict:
         return fetch_grasp.grasp_object(env)
     unwrapped = env.unwrapped
     robot, sim = unwrapped.robot, unwrapped.sim
-    bodies, held = goal_objects(env), object_to_grasp(env)
-    goals = np.asarray(unwrapped.task.get_goal(), dtype=float).reshape(len(bodies), 3)
-    for body, goal in zip(bodies, goals):
-        if body != held:
-            sim.set_base_pose(body, goal, UPRIGHT)
+    held = place_lower_objects(env)
     target = np.asarray(sim.get_base_position(held), dtype=float)
     for _ in range(IK_PASSES):
         angles = np.array(robot.inverse_kinematics(robot.ee_link, target, POINTING_DOWN))

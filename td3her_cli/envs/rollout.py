@@ -11,8 +11,7 @@ import numpy as np
 from td3her_cli.core.replay import Episode
 from td3her_cli.core.spec import EnvSpec
 from td3her_cli.envs.goal_env import episode_seed, split_observation
-from td3her_cli.envs.grasp import grasp_object
-from td3her_cli.envs.near_goal import pull_goal
+from td3her_cli.envs.starts import RESET, EpisodeStart
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]  # ([N, obs], [N, goal]) -> [N, act]
 Noise = Callable[[], np.ndarray]
@@ -100,22 +99,17 @@ def collect_episode(
     rng: np.random.Generator | None = None,
     random_steps: int = 0,
     random_action_prob: float = 0.0,
-    grasped: bool = False,
-    goal_fraction: float = 1.0,
+    start: EpisodeStart = RESET,
 ) -> Episode:
     """Run one episode from env.reset(seed=seed) until termination or truncation.
 
     The first `random_steps` actions are uniform in [-1, 1] (needs `rng`); after that the
     policy acts, plus `noise()` if given, clipped to [-1, 1], except that with probability
-    `random_action_prob` a step is uniform random instead. `grasped`: the episode starts with
-    the object in the gripper (grasp.grasp_object, right after the reset). `goal_fraction` < 1:
-    the goal is pulled that far toward the object first (near_goal.pull_goal).
+    `random_action_prob` a step is uniform random instead. `start`: the state the episode
+    starts from, made right after the reset (starts.EpisodeStart; the default: the reset's).
     """
     raw, _ = env.reset(seed=seed)
-    if goal_fraction < 1.0:
-        raw = pull_goal(env, goal_fraction)
-    if grasped:
-        raw = grasp_object(env)
+    raw = start.apply(env, raw)
     if noise is not None:
         noise.reset()
     observation, achieved_goal, desired_goal = split_observation(raw)
@@ -164,11 +158,8 @@ class EpisodeJob:
     """Entropy of the episode's own generator for its noise and random actions."""
     random_steps: int = 0
     """The episode's first steps act uniformly at random (its share of the warm-up)."""
-    grasped: bool = False
-    """The episode starts with the object in the gripper (`--grasp-start`)."""
-    goal_fraction: float = 1.0
-    """The goal is pulled this far from the object toward where the reset put it
-    (`--near-goal-share`; 1: unchanged)."""
+    start: EpisodeStart = RESET
+    """The state it starts from (grasped, a near goal, a partly built tower: starts.py)."""
 
 
 def run_episode_job(env, spec: EnvSpec, policy: Policy, job: EpisodeJob, config=None) -> Episode:
@@ -189,8 +180,7 @@ def run_episode_job(env, spec: EnvSpec, policy: Policy, job: EpisodeJob, config=
         rng,
         job.random_steps,
         config.random_action_prob,
-        job.grasped,
-        job.goal_fraction,
+        job.start,
     )
 
 

@@ -33,8 +33,6 @@ from td3her_cli.envs.goal_env import (
     reward_function,
     success_function,
 )
-from td3her_cli.envs.grasp import check_grasp_start, starts_grasped
-from td3her_cli.envs.near_goal import check_near_goal_share, goal_fraction
 from td3her_cli.envs.plane import columns_to_mirror, positions_to_shift
 from td3her_cli.envs.rollout import (
     EpisodeJob,
@@ -46,6 +44,7 @@ from td3her_cli.envs.rollout import (
     joined,
     success_and_return,
 )
+from td3her_cli.envs.starts import EpisodeStart, StartShares
 from td3her_cli.envs.workers import EpisodeWorkers
 from td3her_cli.errors import (
     CheckpointError,
@@ -130,8 +129,8 @@ class Trainer:
                     f"--buffer-size ({config.buffer_size}) cannot hold one {config.env_id} "
                     f"episode ({self.spec.max_episode_steps} steps); raise --buffer-size"
                 )
-            check_grasp_start(self.env, config.grasp_start, config.env_id)
-            check_near_goal_share(self.env, config.near_goal_share, config.env_id)
+            self.start_shares = StartShares.of(config)
+            self.start_shares.check(self.env, config.env_id)
             check_memory(config, self.spec)  # before the networks and buffer are allocated
             terminal_fn = terminal_function(config.terminal_on_success, self.env, self.spec)
             self.shifted_positions = positions_to_shift(
@@ -294,26 +293,23 @@ class Trainer:
                 explore=True,
                 rng_seed=(self.config.seed, EXPLORATION_RNG, self.episodes + i),
                 random_steps=int(np.clip(remaining - i * horizon, 0, horizon)),
-                grasped=grasped,
-                goal_fraction=fraction,
+                start=start,
             )
-            for i, (seed, grasped, fraction) in enumerate(starts)
+            for i, (seed, start) in enumerate(starts)
         ]
 
-    def exploratory_start(self, index: int) -> tuple[int, bool, float]:
-        """The env seed of the run's `index`-th exploratory episode, whether it starts with
-        the object in the gripper (`--grasp-start`), and how far toward its drawn goal its goal
-        lies (`--near-goal-share`; 1: unchanged)."""
+    def exploratory_start(self, index: int) -> tuple[int, EpisodeStart]:
+        """The env seed of the run's `index`-th exploratory episode and the state it starts
+        from (grasped, a near goal, a partly built tower: starts.py)."""
         seed = episode_seed(self.config.seed, TRAIN_STREAM, index)
-        grasped = starts_grasped(self.config.grasp_start, seed)
-        return seed, grasped, goal_fraction(self.config.near_goal_share, seed)
+        return seed, self.start_shares.draw(seed)
 
     def collect(self) -> list[Episode]:
         """One cycle's exploratory episodes in the main env, each stored as it ends."""
         policy = self.agent.numpy_policy()  # the weights change only in optimise()
         episodes = []
         for _ in range(self.config.episodes_per_cycle):
-            seed, grasped, fraction = self.exploratory_start(self.episodes)
+            seed, start = self.exploratory_start(self.episodes)
             episode = collect_episode(
                 self.env,
                 self.spec,
@@ -323,8 +319,7 @@ class Trainer:
                 self.action_rng,
                 max(0, self.random_until - self.env_steps),
                 self.config.random_action_prob,
-                grasped,
-                fraction,
+                start,
             )
             self.store(episode)
             policy.refresh_normalizers()

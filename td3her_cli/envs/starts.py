@@ -1,0 +1,85 @@
+"""How an exploratory episode starts: from the env's reset, or from a state made easier right
+after it. Each easier start is a share of the exploratory episodes, drawn per episode seed:
+
+- `--grasp-start`: the object in the gripper (grasp.py);
+- `--near-goal-share`: the goal pulled toward the object (near_goal.py);
+- `--tower-start`: Stack's bottom cube already on its goal (grasp.py).
+
+Evaluation episodes always start from the reset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from td3her_cli.envs.grasp import (
+    build_tower,
+    check_grasp_start,
+    check_tower_start,
+    grasp_object,
+    starts_built,
+    starts_grasped,
+)
+from td3her_cli.envs.near_goal import check_near_goal_share, goal_fraction, pull_goal
+
+
+@dataclass(frozen=True)
+class EpisodeStart:
+    """One episode's start; the defaults are the env's reset."""
+
+    grasped: bool = False
+    """The object starts in the gripper (`--grasp-start`; on Stack the bottom cube placed too)."""
+    goal_fraction: float = 1.0
+    """The goal is pulled this far from the object toward where the reset put it
+    (`--near-goal-share`; 1: unchanged)."""
+    built: bool = False
+    """Every goal object but the top one starts on its goal (`--tower-start`)."""
+
+    def apply(self, env, raw: dict) -> dict:
+        """Turn the state env.reset() just gave (its observation `raw`) into this start; the
+        env's observation from it."""
+        if self.goal_fraction < 1.0:
+            raw = pull_goal(env, self.goal_fraction)
+        if self.grasped:
+            raw = grasp_object(env)
+        elif self.built:
+            raw = build_tower(env)
+        return raw
+
+
+RESET = EpisodeStart()
+"""The env's own reset: what evaluation episodes, and most exploratory ones, start from."""
+
+
+@dataclass(frozen=True)
+class StartShares:
+    """The shares of exploratory episodes that start easier (TrainConfig fields of one name)."""
+
+    grasp_start: float = 0.0
+    near_goal_share: float = 0.0
+    tower_start: float = 0.0
+
+    @classmethod
+    def of(cls, config) -> StartShares:
+        """The shares a TrainConfig asks for."""
+        return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
+
+    def most(self, other: StartShares) -> StartShares:
+        """The larger of each share: what to check once for several configs of one env."""
+        return StartShares(
+            *(max(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+        )
+
+    def check(self, env, env_id: str) -> None:
+        """Raise UsageError for a start env cannot give."""
+        check_grasp_start(env, self.grasp_start, env_id)
+        check_near_goal_share(env, self.near_goal_share, env_id)
+        check_tower_start(env, self.tower_start, env_id)
+
+    def draw(self, seed: int) -> EpisodeStart:
+        """The start of the exploratory episode with this env seed (fixed per seed)."""
+        return EpisodeStart(
+            grasped=starts_grasped(self.grasp_start, seed),
+            goal_fraction=goal_fraction(self.near_goal_share, seed),
+            built=starts_built(self.tower_start, seed),
+        )

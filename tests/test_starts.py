@@ -1,0 +1,101 @@
+"""Easier exploratory starts drawn per episode seed (envs/starts.py), and --tower-start: Stack
+episodes that begin with the bottom cube on its goal."""
+
+import numpy as np
+import pytest
+
+from td3her_cli.config import TrainConfig
+from td3her_cli.envs.goal_env import make_env
+from td3her_cli.envs.grasp import build_tower, starts_built, starts_grasped
+from td3her_cli.envs.starts import RESET, EpisodeStart, StartShares
+from td3her_cli.errors import UsageError
+from tests.conftest import TINY, explored_and_evaluated
+
+
+@pytest.fixture(scope="module")
+def stack():
+    env = make_env("PandaStack-v3")
+    yield env
+    env.close()
+
+
+def bottom_on_goal(observation: dict) -> bool:
+    """Whether Stack's bottom cube (the first goal position) lies on its goal, to within 5 mm
+    (a grasp's closing steps let it settle)."""
+    gap = observation["achieved_goal"][:3] - observation["desired_goal"][:3]
+    return bool(np.abs(gap).max() < 0.005)
+
+
+def test_a_built_tower_has_the_bottom_cube_on_its_goal_and_the_rest_as_the_reset_left_it(stack):
+    for seed in range(3):
+        raw, _ = stack.reset(seed=seed)
+        assert not bottom_on_goal(raw)
+        built = build_tower(stack)
+        assert bottom_on_goal(built)
+        np.testing.assert_array_equal(built["desired_goal"], raw["desired_goal"])
+        np.testing.assert_allclose(built["achieved_goal"][3:], raw["achieved_goal"][3:])  # top
+        np.testing.assert_allclose(built["observation"][:7], raw["observation"][:7])  # the arm
+
+
+def test_a_grasped_start_wins_over_a_built_one_and_the_reset_start_changes_nothing(stack):
+    raw, _ = stack.reset(seed=4)
+    assert RESET.apply(stack, raw) is raw
+    stack.reset(seed=4)
+    both = EpisodeStart(grasped=True, built=True).apply(stack, raw)
+    assert bottom_on_goal(both) and both["observation"][6] > 0.02  # the fingers hold a cube
+
+
+def test_the_built_share_is_a_fixed_draw_per_seed_apart_from_the_grasped_one():
+    seeds = range(2000)
+    built = np.array([starts_built(0.3, seed) for seed in seeds])
+    grasped = np.array([starts_grasped(0.3, seed) for seed in seeds])
+    assert 0.27 < built.mean() < 0.33
+    assert list(built) == [starts_built(0.3, seed) for seed in seeds]
+    assert 0.06 < (built & grasped).mean() < 0.12  # independent draws: about 0.09
+    assert not any(starts_built(0.0, seed) for seed in seeds)
+    assert all(starts_built(1.0, seed) for seed in seeds)
+
+
+def test_start_shares_come_from_a_config_draw_per_seed_and_combine_by_the_larger():
+    shares = StartShares.of(TrainConfig(grasp_start=0.5, tower_start=0.25))
+    assert shares == StartShares(grasp_start=0.5, near_goal_share=0.0, tower_start=0.25)
+    assert shares.most(StartShares(near_goal_share=0.5, tower_start=0.1)) == StartShares(
+        0.5, 0.5, 0.25
+    )
+    starts = [shares.draw(seed) for seed in range(400)]
+    assert starts == [shares.draw(seed) for seed in range(400)]
+    assert {start.goal_fraction for start in starts} == {1.0}
+    assert 0.4 < np.mean([s.grasped for s in starts]) < 0.6
+    assert 0.18 < np.mean([s.built for s in starts]) < 0.32
+
+
+def test_exploration_starts_built_in_both_collection_paths_and_evaluation_never(monkeypatch):
+    def observe(arguments, run):
+        episode = run()
+        built = bool(np.allclose(episode.achieved_goal[0, :3], episode.desired_goal[0, :3]))
+        return arguments["seed"], arguments.get("start", RESET).built, built
+
+    config = TrainConfig(
+        **{**TINY, "episodes_per_cycle": 6, "buffer_size": 10_000},
+        env_id="PandaStack-v3",
+        num_envs=1,
+        tower_start=0.5,
+    )
+    jobs, explored, evaluated = explored_and_evaluated(monkeypatch, config, observe)
+    assert [(seed, built) for seed, built, _ in explored] == [
+        (job.seed, job.start.built) for job in jobs
+    ]
+    assert 0 < sum(job.start.built for job in jobs) < len(jobs), "seed 0 draws both ways"
+    assert all(on_goal == built for _, built, on_goal in explored)
+    assert len(evaluated) == config.eval_episodes
+    assert not any(built or on_goal for _, built, on_goal in evaluated)
+
+
+@pytest.mark.parametrize("env_id", ["PandaPickAndPlace-v3", "PandaPush-v3"])
+def test_tower_start_off_stack_is_one_line_and_writes_nothing(env_id, run_cli, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = run_cli(["train", "--env", env_id, "--tower-start", "0.5", "--out", str(out)])
+    assert code != 0 and "--tower-start needs a panda-gym task" in err and env_id in err
+    assert err.count("\n") == 1 and not out.exists()
+    with pytest.raises(UsageError, match=r"--tower-start must be in \[0, 1\]"):
+        TrainConfig(tower_start=-0.1)
