@@ -272,7 +272,7 @@ class TrainConfig:
     )
     """A share of every replayed batch is reflected through the vertical plane y = 0 that holds
     the robot's base: each y, y-velocity and the action's dy change sign, and the objects'
-    roll, yaw and their spins (core/augment.py), a transition of the mirrored scene.
+    roll, yaw and spins about x and z (core/augment.py), a transition of the mirrored scene.
     End-effector-controlled panda-gym tasks whose goal is positions. 0: off."""
     n_step: int = option(1, "Transitions summed into each replayed return (1: one-step TD3).", HER)
     """Transitions summed into each replayed return (1: TD3's one-step target; more: an
@@ -326,8 +326,8 @@ class TrainConfig:
     )
     """Fraction of exploratory episodes that start with every goal object but the top one on its
     goal, the top one and the arm where the reset left them (envs/grasp.py): a partly built
-    tower, the rung between a grasped start and the full task. Drawn apart from --grasp-start,
-    which wins when both are drawn."""
+    tower, the rung between a grasped start and the full task; about a quarter of them start
+    solved. Drawn apart from --grasp-start, which wins when both are drawn."""
 
     # --- normalisation ---
     normalize: bool = option(True, "Normalise observations and goals.", EXPLORATION)

@@ -11,6 +11,7 @@ from td3her_cli.config import TrainConfig
 from td3her_cli.core.policy_snapshot import PolicySnapshot
 from td3her_cli.envs.goal_env import describe_env, make_env
 from td3her_cli.envs.rollout import EpisodeJob, EvaluationStopped, collect_episode, run_episode_job
+from td3her_cli.envs.starts import EpisodeStart
 from td3her_cli.envs.workers import EpisodeWorkers
 from td3her_cli.errors import EnvError
 from td3her_cli.run.training import Trainer, train
@@ -47,7 +48,15 @@ def test_worker_episodes_equal_single_env_episodes(env_id):
     seeds = [11, 12, 13, 14, 15]
     expected = {seed: collect_episode(env, spec, policy, seed) for seed in seeds}
     config = TrainConfig(env_id=env_id, noise="gaussian", noise_sigma=0.3, random_action_prob=0.2)
-    explore = [EpisodeJob(seed, True, (7, seed), random_steps=3) for seed in seeds]
+    # Push: some episodes start with a near goal, which must reach the workers with the job.
+    starts = [
+        EpisodeStart(goal_fraction=0.5 if env_id == "PandaPush-v3" and seed % 2 else 1.0)
+        for seed in seeds
+    ]
+    explore = [
+        EpisodeJob(seed, True, (7, seed), random_steps=3, start=start)
+        for seed, start in zip(seeds, starts)
+    ]
     explored = [run_episode_job(env, spec, policy, job, config) for job in explore]
     env.close()
     workers = EpisodeWorkers(env_id, (), 2, spec, config)

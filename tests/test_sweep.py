@@ -3,7 +3,6 @@ the held-out evaluation, the report, and real sweeps on a local Ray with 2 CPUs 
 on the PointGoal test env)."""
 
 import json
-import os
 import socket
 import sys
 import time
@@ -402,18 +401,16 @@ def test_sweep_report_of_a_non_sweep_is_one_line(run_cli, tmp_path):
 def local_ray():
     """A local Ray with 2 CPUs for this module; sweeps use it instead of starting their own."""
     ray = pytest.importorskip("ray")
-    # Ray runs its workers at nice 15; beside the other pytest worker's tests they would wait
-    # for the cores (61-125 s for one test, 2 min per worker start under load).
-    niceness = os.environ.get("RAY_worker_niceness")
-    os.environ["RAY_worker_niceness"] = "0"
-    # configure_logging=False: Ray's own stderr handler would outlive pytest's captured stderr.
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield ray
-    ray.shutdown()
-    if niceness is None:
-        del os.environ["RAY_worker_niceness"]
-    else:
-        os.environ["RAY_worker_niceness"] = niceness
+    with pytest.MonkeyPatch.context() as patch:
+        # Ray runs its workers at nice 15; beside the other pytest worker's tests they would
+        # wait for the cores (61-125 s for one test, 2 min per worker start under load).
+        patch.setenv("RAY_worker_niceness", "0")
+        # configure_logging=False: Ray's own stderr handler would outlive pytest's stderr.
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
 
 
 def _mtimes(directory):

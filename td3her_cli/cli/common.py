@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from td3her_cli.errors import UsageError
@@ -35,16 +36,21 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def check_env(env_id: str, modules: tuple[str, ...] = (), starts=None) -> None:
-    """Raise EnvError unless env_id makes a goal-conditioned env, and UsageError if it cannot
-    give the easier exploratory starts `starts` (a starts.StartShares) asks for."""
+def check_env(env_id: str, modules: tuple[str, ...] = (), configs: Sequence = ()) -> None:
+    """Raise EnvError unless env_id makes a goal-conditioned env, and UsageError if one of the
+    TrainConfigs `configs` asks of it what it cannot give: easier starts (starts.py) or
+    augmentation (plane.py). Train and sweep call it before anything is written."""
     from td3her_cli.envs.goal_env import import_env_modules, make_env
+    from td3her_cli.envs.plane import columns_to_mirror, positions_to_shift
+    from td3her_cli.envs.starts import StartShares
 
     import_env_modules(modules)
     env = make_env(env_id)
     try:
-        if starts is not None:
-            starts.check(env, env_id)
+        for config in configs:
+            StartShares.of(config).check(env, env_id)
+            positions_to_shift(env, config.augment_shift, env_id)
+            columns_to_mirror(env, config.augment_reflect, env_id)
     finally:
         env.close()
 

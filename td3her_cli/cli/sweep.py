@@ -133,14 +133,11 @@ def plan_and_prepare(preset, given: dict, set_values: list[str], grid: list[str]
     if fixed_and_swept:
         raise UsageError(f"{fixed_and_swept[0]} is given to both --set and --grid; keep one")
     plan = plan_sweep(base, axes, seeds, out if out is not None else default_sweep_dir(base, axes))
-    from td3her_cli.envs.starts import StartShares
-
-    largest: dict[str, StartShares] = {}  # one env per env id to check
+    by_env: dict[str, list[TrainConfig]] = {}  # one env per env id, checked for every trial
     for trial in plan.trials:
-        shares = StartShares.of(trial.config)
-        largest[trial.config.env_id] = shares.most(largest.get(trial.config.env_id, shares))
-    for env_id, shares in largest.items():
-        check_env(env_id, base.env_modules, shares)
+        by_env.setdefault(trial.config.env_id, []).append(trial.config)
+    for env_id, configs in by_env.items():
+        check_env(env_id, base.env_modules, configs)
     prepare_sweep_dir(plan)
     return base, plan
 

@@ -18,7 +18,6 @@ from td3her_cli.cli.common import check_env, stderr, warn
 from td3her_cli.cli.options import config_values, with_config_options
 from td3her_cli.config import ENVIRONMENT, TrainConfig
 from td3her_cli.envs.rollout import HELD_OUT_EPISODES, HELD_OUT_SEED
-from td3her_cli.envs.starts import StartShares
 from td3her_cli.errors import Interrupted, NoCheckpointError, RunInUseError, UsageError
 from td3her_cli.presets import load_presets
 from td3her_cli.report.display import make_console
@@ -111,7 +110,7 @@ def train(
             return
     else:
         config = new_config(preset, given)
-        check_env(config.env_id, config.env_modules, StartShares.of(config))  # before writing
+        check_env(config.env_id, config.env_modules, [config])  # before any writing
         run_dir = out if out is not None else default_run_dir(config)
         check_new_run_dir(run_dir, force)
         fresh = not run_dir.is_dir() or not any(run_dir.iterdir())

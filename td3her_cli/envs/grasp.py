@@ -15,7 +15,9 @@ within the success distance: `python -m docs.experiments.probes.grasped_starts P
 The episode then runs as usual from that state. Evaluation episodes never start grasped.
 `--tower-start P` starts a share of Stack's exploratory episodes with the bottom cube on its
 goal and the top cube and the arm where the reset left them: the rung between a grasped start
-(the top cube held over a placed bottom one) and the full task.
+(the top cube held over a placed bottom one) and the full task. As with grasped starts, about
+a quarter of them start within Stack's success distance (the reset leaves the top cube at its
+goal's height, so only its table-plane distance counts), and end after one step.
 MuJoCo's FetchPickAndPlace starts grasped the same way through its mocap (`fetch_grasp`).
 """
 
@@ -106,16 +108,17 @@ def starts_grasped(fraction: float, seed: int) -> bool:
     return bool(np.random.default_rng([seed, GRASP_STREAM]).random() < fraction)
 
 
-def place_lower_objects(env) -> str:
-    """Put every goal object but the one a grasped start holds (`object_to_grasp`) on its
-    goal, upright; that one's name. Call right after env.reset() on a panda-gym task."""
+def place_all_but_top(env) -> str:
+    """Put every goal object but the top one (the one a grasped start holds:
+    `object_to_grasp`) on its goal, upright; the top one's name. Call right after env.reset()
+    on a panda-gym task."""
     unwrapped = env.unwrapped
-    bodies, held = goal_objects(env), object_to_grasp(env)
+    bodies, top = goal_objects(env), object_to_grasp(env)
     goals = np.asarray(unwrapped.task.get_goal(), dtype=float).reshape(len(bodies), 3)
     for body, goal in zip(bodies, goals):
-        if body != held:
+        if body != top:
             unwrapped.sim.set_base_pose(body, goal, UPRIGHT)
-    return held
+    return top
 
 
 def can_start_built(env) -> bool:
@@ -143,7 +146,7 @@ def starts_built(fraction: float, seed: int) -> bool:
 def build_tower(env) -> dict:
     """Put every goal object but the top one on its goal (Stack: the bottom cube), leave the
     top one and the arm where the reset put them; the env's new observation."""
-    place_lower_objects(env)
+    place_all_but_top(env)
     return env.unwrapped._get_obs()
 
 
@@ -158,7 +161,7 @@ def grasp_object(env) -> dict:
         return fetch_grasp.grasp_object(env)
     unwrapped = env.unwrapped
     robot, sim = unwrapped.robot, unwrapped.sim
-    held = place_lower_objects(env)
+    held = place_all_but_top(env)
     target = np.asarray(sim.get_base_position(held), dtype=float)
     for _ in range(IK_PASSES):
         angles = np.array(robot.inverse_kinematics(robot.ee_link, target, POINTING_DOWN))

@@ -99,10 +99,26 @@ def mirror_columns(env) -> MirrorColumns | None:
     gripper, objects = len(robot.get_obs()), positions.observation[1:]
     if len(task.get_obs()) != OBJECT_COLUMNS * len(objects):
         return None  # a layout this module does not know
+    if not _symmetric_about_y0(env.unwrapped):
+        return None
     observation = [c for c in MIRRORED_IN_GRIPPER if c < gripper]
     observation += [start + c for start in objects for c in MIRRORED_IN_OBJECT]
     goal = tuple(column + 1 for column in positions.goal)
     return MirrorColumns(tuple(observation), goal, action=(1,))
+
+
+def _symmetric_about_y0(unwrapped) -> bool:
+    """Whether the robot's base stands on y = 0 and the task draws its goals (and objects)
+    from ranges symmetric about it, as panda-gym's own tasks do."""
+    base = unwrapped.sim.get_base_position(unwrapped.robot.body_name)
+    task = unwrapped.task
+    ranges = [("goal_range_low", "goal_range_high"), ("obj_range_low", "obj_range_high")]
+    found = [(getattr(task, low, None), getattr(task, high, None)) for low, high in ranges]
+    if found[0][0] is None or abs(base[1]) > 1e-6:
+        return False
+    return all(
+        low is None or np.isclose(np.asarray(low)[1], -np.asarray(high)[1]) for low, high in found
+    )
 
 
 def _fetch(fetch) -> PlanePositions | None:

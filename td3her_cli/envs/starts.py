@@ -30,10 +30,11 @@ class EpisodeStart:
     grasped: bool = False
     """The object starts in the gripper (`--grasp-start`; on Stack the bottom cube placed too)."""
     goal_fraction: float = 1.0
-    """The goal is pulled this far from the object toward where the reset put it
-    (`--near-goal-share`; 1: unchanged)."""
+    """The goal lies this fraction of the way from the object to the goal the reset drew
+    (`--near-goal-share`; 1: the reset's goal, 0: on the object)."""
     built: bool = False
-    """Every goal object but the top one starts on its goal (`--tower-start`)."""
+    """Every goal object but the top one starts on its goal (`--tower-start`); never with
+    `grasped`, which places them too."""
 
     def apply(self, env, raw: dict) -> dict:
         """Turn the state env.reset() just gave (its observation `raw`) into this start; the
@@ -64,12 +65,6 @@ class StartShares:
         """The shares a TrainConfig asks for."""
         return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
 
-    def most(self, other: StartShares) -> StartShares:
-        """The larger of each share: what to check once for several configs of one env."""
-        return StartShares(
-            *(max(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
-        )
-
     def check(self, env, env_id: str) -> None:
         """Raise UsageError for a start env cannot give."""
         check_grasp_start(env, self.grasp_start, env_id)
@@ -78,8 +73,9 @@ class StartShares:
 
     def draw(self, seed: int) -> EpisodeStart:
         """The start of the exploratory episode with this env seed (fixed per seed)."""
+        grasped = starts_grasped(self.grasp_start, seed)
         return EpisodeStart(
-            grasped=starts_grasped(self.grasp_start, seed),
+            grasped=grasped,
             goal_fraction=goal_fraction(self.near_goal_share, seed),
-            built=starts_built(self.tower_start, seed),
+            built=starts_built(self.tower_start, seed) and not grasped,
         )
