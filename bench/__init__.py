@@ -1,6 +1,7 @@
 """Benchmarks of the td3her hot paths: env stepping, acting, TD3 updates, HER sampling, memory.
 
-Run `python -m bench [--quick] [--only env,td3,her,memory,fast,breakdown] [--out FILE]` (or `make bench`).
+Run `python -m bench [--quick] [--only env,td3,her,memory,fast,breakdown] [--out FILE]`
+(or `make bench`).
 Every figure is a median over interleaved repeats with its spread, and names the command that
 reproduces it. Nothing here asserts on timings: this is a measurement tool, not a test.
 

@@ -1,1 +1,2 @@
-"""Goal envs: creation and checks, grasped starts, rollouts, worker envs, the render child."""
+"""Goal envs: creation and checks, easier starts (grasped, near goals, built towers),
+rollouts, worker envs, the render child."""
