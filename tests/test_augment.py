@@ -131,17 +131,20 @@ def test_bad_augment_options_are_usage_errors(options, message):
         TrainConfig(**options)
 
 
-def test_a_run_with_augment_shift_trains_and_differs_from_one_without(tmp_path, run_cli):
+def test_a_run_with_each_augmentation_trains_and_differs_from_one_without(tmp_path, run_cli):
     rows = {}
-    for shift in ("0", "0.05"):
-        out = tmp_path / f"shift-{shift}"
+    for name, options in [
+        ("none", []),
+        ("shift", ["--augment-shift", "0.05"]),
+        ("reflect", ["--augment-reflect", "0.5"]),
+    ]:
+        out = tmp_path / name
         args = [*tiny_cli_args(epochs=1, hidden=(16,), batch_size=16), "--env", "PandaPush-v3"]
-        args += ["--no-xla", "--augment-shift", shift, "--out", str(out)]
-        code, _, err = run_cli(["train", *args])
+        code, _, err = run_cli(["train", *args, "--no-xla", *options, "--out", str(out)])
         assert code == 0, err
-        rows[shift] = metrics_rows_without_timings(out)
-    critic = [[row.get("critic1_loss") for row in rows[shift]] for shift in rows]
-    assert critic[0] != critic[1]  # the translated rows reach the updates
+        rows[name] = [row.get("critic1_loss") for row in metrics_rows_without_timings(out)]
+    assert rows["shift"] != rows["none"]  # the translated rows reach the updates
+    assert rows["reflect"] != rows["none"]  # the mirrored rows reach the updates
 
 
 def translated(env, shift: np.ndarray) -> None:
@@ -355,19 +358,6 @@ def test_a_task_not_symmetric_about_the_robot_has_no_mirror():
         assert mirror_columns(env) is None
     finally:
         env.close()
-
-
-def test_a_run_with_augment_reflect_trains_and_differs_from_one_without(tmp_path, run_cli):
-    rows = {}
-    for share in ("0", "0.5"):
-        out = tmp_path / f"reflect-{share}"
-        args = [*tiny_cli_args(epochs=1, hidden=(16,), batch_size=16), "--env", "PandaPush-v3"]
-        args += ["--no-xla", "--augment-reflect", share, "--out", str(out)]
-        code, _, err = run_cli(["train", *args])
-        assert code == 0, err
-        rows[share] = metrics_rows_without_timings(out)
-    critic = [[row.get("critic1_loss") for row in rows[share]] for share in rows]
-    assert critic[0] != critic[1]  # the mirrored rows reach the updates
 
 
 def test_augment_reflect_on_an_env_without_a_mirror_is_one_line_and_writes_nothing(
