@@ -9,6 +9,7 @@ import pytest
 from td3her_cli.config import TrainConfig
 from td3her_cli.core.augment import MirrorColumns, PlanePositions, reflect_rows, translate_rows
 from td3her_cli.core.replay import Batch
+from td3her_cli.envs.aids import TrainingAids
 from td3her_cli.envs.goal_env import import_env_modules, make_env
 from td3her_cli.envs.plane import (
     columns_to_mirror,
@@ -382,3 +383,23 @@ def test_augment_reflect_on_an_env_without_a_mirror_is_one_line_and_writes_nothi
         assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files
     with pytest.raises(UsageError, match=r"--augment-reflect must be in \[0, 1\]"):
         TrainConfig(augment_reflect=1.5)
+
+
+def test_training_aids_shift_then_mirror_with_the_config_s_shares_and_off_is_the_batch_given():
+    env = make_env("PandaPush-v3")
+    try:
+        off = TrainingAids.of(env, TrainConfig(env_id="PandaPush-v3"))
+        config = TrainConfig(
+            env_id="PandaPush-v3", augment_shift=0.1, augment_share=0.7, augment_reflect=0.4
+        )
+        on = TrainingAids.of(env, config)
+        with pytest.raises(UsageError, match="--grasp-start"):
+            TrainingAids.of(env, TrainConfig(env_id="PandaPush-v3", grasp_start=0.5))
+    finally:
+        env.close()
+    given = batch(rows=(3, 64))
+    assert off.augment(given, np.random.default_rng(1)) is given
+    rng = np.random.default_rng(1)
+    expected = reflect_rows(translate_rows(given, on.shifted, 0.1, 0.7, rng), on.mirrored, 0.4, rng)
+    for got, want in zip(on.augment(given, np.random.default_rng(1)), expected, strict=True):
+        np.testing.assert_array_equal(got, want)

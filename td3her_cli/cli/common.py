@@ -38,19 +38,16 @@ def percent(value: float | None) -> str:
 
 def check_env(env_id: str, modules: tuple[str, ...] = (), configs: Sequence = ()) -> None:
     """Raise EnvError unless env_id makes a goal-conditioned env, and UsageError if one of the
-    TrainConfigs `configs` asks of it what it cannot give: easier starts (starts.py) or
-    augmentation (plane.py). Train and sweep call it before anything is written."""
+    TrainConfigs `configs` asks of it an aid it cannot give (aids.py). Train and sweep call
+    it before anything is written."""
+    from td3her_cli.envs.aids import TrainingAids
     from td3her_cli.envs.goal_env import import_env_modules, make_env
-    from td3her_cli.envs.plane import columns_to_mirror, positions_to_shift
-    from td3her_cli.envs.starts import StartShares
 
     import_env_modules(modules)
     env = make_env(env_id)
     try:
         for config in configs:
-            StartShares.of(config).check(env, env_id)
-            positions_to_shift(env, config.augment_shift, env_id)
-            columns_to_mirror(env, config.augment_reflect, env_id)
+            TrainingAids.of(env, config)
     finally:
         env.close()
 

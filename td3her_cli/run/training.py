@@ -21,9 +21,9 @@ import numpy as np
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.core.agent import TD3Agent, UpdateMetrics
-from td3her_cli.core.augment import reflect_rows, translate_rows
 from td3her_cli.core.noise import make_noise
 from td3her_cli.core.replay import Episode, HerReplayBuffer
+from td3her_cli.envs.aids import TrainingAids
 from td3her_cli.envs.goal_env import (
     EnvSpec,
     describe_env,
@@ -33,7 +33,6 @@ from td3her_cli.envs.goal_env import (
     reward_function,
     success_function,
 )
-from td3her_cli.envs.plane import columns_to_mirror, positions_to_shift
 from td3her_cli.envs.rollout import (
     EpisodeJob,
     EvalResult,
@@ -44,7 +43,7 @@ from td3her_cli.envs.rollout import (
     joined,
     success_and_return,
 )
-from td3her_cli.envs.starts import EpisodeStart, StartShares
+from td3her_cli.envs.starts import EpisodeStart
 from td3her_cli.envs.workers import EpisodeWorkers
 from td3her_cli.errors import (
     CheckpointError,
@@ -129,16 +128,9 @@ class Trainer:
                     f"--buffer-size ({config.buffer_size}) cannot hold one {config.env_id} "
                     f"episode ({self.spec.max_episode_steps} steps); raise --buffer-size"
                 )
-            self.start_shares = StartShares.of(config)
-            self.start_shares.check(self.env, config.env_id)
+            self.aids = TrainingAids.of(self.env, config)  # easier starts, augmentation
             check_memory(config, self.spec)  # before the networks and buffer are allocated
             terminal_fn = terminal_function(config.terminal_on_success, self.env, self.spec)
-            self.shifted_positions = positions_to_shift(
-                self.env, config.augment_shift, config.env_id
-            )
-            self.mirrored_columns = columns_to_mirror(
-                self.env, config.augment_reflect, config.env_id
-            )
         except UsageError:
             self.close()
             raise
@@ -302,7 +294,7 @@ class Trainer:
         """The env seed of the run's `index`-th exploratory episode and the state it starts
         from (grasped, a near goal, a partly built tower: starts.py)."""
         seed = episode_seed(self.config.seed, TRAIN_STREAM, index)
-        return seed, self.start_shares.draw(seed)
+        return seed, self.aids.starts.draw(seed)
 
     def collect(self) -> list[Episode]:
         """One cycle's exploratory episodes in the main env, each stored as it ends."""
@@ -360,18 +352,7 @@ class Trainer:
         updates = []
         for _ in range(blocks):
             batches = self.buffer.sample_stacked(steps, self.config.batch_size, self.replay_rng)
-            if self.shifted_positions is not None:
-                batches = translate_rows(
-                    batches,
-                    self.shifted_positions,
-                    self.config.augment_shift,
-                    self.config.augment_share,
-                    self.replay_rng,
-                )
-            if self.mirrored_columns is not None:
-                batches = reflect_rows(
-                    batches, self.mirrored_columns, self.config.augment_reflect, self.replay_rng
-                )
+            batches = self.aids.augment(batches, self.replay_rng)
             updates += self.agent.update_many(batches)
             self.opt_steps += steps
         return updates

@@ -1,0 +1,51 @@
+"""The training aids a TrainConfig asks of its env: easier starts (starts.py) and augmentation
+of replayed rows (plane.py, core/augment.py), checked against the built env in one place.
+
+Train and sweep check them before anything is written (cli/common.check_env); the Trainer
+keeps what the same call returns, so an aid added here is checked by both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from td3her_cli.core.augment import MirrorColumns, PlanePositions, reflect_rows, translate_rows
+from td3her_cli.core.replay import Batch
+from td3her_cli.envs.plane import columns_to_mirror, positions_to_shift
+from td3her_cli.envs.starts import StartShares
+
+
+@dataclass(frozen=True)
+class TrainingAids:
+    """What one run's exploratory episodes start from and how its replayed rows are varied."""
+
+    starts: StartShares
+    shifted: PlanePositions | None = None  # --augment-shift's positions, None when off
+    shift: float = 0.0
+    shift_share: float = 0.0
+    mirrored: MirrorColumns | None = None  # --augment-reflect's columns, None when off
+    mirror_share: float = 0.0
+
+    @classmethod
+    def of(cls, env, config) -> TrainingAids:
+        """The aids config asks for; UsageError (one line) for one env cannot give."""
+        starts = StartShares.of(config)
+        starts.check(env, config.env_id)
+        return cls(
+            starts=starts,
+            shifted=positions_to_shift(env, config.augment_shift, config.env_id),
+            shift=config.augment_shift,
+            shift_share=config.augment_share,
+            mirrored=columns_to_mirror(env, config.augment_reflect, config.env_id),
+            mirror_share=config.augment_reflect,
+        )
+
+    def augment(self, batches: Batch, rng: np.random.Generator) -> Batch:
+        """batches with their shares of rows shifted in the table plane, then mirrored."""
+        if self.shifted is not None:
+            batches = translate_rows(batches, self.shifted, self.shift, self.shift_share, rng)
+        if self.mirrored is not None:
+            batches = reflect_rows(batches, self.mirrored, self.mirror_share, rng)
+        return batches
