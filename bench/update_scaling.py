@@ -1,13 +1,13 @@
-"""`python -m bench.update_scaling [--threads N]`: TD3 update cost by batch, critics, dtype, XLA
-and the averaged actor.
+"""`python -m bench.update_scaling [--threads N]`: TD3 update cost by batch, network widths,
+critics, dtype, XLA and the averaged actor.
 
 Times `agent.update_many` (K fused steps in one compiled call, as a training cycle runs them) on
-synthetic PandaPush-v3-shaped batches (obs 18, goal 3, action 3; 3x256 networks) for each batch
-size, critic-ensemble size, hidden-layer precision (--precision), compiler (XLA or plain
-tf.function) and averaged-actor coefficient (--policy-average; 0: none), interleaving the
-configurations over repeats so machine drift is shared. Prints a Markdown table: milliseconds per
-update (median and range) and updates per second, which bound the update-to-data ratio a run can
-afford at a given env-step rate.
+synthetic PandaPush-v3-shaped batches (obs 18, goal 3, action 3) for each batch size, hidden
+layer widths (--hiddens; default 3x256), critic-ensemble size, hidden-layer precision
+(--precision), compiler (XLA or plain tf.function) and averaged-actor coefficient
+(--policy-average; 0: none), interleaving the configurations over repeats so machine drift is
+shared. Prints a Markdown table: milliseconds per update (median and range) and updates per
+second, which bound the update-to-data ratio a run can afford at a given env-step rate.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="TF threads (default: all)")
     parser.add_argument("--batches", default="256,512,1024,2048")
+    parser.add_argument("--hiddens", default="256,256,256", help="widths; ';' between settings")
     parser.add_argument("--critics", default="2:2,10:2", help="N:M pairs (critics, target critics)")
     parser.add_argument("--precisions", default="float32", help="float32 and/or bfloat16")
     parser.add_argument("--xla", default="on", help="on and/or off: XLA or plain tf.function")
@@ -41,14 +42,15 @@ def main() -> None:
     import numpy as np
 
     from bench.td3_update import PANDA_REACH, stack_batches, synthetic_batches
-    from td3her_cli.config import TrainConfig
+    from td3her_cli.config import TrainConfig, parse_hidden
     from td3her_cli.core.agent import TD3Agent
 
     spec = dataclasses.replace(PANDA_REACH, env_id="PandaPush-v3", obs_dim=PANDA_PUSH_OBS_DIM)
     rng = np.random.default_rng(0)
     calls = {}
-    for batch, pair, precision, xla, average in itertools.product(
+    for batch, hidden, pair, precision, xla, average in itertools.product(
         (int(b) for b in args.batches.split(",")),
+        args.hiddens.split(";"),
         args.critics.split(","),
         args.precisions.split(","),
         (XLA_SETTINGS[x] for x in args.xla.split(",")),
@@ -57,6 +59,7 @@ def main() -> None:
         critics, target = (int(x) for x in pair.split(":"))
         config = TrainConfig(
             batch_size=batch,
+            hidden=parse_hidden(hidden),
             critics=critics,
             target_critics=target,
             policy_delay=2,
@@ -66,7 +69,7 @@ def main() -> None:
         agent = TD3Agent(config, spec, jit_compile=xla)
         stacked = stack_batches(synthetic_batches(spec, batch, 4, rng), args.steps)
         agent.update_many(stacked)  # trace and compile
-        calls[(batch, critics, target, precision, xla, average)] = (agent, stacked, [])
+        calls[(batch, hidden, critics, target, precision, xla, average)] = (agent, stacked, [])
     for _ in range(args.repeats):
         for agent, stacked, seconds in calls.values():
             start = time.perf_counter()
@@ -75,15 +78,15 @@ def main() -> None:
     threads = args.threads or "all"
     print(f"TF threads: {threads}; {args.steps} fused updates per call; {args.repeats} repeats")
     print(
-        "| batch | critics (target subset) | precision | compiler | policy average "
+        "| batch | hidden | critics (target subset) | precision | compiler | policy average "
         "| ms per update, median (min–max) | updates/s |"
     )
-    print("|---|---|---|---|---|---|---|")
-    for (batch, critics, target, precision, xla, average), (_, _, seconds) in calls.items():
+    print("|---|---|---|---|---|---|---|---|")
+    for (batch, hidden, critics, target, precision, xla, average), (_, _, seconds) in calls.items():
         median = statistics.median(seconds)
         compiler = "XLA" if xla else "tf.function"
         print(
-            f"| {batch} | {critics} ({target}) | {precision} | {compiler} | {average:g} "
+            f"| {batch} | {hidden} | {critics} ({target}) | {precision} | {compiler} | {average:g} "
             f"| {median * 1e3:.2f} "
             f"({min(seconds) * 1e3:.2f}–{max(seconds) * 1e3:.2f}) | {1 / median:.0f} |"
         )
