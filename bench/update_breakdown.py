@@ -1,6 +1,6 @@
 """Figure 7: where one fused TD3 update's time goes (the push preset, as a Push run trains).
 
-The agent is the push preset's (`TrainConfig(**preset_values("push"))`: 3x256 networks, twin
+The agent is the push preset's (`TrainConfig(**preset_values("push"))`: its networks (3x128), twin
 critics, batch 256, policy_delay 2, an averaged actor, XLA) on PandaPush-v3's spec as
 describe_env reads it (obs 18, goal 3, action 3: Push's gripper is blocked). Its replay buffer is
 filled with 180k transitions of random 50-step episodes of those dims (where Push runs stop) and

@@ -33,6 +33,7 @@ def test_a_kept_run_reads_as_its_last_epoch_and_held_out_evaluation(tmp_path):
     assert run.stopped_itself and run.alone
     assert (run.heldout_successes, run.heldout_success) == (291, 0.97)
     assert run.curve_env_steps == (3000, 6100)
+    assert run.curve_minutes == (1.0, 2.1)
 
 
 @pytest.mark.parametrize("seed, episodes", [(0, 300), (1000, 100)])

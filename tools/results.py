@@ -87,6 +87,7 @@ class KeptRun:
     heldout_episodes: int
     curve_env_steps: tuple[int, ...]  # [E] at each epoch's end
     curve_success: tuple[float, ...]  # [E] the epoch's evaluation (development episodes)
+    curve_minutes: tuple[float, ...]  # [E] the training loop's wall-clock at each epoch's end
     cpu: str
     versions: dict
 
@@ -132,6 +133,7 @@ def load_run(directory: Path) -> KeptRun:
         heldout_episodes=heldout["episodes"],
         curve_env_steps=tuple(row["env_steps"] for row in epochs),
         curve_success=tuple(row["success_rate"] for row in epochs),
+        curve_minutes=tuple(row["wall_time"] / 60 for row in epochs),
         cpu=info.get("machine", {}).get("cpu", "?"),
         versions=info.get("versions", {}),
     )
@@ -374,38 +376,47 @@ def generated_texts() -> dict[Path, str]:
 
 
 def draw_curves(runs: list[KeptRun], out: Path = CURVES) -> list[Path]:
-    """One PNG per task: each seed's epoch evaluations, and its held-out result as a dot."""
+    """One PNG per task: each seed's epoch evaluations against env steps and against minutes of
+    training loop, and its held-out result as a dot."""
     from matplotlib.figure import Figure
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for (env_id, preset), task_runs in by_task(runs).items():
-        figure = Figure(figsize=(7, 3.6), dpi=100)
-        axes = figure.add_subplot()
+        figure = Figure(figsize=(11, 3.6), dpi=100)
+        by_steps, by_minutes = figure.subplots(1, 2, sharey=True)
         for index, run in enumerate(task_runs):
             color = f"C{index}"
-            axes.plot(
-                run.curve_env_steps,
-                np.asarray(run.curve_success) * 100,
-                color=color,
-                alpha=0.6,
-                linewidth=1,
-                label=f"seed {run.seed}: epoch evaluations (development episodes)",
-            )
-            axes.plot(
-                [run.env_steps],
-                [run.heldout_success * 100],
-                "o",
-                color=color,
-                markeredgecolor="black",
-                label=f"seed {run.seed}: last checkpoint, {run.heldout_episodes} held-out episodes",
-            )
-        axes.set_xlabel("env steps")
-        axes.set_ylabel("success (%)")
-        axes.set_ylim(-2, 102)
-        axes.grid(alpha=0.3)
-        axes.set_title(f"{env_id}, preset {preset}", fontsize=10)
-        axes.legend(fontsize=7, loc="lower right")
+            for axes, curve_x, last_x in (
+                (by_steps, run.curve_env_steps, run.env_steps),
+                (by_minutes, run.curve_minutes, run.loop_minutes),
+            ):
+                axes.plot(
+                    curve_x,
+                    np.asarray(run.curve_success) * 100,
+                    color=color,
+                    alpha=0.6,
+                    linewidth=1,
+                    label=f"seed {run.seed}: epoch evaluations (development episodes)",
+                )
+                axes.plot(
+                    [last_x],
+                    [run.heldout_success * 100],
+                    "o",
+                    color=color,
+                    markeredgecolor="black",
+                    label=f"seed {run.seed}: last checkpoint, "
+                    f"{run.heldout_episodes} held-out episodes",
+                )
+        machines = sorted({machine_word(run.alone) for run in task_runs})
+        by_steps.set_xlabel("env steps")
+        by_minutes.set_xlabel(f"minutes of training loop ({' and '.join(machines)})")
+        by_steps.set_ylabel("success (%)")
+        by_steps.set_ylim(-2, 102)
+        for axes in (by_steps, by_minutes):
+            axes.grid(alpha=0.3)
+        figure.suptitle(f"{env_id}, preset {preset}", fontsize=10)
+        by_minutes.legend(fontsize=7, loc="lower right")
         figure.tight_layout()
         path = out / curve_name(env_id, preset)
         figure.savefig(path, metadata={"Software": None})
