@@ -12,9 +12,9 @@ and Markdown), `machine` (what ran it), and one module per section: `env_through
 (7, where one TD3 update's time goes: TD target, critic gradients, Adam, actor, Polyak).
 
 Stand-alone speed measurements, each `python -m bench.NAME` (not part of `make bench`):
-`update_scaling` (TD3 update cost by batch, critics, precision, XLA and the averaged actor),
-`object_episodes` (what an object task's episode costs: resets, worker envs) and `time_split`
-(where a finished run's wall-clock went, read from its metrics.jsonl).
+`update_scaling` (TD3 update cost by batch, network widths, critics, precision, XLA and the
+averaged actor), `object_episodes` (what an object task's episode costs: resets, worker envs)
+and `time_split` (where a finished run's wall-clock went, read from its metrics.jsonl).
 
 Probes written for one experiment live beside their notes, in docs/experiments/probes/.
 """

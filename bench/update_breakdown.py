@@ -20,7 +20,7 @@ runs whole updates, on the agent's own networks, normalisers and optimisers:
   the lines of `TD3Agent._update_step` between the TD target and the optimiser (copied, with
   the batch's reward standing in for the target: same shapes, same cost). The gradients are
   written to tf.Variables, which keeps them all live (XLA drops work whose result is unused):
-  one write of the critics' 0.27 M weights' worth, a few % of the part;
+  one write of the critics' weights' worth, a few % of the part;
 - critic Adam: the agent's Adam class (`td3her_cli.core.agent.Adam`, critic_lr) applied to
   copies of the critics' weights (the same gradients applied again and again would carry the
   agent's own critics far off), with the gradients read from those variables (so XLA cannot
@@ -59,7 +59,8 @@ measured again in this figure's repeats.
 
 TF's thread pools are fixed once a process starts, so 1 vs 2 threads needs a process each (and
 an XLA compile each); not part of this figure. `python -m bench.update_scaling --threads 1` (then
-2) `--batches 256 --critics 2:2 --steps 60 --policy-averages 0.001` times this full update so.
+2) `--batches 256 --hiddens 128,128,128 --critics 2:2 --steps 60 --policy-averages 0.001` times
+this full update so.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def main() -> None:
     calls = {}
     for batch, hidden, pair, precision, xla, average in itertools.product(
         (int(b) for b in args.batches.split(",")),
-        args.hiddens.split(";"),
+        (h for h in args.hiddens.split(";") if h.strip()),
         args.critics.split(","),
         args.precisions.split(","),
         (XLA_SETTINGS[x] for x in args.xla.split(",")),

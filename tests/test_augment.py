@@ -393,7 +393,7 @@ def test_training_aids_shift_then_mirror_with_the_config_s_shares_and_off_is_the
             env_id="PandaPush-v3", augment_shift=0.1, augment_share=0.7, augment_reflect=0.4
         )
         on = TrainingAids.of(env, config)
-        with pytest.raises(UsageError, match="--grasp-start"):
+        with pytest.raises(UsageError, match="--grasp-start needs .* is not one"):
             TrainingAids.of(env, TrainConfig(env_id="PandaPush-v3", grasp_start=0.5))
     finally:
         env.close()

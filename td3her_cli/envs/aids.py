@@ -22,21 +22,21 @@ class TrainingAids:
     """What one run's exploratory episodes start from and how its replayed rows are varied."""
 
     starts: StartShares
-    shifted: PlanePositions | None = None  # --augment-shift's positions, None when off
-    shift: float = 0.0
-    shift_share: float = 0.0
-    mirrored: MirrorColumns | None = None  # --augment-reflect's columns, None when off
-    mirror_share: float = 0.0
+    shifted: PlanePositions | None  # --augment-shift's positions, None when off
+    max_shift: float  # metres
+    shift_share: float
+    mirrored: MirrorColumns | None  # --augment-reflect's columns, None when off
+    mirror_share: float
 
     @classmethod
     def of(cls, env, config) -> TrainingAids:
-        """The aids config asks for; UsageError (one line) for one env cannot give."""
+        """The aids config asks for; UsageError (one line) for an aid env cannot give."""
         starts = StartShares.of(config)
         starts.check(env, config.env_id)
         return cls(
             starts=starts,
             shifted=positions_to_shift(env, config.augment_shift, config.env_id),
-            shift=config.augment_shift,
+            max_shift=config.augment_shift,
             shift_share=config.augment_share,
             mirrored=columns_to_mirror(env, config.augment_reflect, config.env_id),
             mirror_share=config.augment_reflect,
@@ -45,7 +45,7 @@ class TrainingAids:
     def augment(self, batches: Batch, rng: np.random.Generator) -> Batch:
         """batches with their shares of rows shifted in the table plane, then mirrored."""
         if self.shifted is not None:
-            batches = translate_rows(batches, self.shifted, self.shift, self.shift_share, rng)
+            batches = translate_rows(batches, self.shifted, self.max_shift, self.shift_share, rng)
         if self.mirrored is not None:
             batches = reflect_rows(batches, self.mirrored, self.mirror_share, rng)
         return batches
