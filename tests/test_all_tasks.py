@@ -8,6 +8,7 @@ import pytest
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs.goal_env import episode_seed
 from td3her_cli.envs.rollout import deterministic_episodes, evaluate
+from td3her_cli.errors import EnvError
 from td3her_cli.run.checkpoint import load_policy, resolve_checkpoint, save_checkpoint
 from td3her_cli.run.training import Trainer
 
@@ -87,3 +88,26 @@ def test_envs_lists_panda_and_module_envs(run_cli):
     code, out, err = run_cli(["envs", "--env-module", "tests.point_goal_env"])
     assert code == 0, err
     assert "PandaStack-v3" in out and "PointGoal-v0" in out
+
+
+@pytest.mark.parametrize("stage", ["describe_env", "check_memory"])
+def test_a_trainer_refused_while_checking_closes_the_envs_it_made(monkeypatch, stage):
+    from td3her_cli.run import training
+
+    closed = []
+    real_make_env = training.make_env
+
+    def make_env(env_id):
+        env = real_make_env(env_id)
+        close = env.close
+        env.close = lambda: (closed.append(env_id), close())
+        return env
+
+    def refuse(*args, **kwargs):
+        raise EnvError(f"refused in {stage}")
+
+    monkeypatch.setattr(training, "make_env", make_env)
+    monkeypatch.setattr(training, stage, refuse)
+    with pytest.raises(EnvError, match=stage):
+        Trainer(TrainConfig(env_id="PandaReach-v3", num_envs=1, buffer_size=1000))
+    assert closed == ["PandaReach-v3", "PandaReach-v3"]  # the training env and the eval env

@@ -121,8 +121,8 @@ class Trainer:
         # Evaluations run in the worker envs when there are some, else in their own env.
         self.eval_env = make_env(config.env_id) if workers == 1 else None
         self.workers = None  # the worker envs, started once the checks below pass
-        self.spec = describe_env(self.env, config.env_id, config.seed)
         try:
+            self.spec = describe_env(self.env, config.env_id, config.seed)
             if self.spec.max_episode_steps and self.spec.max_episode_steps > config.buffer_size:
                 raise UsageError(
                     f"--buffer-size ({config.buffer_size}) cannot hold one {config.env_id} "
@@ -131,7 +131,7 @@ class Trainer:
             self.aids = TrainingAids.of(self.env, config)  # easier starts, augmentation
             check_memory(config, self.spec)  # before the networks and buffer are allocated
             terminal_fn = terminal_function(config.terminal_on_success, self.env, self.spec)
-        except UsageError:
+        except BaseException:  # a refused config or env: release the envs made above
             self.close()
             raise
         self.agent = TD3Agent(config, self.spec)
