@@ -81,7 +81,6 @@ class KeptRun:
     epochs_run: int
     epochs_max: int
     env_steps: int
-    loop_minutes: float  # the training loop's wall-clock at the last epoch's end
     stopped_itself: bool
     heldout_successes: int
     heldout_episodes: int
@@ -90,6 +89,11 @@ class KeptRun:
     curve_minutes: tuple[float, ...]  # [E] the training loop's wall-clock at each epoch's end
     cpu: str
     versions: dict
+
+    @property
+    def loop_minutes(self) -> float:
+        """The training loop's wall-clock at the last epoch's end."""
+        return self.curve_minutes[-1]
 
     @property
     def heldout_success(self) -> float:
@@ -127,7 +131,6 @@ def load_run(directory: Path) -> KeptRun:
         epochs_run=last["epoch"],
         epochs_max=config["epochs"],
         env_steps=last["env_steps"],
-        loop_minutes=last["wall_time"] / 60,
         stopped_itself="stop_check_success" in last,
         heldout_successes=round(heldout["success_rate"] * heldout["episodes"]),
         heldout_episodes=heldout["episodes"],
