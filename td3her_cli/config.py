@@ -210,6 +210,15 @@ class TrainConfig:
     update (by max(this, 1/n) at the n-th: the plain mean of the first actors): evaluations,
     best and stop checks and the saved policies use the copy, while exploration uses the
     actor itself (0: no copy; the actor is evaluated)."""
+    gate_lr_scale: float = option(
+        1.0,
+        "Learning rates are multiplied by this from the first epoch evaluation at the stop "
+        "gate on (1: unchanged; needs --stop-at-success).",
+        TD3,
+    )
+    """Once an epoch evaluation first reaches the stop gate, the actor's and critics' Adam
+    learning rates are multiplied by this for the rest of the run: smaller steps once the
+    policy is nearly solved (1: the rates never change)."""
     target_noise: float = option(0.2, "Target smoothing noise std.", TD3)
     """Std of the Gaussian noise added to target actions (target policy smoothing)."""
     target_noise_clip: float = option(0.5, "Target smoothing noise clip.", TD3)
@@ -470,6 +479,10 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(f"--stop-at-success must be in [0, 1], got {config.stop_at_success}")
     if not 0 <= config.policy_average <= 1:
         raise UsageError(f"--policy-average must be in [0, 1], got {config.policy_average}")
+    if not 0 < config.gate_lr_scale <= 1:
+        raise UsageError(f"--gate-lr-scale must be in (0, 1], got {config.gate_lr_scale}")
+    if config.gate_lr_scale != 1 and config.stop_at_success == 0:
+        raise UsageError("--gate-lr-scale needs a stop gate: set --stop-at-success")
     if not 0 <= config.stop_gate <= 1:
         raise UsageError(f"--stop-gate must be in [0, 1], got {config.stop_gate}")
     if config.stop_patience < 1:

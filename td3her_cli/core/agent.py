@@ -29,12 +29,34 @@ class UpdateMetrics:
     mean_q: float
 
 
+class LearningRateScale:
+    """One factor on every Adam learning rate of an agent, changed between compiled calls
+    without a retrace. A plain object, so the agent's checkpoint does not hold it: the
+    trainer's state does."""
+
+    def __init__(self) -> None:
+        self.factor = tf.Variable(1.0, trainable=False, name="lr_scale")
+
+    def set(self, value: float) -> None:
+        self.factor.assign(value)
+
+    def value(self) -> float:
+        return float(self.factor.numpy())
+
+
 class Adam(tf.Module):
     """Adam (Kingma & Ba, 2015) with its state in tf.Variables, so it checkpoints with the agent."""
 
-    def __init__(self, variables: list[tf.Variable], learning_rate: float, name: str) -> None:
+    def __init__(
+        self,
+        variables: list[tf.Variable],
+        learning_rate: float,
+        name: str,
+        scale: LearningRateScale | None = None,
+    ) -> None:
         super().__init__(name=name)
         self.learning_rate = learning_rate
+        self.scale = scale or LearningRateScale()
         self.beta1, self.beta2, self.epsilon = 0.9, 0.999, 1e-7  # Keras defaults, as originally
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
         self.first_moments = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
@@ -47,7 +69,8 @@ class Adam(tf.Module):
         for grad, var, m, v in zip(gradients, variables, self.first_moments, self.second_moments):
             m.assign(self.beta1 * m + (1.0 - self.beta1) * grad)
             v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(grad))
-            var.assign_sub(self.learning_rate * correction * m / (tf.sqrt(v) + self.epsilon))
+            rate = self.learning_rate * self.scale.factor
+            var.assign_sub(rate * correction * m / (tf.sqrt(v) + self.epsilon))
 
 
 class NumpyPolicy:
@@ -140,8 +163,13 @@ class TD3Agent(tf.Module):
                 actor_in, spec.action_dim, config.hidden, np.random.default_rng(0), "actor_avg"
             )
             self.actor_average.copy_from(self.actor)
-        self.actor_optimizer = Adam(self.actor.weights, config.actor_lr, "actor_adam")
-        self.critic_optimizer = Adam(self.critic.weights, config.critic_lr, "critic_adam")
+        self.lr_scale = LearningRateScale()  # config.gate_lr_scale, set by the trainer
+        self.actor_optimizer = Adam(
+            self.actor.weights, config.actor_lr, "actor_adam", self.lr_scale
+        )
+        self.critic_optimizer = Adam(
+            self.critic.weights, config.critic_lr, "critic_adam", self.lr_scale
+        )
         self.critic_updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="critic_updates")
         self.actor_updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="actor_updates")
         # NaN until the first delayed actor update (steps before it have no actor loss).

@@ -1,0 +1,112 @@
+"""--gate-lr-scale: smaller Adam steps from the first epoch evaluation at the stop gate on."""
+
+import re
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from td3her_cli.config import TrainConfig
+from td3her_cli.core.agent import LearningRateScale
+from td3her_cli.errors import UsageError
+from td3her_cli.run.training import Trainer
+from tests.conftest import TINY
+from tests.test_td3 import make_agent, random_batch, weights
+
+
+def changes(module, before):
+    return [after - b for after, b in zip(weights(module), before)]
+
+
+def test_a_scale_set_between_compiled_calls_scales_the_next_adam_steps(small_spec):
+    rng = np.random.default_rng(3)
+    first, second = random_batch(small_spec, 32, rng), random_batch(small_spec, 32, rng)
+    plain, scaled = make_agent(small_spec, policy_delay=2), make_agent(small_spec, policy_delay=2)
+    for agent in (plain, scaled):
+        agent.update(first)  # traced (and XLA-compiled) at a scale of 1; no actor step yet
+    scaled.lr_scale.set(0.25)
+    steps = {}
+    for name, agent in (("plain", plain), ("scaled", scaled)):
+        critic, actor = weights(agent.critic), weights(agent.actor)
+        agent.update(second)  # the critics' second step and the actor's first
+        steps[name] = changes(agent.critic, critic), changes(agent.actor, actor)
+    (critic_full, actor_full), (critic_quarter, actor_quarter) = steps["plain"], steps["scaled"]
+    # Adam's moments do not depend on the rate: the same gradients, a quarter of the step.
+    for a, b in zip(critic_full, critic_quarter):
+        assert np.abs(a).max() > 1e-6
+        np.testing.assert_allclose(b, 0.25 * a, rtol=1e-3, atol=3e-7)  # weight ulps
+    # An actor's first Adam step is about the rate in every weight (its gradient follows the
+    # critic just moved, which differs): compare the typical size of the steps.
+    ratio = np.median(np.abs(np.concatenate([a.ravel() for a in actor_quarter]))) / np.median(
+        np.abs(np.concatenate([a.ravel() for a in actor_full]))
+    )
+    assert 0.2 < ratio < 0.3
+    assert scaled._compiled_update.experimental_get_tracing_count() == 1, "no retrace"
+
+
+def test_the_scale_is_not_part_of_the_agents_checkpoint(small_spec):
+    agent = make_agent(small_spec)
+    names = [name for name, _ in tf.train.list_variables(_written(agent))]
+    assert names and not any("lr_scale" in name for name in names)
+
+
+def _written(agent):
+    import tempfile
+
+    directory = tempfile.mkdtemp()
+    return tf.train.Checkpoint(agent=agent).write(f"{directory}/agent")
+
+
+class GateTrainer(SimpleNamespace):
+    """Trainer's gate bookkeeping over an agent that holds only the scale (no env)."""
+
+    count_solved = Trainer.count_solved
+    passes_gate = Trainer.passes_gate
+
+    def __init__(self, config):
+        agent = SimpleNamespace(lr_scale=LearningRateScale())
+        super().__init__(config=config, agent=agent, solved_streak=0, solved_check=None)
+
+
+def test_the_first_evaluation_at_the_gate_sets_the_scale_for_good():
+    config = TrainConfig(stop_at_success=0.97, stop_gate=0.95, stop_patience=2, gate_lr_scale=0.3)
+    trainer = GateTrainer(config)
+    scales = []
+    for rate in (0.5, 0.9, 0.95, 0.6, 1.0):
+        trainer.count_solved(SimpleNamespace(success_rate=rate))
+        scales.append(round(trainer.agent.lr_scale.value(), 6))
+    assert scales == [1.0, 1.0, 0.3, 0.3, 0.3]
+    untouched = GateTrainer(TrainConfig(stop_at_success=0.97, stop_gate=0.95))
+    untouched.count_solved(SimpleNamespace(success_rate=1.0))
+    assert untouched.agent.lr_scale.value() == 1.0, "the default scale is 1"
+
+
+def test_a_trainer_keeps_its_scale_in_its_state():
+    config = TrainConfig(**{**TINY, "stop_at_success": 0.9, "gate_lr_scale": 0.5})
+    first, second = Trainer(config), Trainer(config)
+    try:
+        first.agent.lr_scale.set(0.5)
+        state = first.state_dict()
+        assert state["lr_scale"] == 0.5
+        second.load_state_dict(state)
+        assert second.agent.lr_scale.value() == 0.5
+        del state["lr_scale"]  # a checkpoint from before the option
+        second.load_state_dict(state)
+        assert second.agent.lr_scale.value() == 1.0
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"stop_at_success": 0.9, "gate_lr_scale": 0.0}, "--gate-lr-scale must be in (0, 1]"),
+        ({"stop_at_success": 0.9, "gate_lr_scale": 1.5}, "--gate-lr-scale must be in (0, 1]"),
+        ({"gate_lr_scale": 0.5}, "--gate-lr-scale needs a stop gate"),
+    ],
+)
+def test_a_scale_out_of_range_or_without_a_gate_is_refused(fields, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        TrainConfig(**fields)
