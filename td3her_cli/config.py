@@ -219,6 +219,15 @@ class TrainConfig:
     """Once an epoch evaluation first reaches the stop gate, the actor's and critics' Adam
     learning rates are multiplied by this for the rest of the run: smaller steps once the
     policy is nearly solved (1: the rates never change)."""
+    gate_action_l2: float = option(
+        -1.0,
+        "The action penalty from the first epoch evaluation at the stop gate on (-1: "
+        "--action-l2 throughout; needs --stop-at-success).",
+        TD3,
+    )
+    """Once an epoch evaluation first reaches the stop gate, the actor's squared-action
+    penalty becomes this for the rest of the run: gentler actions once the task is nearly
+    solved, without slowing the learning before (-1: `action_l2` throughout)."""
     target_noise: float = option(0.2, "Target smoothing noise std.", TD3)
     """Std of the Gaussian noise added to target actions (target policy smoothing)."""
     target_noise_clip: float = option(0.5, "Target smoothing noise clip.", TD3)
@@ -369,6 +378,12 @@ class TrainConfig:
         return self.her_k / (self.her_k + 1.0)
 
     @property
+    def knobs_at_gate(self) -> dict[str, float]:
+        """The update's run-time values from the first epoch evaluation at the stop gate on."""
+        l2 = self.action_l2 if self.gate_action_l2 == -1 else self.gate_action_l2
+        return {"lr_scale": self.gate_lr_scale, "action_l2": l2}
+
+    @property
     def stop_gate_success(self) -> float:
         """The success an epoch evaluation needs to count toward `stop_patience`."""
         if self.stop_check_count == 0:  # the epoch evaluations alone decide: the target
@@ -481,8 +496,13 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(f"--policy-average must be in [0, 1], got {config.policy_average}")
     if not 0 < config.gate_lr_scale <= 1:
         raise UsageError(f"--gate-lr-scale must be in (0, 1], got {config.gate_lr_scale}")
-    if config.gate_lr_scale != 1 and config.stop_at_success == 0:
-        raise UsageError("--gate-lr-scale needs a stop gate: set --stop-at-success")
+    if config.gate_action_l2 < 0 and config.gate_action_l2 != -1:
+        raise UsageError(
+            f"--gate-action-l2 must be >= 0, or -1 for --action-l2, got {config.gate_action_l2}"
+        )
+    for name, unchanged in (("gate_lr_scale", 1.0), ("gate_action_l2", -1.0)):
+        if getattr(config, name) != unchanged and config.stop_at_success == 0:
+            raise UsageError(f"{_option(name)} needs a stop gate: set --stop-at-success")
     if not 0 <= config.stop_gate <= 1:
         raise UsageError(f"--stop-gate must be in [0, 1], got {config.stop_gate}")
     if config.stop_patience < 1:

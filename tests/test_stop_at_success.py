@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from td3her_cli.config import TrainConfig
-from td3her_cli.core.agent import LearningRateScale
+from td3her_cli.core.agent import Knobs
 from td3her_cli.envs.rollout import EvalResult, evaluate, joined
 from td3her_cli.errors import UsageError
 from td3her_cli.report.display import _eta
@@ -30,7 +30,7 @@ class CheckedTrainer(SimpleNamespace):
 
     def __init__(self, config, **fields):
         start = dict(solved_streak=0, solved_check=None, best_check=None, checks=[], results=[])
-        start["agent"] = SimpleNamespace(lr_scale=LearningRateScale())
+        start["agent"] = SimpleNamespace(knobs=Knobs(config.action_l2))
         super().__init__(config=config, **{**start, **fields})
 
     def run_evaluation(self, seeds, give_up=None, stop=None):

@@ -29,19 +29,28 @@ class UpdateMetrics:
     mean_q: float
 
 
-class LearningRateScale:
-    """One factor on every Adam learning rate of an agent, changed between compiled calls
-    without a retrace. A plain object, so the agent's checkpoint does not hold it: the
-    trainer's state does."""
+class Knobs:
+    """Values the compiled update reads when it runs, so the trainer can change them between
+    calls without a retrace: a factor on every Adam learning rate and the actor's action
+    penalty. A plain object, so the agent's checkpoint does not hold them: the trainer's
+    state does."""
 
-    def __init__(self) -> None:
-        self.factor = tf.Variable(1.0, trainable=False, name="lr_scale")
+    def __init__(self, action_l2: float) -> None:
+        self.lr_scale = tf.Variable(1.0, trainable=False, name="lr_scale")
+        self.action_l2 = tf.Variable(float(action_l2), trainable=False, name="action_l2")
 
-    def set(self, value: float) -> None:
-        self.factor.assign(value)
+    def set(self, lr_scale: float | None = None, action_l2: float | None = None) -> None:
+        """Change the values given (None: keep)."""
+        if lr_scale is not None:
+            self.lr_scale.assign(lr_scale)
+        if action_l2 is not None:
+            self.action_l2.assign(action_l2)
 
-    def value(self) -> float:
-        return float(self.factor.numpy())
+    def values(self) -> dict[str, float]:
+        return {
+            "lr_scale": float(self.lr_scale.numpy()),
+            "action_l2": float(self.action_l2.numpy()),
+        }
 
 
 class Adam(tf.Module):
@@ -52,11 +61,11 @@ class Adam(tf.Module):
         variables: list[tf.Variable],
         learning_rate: float,
         name: str,
-        scale: LearningRateScale | None = None,
+        knobs: Knobs | None = None,
     ) -> None:
         super().__init__(name=name)
         self.learning_rate = learning_rate
-        self.scale = scale or LearningRateScale()
+        self.knobs = knobs or Knobs(action_l2=0.0)  # its lr_scale multiplies learning_rate
         self.beta1, self.beta2, self.epsilon = 0.9, 0.999, 1e-7  # Keras defaults, as originally
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
         self.first_moments = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
@@ -69,7 +78,7 @@ class Adam(tf.Module):
         for grad, var, m, v in zip(gradients, variables, self.first_moments, self.second_moments):
             m.assign(self.beta1 * m + (1.0 - self.beta1) * grad)
             v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(grad))
-            rate = self.learning_rate * self.scale.factor
+            rate = self.learning_rate * self.knobs.lr_scale
             var.assign_sub(rate * correction * m / (tf.sqrt(v) + self.epsilon))
 
 
@@ -163,12 +172,10 @@ class TD3Agent(tf.Module):
                 actor_in, spec.action_dim, config.hidden, np.random.default_rng(0), "actor_avg"
             )
             self.actor_average.copy_from(self.actor)
-        self.lr_scale = LearningRateScale()  # config.gate_lr_scale, set by the trainer
-        self.actor_optimizer = Adam(
-            self.actor.weights, config.actor_lr, "actor_adam", self.lr_scale
-        )
+        self.knobs = Knobs(config.action_l2)  # the trainer changes them at the stop gate
+        self.actor_optimizer = Adam(self.actor.weights, config.actor_lr, "actor_adam", self.knobs)
         self.critic_optimizer = Adam(
-            self.critic.weights, config.critic_lr, "critic_adam", self.lr_scale
+            self.critic.weights, config.critic_lr, "critic_adam", self.knobs
         )
         self.critic_updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="critic_updates")
         self.actor_updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="actor_updates")
@@ -385,7 +392,7 @@ class TD3Agent(tf.Module):
                 q_actor = self.critic.member(0, critic_inputs, dtype)  # [B, 1]
             else:  # REDQ: the actor follows the ensemble's mean
                 q_actor = tf.reduce_mean(self.critic(critic_inputs, dtype), axis=0)  # [B, 1]
-            actor_loss = -tf.reduce_mean(q_actor) + self.config.action_l2 * tf.reduce_mean(
+            actor_loss = -tf.reduce_mean(q_actor) + self.knobs.action_l2 * tf.reduce_mean(
                 tf.square(action)
             )
         gradients = tape.gradient(actor_loss, self.actor.weights)

@@ -191,7 +191,7 @@ class Trainer:
             "best": self.best,
             "solved_streak": self.solved_streak,
             "solved_check": self.solved_check.to_dict() if self.solved_check else None,
-            "lr_scale": self.agent.lr_scale.value(),
+            "knobs": self.agent.knobs.values(),
             "rng": {
                 "replay": self.replay_rng.bit_generator.state,
                 "noise": self.noise_rng.bit_generator.state,
@@ -225,7 +225,9 @@ class Trainer:
         self.solved_streak = state.get("solved_streak", 0)
         check = state.get("solved_check")
         self.solved_check = None if check is None else EvalResult.from_dict(check)
-        self.agent.lr_scale.set(state.get("lr_scale", 1.0))
+        # Absent from checkpoints before the knobs: the values the run started with.
+        before = {"lr_scale": 1.0, "action_l2": self.config.action_l2}
+        self.agent.knobs.set(**state.get("knobs", before))
         self.replay_rng.bit_generator.state = state["rng"]["replay"]
         self.noise_rng.bit_generator.state = state["rng"]["noise"]
         self.action_rng.bit_generator.state = state["rng"]["action"]
@@ -459,10 +461,10 @@ class Trainer:
 
     def count_solved(self, evaluation: EvalResult, check: EvalResult | None = None) -> None:
         """Extend or reset the run of evaluations at or above the stop gate, with the epoch's
-        check_solved result; the first evaluation at the gate sets --gate-lr-scale."""
+        check_solved result; the first evaluation at the gate sets the --gate-* values."""
         reached = self.passes_gate(evaluation)
-        if reached:  # from the next cycle on (a no-op once set, or with a scale of 1)
-            self.agent.lr_scale.set(self.config.gate_lr_scale)
+        if reached:  # from the next cycle on (a no-op once set, or with the defaults)
+            self.agent.knobs.set(**self.config.knobs_at_gate)
         self.solved_streak = self.solved_streak + 1 if reached else 0
         self.solved_check = check if reached else None
 

@@ -1,4 +1,5 @@
-"""--gate-lr-scale: smaller Adam steps from the first epoch evaluation at the stop gate on."""
+"""--gate-lr-scale and --gate-action-l2: the update's values from the first epoch evaluation at
+the stop gate on."""
 
 import re
 from types import SimpleNamespace
@@ -8,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from td3her_cli.config import TrainConfig
-from td3her_cli.core.agent import LearningRateScale
+from td3her_cli.core.agent import Knobs
 from td3her_cli.errors import UsageError
 from td3her_cli.run.training import Trainer
 from tests.conftest import TINY
@@ -25,7 +26,7 @@ def test_a_scale_set_between_compiled_calls_scales_the_next_adam_steps(small_spe
     plain, scaled = make_agent(small_spec, policy_delay=2), make_agent(small_spec, policy_delay=2)
     for agent in (plain, scaled):
         agent.update(first)  # traced (and XLA-compiled) at a scale of 1; no actor step yet
-    scaled.lr_scale.set(0.25)
+    scaled.knobs.set(lr_scale=0.25)
     steps = {}
     for name, agent in (("plain", plain), ("scaled", scaled)):
         critic, actor = weights(agent.critic), weights(agent.actor)
@@ -45,10 +46,28 @@ def test_a_scale_set_between_compiled_calls_scales_the_next_adam_steps(small_spe
     assert scaled._compiled_update.experimental_get_tracing_count() == 1, "no retrace"
 
 
-def test_the_scale_is_not_part_of_the_agents_checkpoint(small_spec):
+def test_an_action_penalty_set_between_compiled_calls_is_the_one_the_actor_steps_with(
+    small_spec,
+):
+    rng = np.random.default_rng(5)
+    first, second = random_batch(small_spec, 32, rng), random_batch(small_spec, 32, rng)
+    changed = make_agent(small_spec, policy_delay=2, action_l2=0.0)
+    built = make_agent(small_spec, policy_delay=2, action_l2=2.0)
+    for agent in (changed, built):
+        agent.update(first)  # critics only: the penalty plays no part yet
+    changed.knobs.set(action_l2=2.0)
+    before = weights(changed.actor)
+    for agent in (changed, built):
+        agent.update(second)  # the actor's first step
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(weights(changed.actor), before))
+    for a, b in zip(weights(changed.actor), weights(built.actor)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_knobs_are_not_part_of_the_agents_checkpoint(small_spec):
     agent = make_agent(small_spec)
     names = [name for name, _ in tf.train.list_variables(_written(agent))]
-    assert names and not any("lr_scale" in name for name in names)
+    assert names and not any("lr_scale" in name or "action_l2" in name for name in names)
 
 
 def _written(agent):
@@ -59,41 +78,49 @@ def _written(agent):
 
 
 class GateTrainer(SimpleNamespace):
-    """Trainer's gate bookkeeping over an agent that holds only the scale (no env)."""
+    """Trainer's gate bookkeeping over an agent that holds only its knobs (no env)."""
 
     count_solved = Trainer.count_solved
     passes_gate = Trainer.passes_gate
 
     def __init__(self, config):
-        agent = SimpleNamespace(lr_scale=LearningRateScale())
+        agent = SimpleNamespace(knobs=Knobs(config.action_l2))
         super().__init__(config=config, agent=agent, solved_streak=0, solved_check=None)
 
 
-def test_the_first_evaluation_at_the_gate_sets_the_scale_for_good():
-    config = TrainConfig(stop_at_success=0.97, stop_gate=0.95, stop_patience=2, gate_lr_scale=0.3)
+def test_the_first_evaluation_at_the_gate_sets_the_knobs_for_good():
+    config = TrainConfig(
+        stop_at_success=0.97,
+        stop_gate=0.95,
+        stop_patience=2,
+        action_l2=1.0,
+        gate_lr_scale=0.25,
+        gate_action_l2=2.0,
+    )
     trainer = GateTrainer(config)
-    scales = []
+    seen = []
     for rate in (0.5, 0.9, 0.95, 0.6, 1.0):
         trainer.count_solved(SimpleNamespace(success_rate=rate))
-        scales.append(round(trainer.agent.lr_scale.value(), 6))
-    assert scales == [1.0, 1.0, 0.3, 0.3, 0.3]
-    untouched = GateTrainer(TrainConfig(stop_at_success=0.97, stop_gate=0.95))
+        seen.append(trainer.agent.knobs.values())
+    before, after = {"lr_scale": 1.0, "action_l2": 1.0}, {"lr_scale": 0.25, "action_l2": 2.0}
+    assert seen == [before, before, after, after, after]
+    untouched = GateTrainer(TrainConfig(stop_at_success=0.97, stop_gate=0.95, action_l2=1.0))
     untouched.count_solved(SimpleNamespace(success_rate=1.0))
-    assert untouched.agent.lr_scale.value() == 1.0, "the default scale is 1"
+    assert untouched.agent.knobs.values() == before, "the defaults change nothing"
 
 
-def test_a_trainer_keeps_its_scale_in_its_state():
-    config = TrainConfig(**{**TINY, "stop_at_success": 0.9, "gate_lr_scale": 0.5})
+def test_a_trainer_keeps_its_knobs_in_its_state():
+    config = TrainConfig(**{**TINY, "stop_at_success": 0.9, "action_l2": 1.0})
     first, second = Trainer(config), Trainer(config)
     try:
-        first.agent.lr_scale.set(0.5)
+        first.agent.knobs.set(lr_scale=0.5, action_l2=3.0)
         state = first.state_dict()
-        assert state["lr_scale"] == 0.5
+        assert state["knobs"] == {"lr_scale": 0.5, "action_l2": 3.0}
         second.load_state_dict(state)
-        assert second.agent.lr_scale.value() == 0.5
-        del state["lr_scale"]  # a checkpoint from before the option
+        assert second.agent.knobs.values() == {"lr_scale": 0.5, "action_l2": 3.0}
+        del state["knobs"]  # a checkpoint from before the knobs
         second.load_state_dict(state)
-        assert second.agent.lr_scale.value() == 1.0
+        assert second.agent.knobs.values() == {"lr_scale": 1.0, "action_l2": 1.0}
     finally:
         first.close()
         second.close()
@@ -105,8 +132,10 @@ def test_a_trainer_keeps_its_scale_in_its_state():
         ({"stop_at_success": 0.9, "gate_lr_scale": 0.0}, "--gate-lr-scale must be in (0, 1]"),
         ({"stop_at_success": 0.9, "gate_lr_scale": 1.5}, "--gate-lr-scale must be in (0, 1]"),
         ({"gate_lr_scale": 0.5}, "--gate-lr-scale needs a stop gate"),
+        ({"stop_at_success": 0.9, "gate_action_l2": -0.5}, "--gate-action-l2 must be >= 0"),
+        ({"gate_action_l2": 2.0}, "--gate-action-l2 needs a stop gate"),
     ],
 )
-def test_a_scale_out_of_range_or_without_a_gate_is_refused(fields, message):
+def test_a_knob_out_of_range_or_without_a_gate_is_refused(fields, message):
     with pytest.raises(UsageError, match=re.escape(message)):
         TrainConfig(**fields)
