@@ -55,7 +55,7 @@ def test_the_table_has_one_row_per_task_with_every_seed_and_a_bootstrap_interval
     assert table[2].startswith("| PandaReach-v3 ")
     push = table[3]
     assert "97.0 %, 95.0 %, 100.0 %" in push
-    assert "2.1 (alone), 2.1 (shared), 2.1 (alone)" in push
+    assert "2.1 (alone, Xeon), 2.1 (shared, Xeon), 2.1 (alone, Xeon)" in push
     mean, low, high = results.mean_interval([0.97, 0.95, 1.0])
     assert mean == pytest.approx(0.9733, abs=1e-4)
     assert 0.95 - 1e-9 <= low < mean < high <= 1.0 + 1e-9
@@ -63,11 +63,18 @@ def test_the_table_has_one_row_per_task_with_every_seed_and_a_bootstrap_interval
     assert results.mean_interval([0.97, 0.95, 1.0]) == (mean, low, high)  # seeded
 
 
+def test_minutes_name_the_cpu_and_say_it_once_when_every_run_shares_it(tmp_path):
+    assert results.short_cpu("Intel(R) Xeon(R) Processor") == "Intel Xeon"
+    assert results.short_cpu("AMD EPYC") == "AMD EPYC"
+    runs = [results.load_run(keep_run(tmp_path / f"s{seed}", seed=seed)) for seed in (0, 2)]
+    assert results.minutes_cell(runs) == "2.1, 2.1 (alone, Xeon)"
+
+
 def test_a_task_section_gives_the_command_each_seed_and_the_curve(tmp_path):
     runs = [results.load_run(keep_run(tmp_path / "push-s0"))]
     section = results.task_section("PandaPush-v3", runs)
     assert "td3her train --env PandaPush-v3 --seed S   # S = 0" in section
-    assert "| 0 | 2 (66) | yes | 6,100 | 2.1 (alone) | 291/300 | 97.0 % |" in section
+    assert "| 0 | 2 (66) | yes | 6,100 | 2.1 (alone, Xeon) | 291/300 | 97.0 % |" in section
     assert "docs/results/curves/PandaPush-v3-push.png" in section
     with pytest.raises(results.ResultsError, match="no kept run trained it"):
         results.task_section("PandaSlide-v3", runs)

@@ -192,13 +192,25 @@ def percent(value: float) -> str:
     return f"{100 * value:.1f} %"
 
 
-def machine_word(alone: bool) -> str:
-    return "alone" if alone else "shared"
+def short_cpu(cpu: str) -> str:
+    """'Intel(R) Xeon(R) Processor' -> 'Intel Xeon': the CPU as a minutes cell names it."""
+    words = cpu.replace("(R)", "").replace("(TM)", "").split()
+    return " ".join(word for word in words if word not in ("Processor", "CPU")) or "?"
+
+
+def machine_word(run: KeptRun) -> str:
+    """Where a run's minutes were measured: alone or shared, and on which CPU (minutes on
+    different CPUs do not compare)."""
+    return f"{'alone' if run.alone else 'shared'}, {short_cpu(run.cpu)}"
 
 
 def minutes_cell(runs: list[KeptRun]) -> str:
-    """Per-seed minutes, each marked alone or shared."""
-    return ", ".join(f"{run.loop_minutes:.1f} ({machine_word(run.alone)})" for run in runs)
+    """Per-seed minutes, marked alone or shared and with the CPU: once when all runs share
+    them."""
+    words = {machine_word(run) for run in runs}
+    if len(words) == 1:
+        return f"{', '.join(f'{run.loop_minutes:.1f}' for run in runs)} ({words.pop()})"
+    return ", ".join(f"{run.loop_minutes:.1f} ({machine_word(run)})" for run in runs)
 
 
 def curve_name(env_id: str, preset: str) -> str:
@@ -242,7 +254,7 @@ def task_section(task: str, runs: list[KeptRun]) -> str:
         lines.append(
             f"| {run.seed} | {run.epochs_run} ({run.epochs_max}) "
             f"| {'yes' if run.stopped_itself else 'no'} | {run.env_steps:,} "
-            f"| {run.loop_minutes:.1f} ({machine_word(run.alone)}) "
+            f"| {run.loop_minutes:.1f} ({machine_word(run)}) "
             f"| {run.heldout_successes}/{run.heldout_episodes} "
             f"| {percent(run.heldout_success)} |"
         )
@@ -411,7 +423,7 @@ def draw_curves(runs: list[KeptRun], out: Path = CURVES) -> list[Path]:
                     label=f"seed {run.seed}: last checkpoint, "
                     f"{run.heldout_episodes} held-out episodes",
                 )
-        machines = sorted({machine_word(run.alone) for run in task_runs})
+        machines = sorted({machine_word(run) for run in task_runs})
         by_steps.set_xlabel("env steps")
         by_minutes.set_xlabel(f"minutes of training loop ({' and '.join(machines)})")
         by_steps.set_ylabel("success (%)")
