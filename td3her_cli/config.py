@@ -250,6 +250,17 @@ class TrainConfig:
     the TD target comes from the online critics, run on (s, a) and (s', a') as one batch; no
     target networks (tau unused). The actor follows the critics in inference mode. Otherwise
     TD3's update: clipped double Q, target policy smoothing, delayed actor updates."""
+    quantiles: int = option(
+        0, "TQC: quantiles per critic, the target's top ones dropped (0: TD3's one value).", TD3
+    )
+    """Truncated quantile critics (TQC, Kuznetsov et al., ICML 2020): each critic outputs this
+    many quantiles of the return; the TD target is the pooled next-state quantiles of all
+    target critics, sorted, with the top `drop_quantiles` per critic dropped; the critics
+    learn by the quantile Huber loss and the actor follows the mean of every quantile
+    (0: TD3's clipped double Q)."""
+    drop_quantiles: int = option(2, "TQC: top quantiles dropped per critic from the target.", TD3)
+    """With `quantiles`, how many of each critic's quantiles the target drops from the top of
+    the pooled, sorted atoms (the paper's d: its overestimation control)."""
     xla: bool = option(True, "Compile the update loop with XLA.", TD3)
     """Compile the update loop with XLA (jit_compile): 1.1-4x faster steps here, ~1-2 s compile."""
     precision: str = option(
@@ -549,6 +560,18 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(
             f"--precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}"
         )
+    if config.quantiles < 0:
+        raise UsageError(f"--quantiles must be >= 0, got {config.quantiles}")
+    if config.quantiles:
+        if not 0 <= config.drop_quantiles < config.quantiles:
+            raise UsageError(
+                f"--drop-quantiles must be in [0, --quantiles ({config.quantiles})), "
+                f"got {config.drop_quantiles}"
+            )
+        if config.crossq:
+            raise UsageError("--quantiles (TQC) and --crossq are two critics' designs: pick one")
+        if config.target_critics != config.critics:
+            raise UsageError("--quantiles (TQC) pools every target critic: drop --target-critics")
     if config.crossq and config.precision != "float32":
         raise UsageError("--crossq runs its critics in float32: drop --precision")
     if config.noise not in NOISE_KINDS:

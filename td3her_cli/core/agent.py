@@ -158,9 +158,12 @@ class TD3Agent(tf.Module):
             self.actor_target = build_actor(
                 actor_in, spec.action_dim, config.hidden, rng, "actor_t"
             )
-            self.critic = build_critics(critic_in, config.hidden, config.critics, rng, "critic")
+            outputs = config.quantiles or 1  # TQC: quantiles of the return; TD3: one value
+            self.critic = build_critics(
+                critic_in, config.hidden, config.critics, rng, "critic", outputs=outputs
+            )
             self.critic_target = build_critics(
-                critic_in, config.hidden, config.critics, rng, "critic_t"
+                critic_in, config.hidden, config.critics, rng, "critic_t", outputs=outputs
             )
             self.actor_target.copy_from(self.actor)
             self.critic_target.copy_from(self.critic)
@@ -312,8 +315,23 @@ class TD3Agent(tf.Module):
         next_action = self.smoothed_next_action(self.actor_target, next_inputs, action_shape)
         q_next_targets = self.critic_target(
             tf.concat([next_inputs, next_action], -1), self.compute_dtype
-        )  # [N, B, 1]
+        )  # [N, B, 1], or [N, B, K] quantiles (TQC)
+        if self.config.quantiles:
+            return self.truncated_target_atoms(q_next_targets, reward, done, discount)
         return self.td_target_from(q_next_targets[:, :, 0], reward, done, discount)
+
+    def truncated_target_atoms(self, q_next: tf.Tensor, reward, done, discount) -> tf.Tensor:
+        """TQC's target (Kuznetsov et al., 2020, eq. 10-11): the N critics' K next-state
+        quantiles q_next [N, B, K] pooled per sample, sorted, the top N * drop_quantiles
+        dropped, each kept atom bootstrapped as r + discount (1 - done) z: [B, N (K - d)];
+        clipped to the return's bounds when they are known."""
+        critics, quantiles = self.config.critics, self.config.quantiles
+        pooled = tf.reshape(tf.transpose(q_next, [1, 0, 2]), [-1, critics * quantiles])
+        kept = tf.sort(pooled, axis=1)[:, : critics * (quantiles - self.config.drop_quantiles)]
+        atoms = reward[:, None] + (discount * (1.0 - done))[:, None] * kept
+        if self.target_bounds is not None:
+            atoms = tf.clip_by_value(atoms, *self.target_bounds)
+        return tf.stop_gradient(atoms)
 
     def smoothed_next_action(self, actor: MLP, next_inputs: tf.Tensor, action_shape) -> tf.Tensor:
         """clip(actor(s') + clip(eps, -c, c), -1, 1): TD3's target policy smoothing (section
@@ -365,8 +383,13 @@ class TD3Agent(tf.Module):
                 )
             else:
                 critic_inputs = tf.concat([inputs, action], -1)
-                q_values = self.critic(critic_inputs, self.compute_dtype)[:, :, 0]
-            critic_losses = tf.reduce_mean(tf.square(q_values - td_target[None, :]), axis=1)
+                q_values = self.critic(critic_inputs, self.compute_dtype)  # [N, B, K or 1]
+                if not self.config.quantiles:
+                    q_values = q_values[:, :, 0]
+            if self.config.quantiles:  # TQC: quantiles [N, B, K] against atoms [B, M]
+                critic_losses = quantile_huber_losses(q_values, td_target)
+            else:
+                critic_losses = tf.reduce_mean(tf.square(q_values - td_target[None, :]), axis=1)
             critic_loss = tf.reduce_sum(critic_losses)
         gradients = tape.gradient(critic_loss, self.critic.weights)
         self.critic_optimizer.apply(gradients, self.critic.weights)
@@ -388,7 +411,9 @@ class TD3Agent(tf.Module):
             dtype = self.compute_dtype
             action = self.actor(inputs, dtype)
             critic_inputs = tf.concat([inputs, action], -1)
-            if self.config.critics == 2:  # TD3: the actor follows Q1
+            if self.config.quantiles:  # TQC: the mean of every critic's quantiles
+                q_actor = tf.reduce_mean(self.critic(critic_inputs, dtype), axis=[0, 2])  # [B]
+            elif self.config.critics == 2:  # TD3: the actor follows Q1
                 q_actor = self.critic.member(0, critic_inputs, dtype)  # [B, 1]
             else:  # REDQ: the actor follows the ensemble's mean
                 q_actor = tf.reduce_mean(self.critic(critic_inputs, dtype), axis=0)  # [B, 1]
@@ -409,6 +434,20 @@ class TD3Agent(tf.Module):
         self.actor_updates.assign_add(1)
         self.last_actor_loss.assign(actor_loss)
         return actor_loss
+
+
+def quantile_huber_losses(quantiles: tf.Tensor, atoms: tf.Tensor) -> tf.Tensor:
+    """Each critic's quantile Huber loss (kappa 1) of its quantiles [N, B, K] against the
+    target atoms [B, M], averaged over samples, quantiles and atoms: [N]. The k-th quantile's
+    level is (2k + 1) / 2K (Dabney et al., 2018; TQC eq. 12)."""
+    count = tf.shape(quantiles)[-1]
+    levels = (tf.range(count, dtype=tf.float32) + 0.5) / tf.cast(count, tf.float32)  # [K]
+    delta = atoms[None, :, None, :] - quantiles[:, :, :, None]  # [N, B, K, M]
+    size = tf.abs(delta)
+    huber = tf.where(size <= 1.0, 0.5 * tf.square(delta), size - 0.5)
+    below = tf.cast(delta < 0.0, tf.float32)
+    weight = tf.abs(levels[None, None, :, None] - below)
+    return tf.reduce_mean(weight * huber, axis=[1, 2, 3])
 
 
 def polyak_update(target: MLP, online: MLP, tau: float | tf.Tensor) -> None:

@@ -191,7 +191,11 @@ def build_critics(
     rng,
     name: str,
     batch_renorm: bool = False,
+    outputs: int = 1,
 ) -> MLP:
     """`count` critics (2: TD3's twin): (observation || goal || action) -> hidden LeakyReLU
-    (batch-renormalised first for CrossQ) -> linear Q, as one ensemble module ([count, B, 1])."""
-    return MLP(in_dim, hidden, 1, None, rng, ensemble=count, name=name, batch_renorm=batch_renorm)
+    (batch-renormalised first for CrossQ) -> linear Q, as one ensemble module
+    ([count, B, outputs]: one value, or TQC's quantiles)."""
+    return MLP(
+        in_dim, hidden, outputs, None, rng, ensemble=count, name=name, batch_renorm=batch_renorm
+    )
