@@ -9,10 +9,10 @@ import pytest
 import tensorflow as tf
 
 from td3her_cli.config import TrainConfig
-from td3her_cli.core.agent import Knobs
 from td3her_cli.errors import UsageError
 from td3her_cli.run.training import Trainer
 from tests.conftest import TINY
+from tests.test_stop_at_success import CheckedTrainer
 from tests.test_td3 import make_agent, random_batch, weights
 
 
@@ -64,28 +64,11 @@ def test_an_action_penalty_set_between_compiled_calls_is_the_one_the_actor_steps
         np.testing.assert_array_equal(a, b)
 
 
-def test_the_knobs_are_not_part_of_the_agents_checkpoint(small_spec):
+def test_the_knobs_are_not_part_of_the_agents_checkpoint(small_spec, tmp_path):
     agent = make_agent(small_spec)
-    names = [name for name, _ in tf.train.list_variables(_written(agent))]
+    written = tf.train.Checkpoint(agent=agent).write(str(tmp_path / "agent"))
+    names = [name for name, _ in tf.train.list_variables(written)]
     assert names and not any("lr_scale" in name or "action_l2" in name for name in names)
-
-
-def _written(agent):
-    import tempfile
-
-    directory = tempfile.mkdtemp()
-    return tf.train.Checkpoint(agent=agent).write(f"{directory}/agent")
-
-
-class GateTrainer(SimpleNamespace):
-    """Trainer's gate bookkeeping over an agent that holds only its knobs (no env)."""
-
-    count_solved = Trainer.count_solved
-    passes_gate = Trainer.passes_gate
-
-    def __init__(self, config):
-        agent = SimpleNamespace(knobs=Knobs(config.action_l2))
-        super().__init__(config=config, agent=agent, solved_streak=0, solved_check=None)
 
 
 def test_the_first_evaluation_at_the_gate_sets_the_knobs_for_good():
@@ -97,14 +80,14 @@ def test_the_first_evaluation_at_the_gate_sets_the_knobs_for_good():
         gate_lr_scale=0.25,
         gate_action_l2=2.0,
     )
-    trainer = GateTrainer(config)
+    trainer = CheckedTrainer(config)
     seen = []
     for rate in (0.5, 0.9, 0.95, 0.6, 1.0):
         trainer.count_solved(SimpleNamespace(success_rate=rate))
         seen.append(trainer.agent.knobs.values())
     before, after = {"lr_scale": 1.0, "action_l2": 1.0}, {"lr_scale": 0.25, "action_l2": 2.0}
     assert seen == [before, before, after, after, after]
-    untouched = GateTrainer(TrainConfig(stop_at_success=0.97, stop_gate=0.95, action_l2=1.0))
+    untouched = CheckedTrainer(TrainConfig(stop_at_success=0.97, stop_gate=0.95, action_l2=1.0))
     untouched.count_solved(SimpleNamespace(success_rate=1.0))
     assert untouched.agent.knobs.values() == before, "the defaults change nothing"
 
