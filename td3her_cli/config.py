@@ -357,6 +357,15 @@ class TrainConfig:
     goal, the top one and the arm where the reset left them (envs/grasp.py): a partly built
     tower, the rung between a grasped start and the full task; about a quarter of them start
     solved. Drawn apart from --grasp-start, which wins when both are drawn."""
+    start_fade: float = option(
+        0.0,
+        "After each epoch evaluation with success s, the easier-start shares are "
+        "multiplied by 1 - F*s.",
+        EXPLORATION,
+    )
+    """A curriculum on the easier starts (--grasp-start, --near-goal-share, --tower-start): the
+    better the policy does from the env's own reset, the fewer episodes start easier; 0 keeps
+    the shares fixed. With near goals, the mean goal distance grows with success."""
 
     # --- normalisation ---
     normalize: bool = option(True, "Normalise observations and goals.", EXPLORATION)
@@ -526,6 +535,14 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(f"--near-goal-share must be in [0, 1], got {config.near_goal_share}")
     if not 0 <= config.tower_start <= 1:
         raise UsageError(f"--tower-start must be in [0, 1], got {config.tower_start}")
+    if not 0 <= config.start_fade <= 1:
+        raise UsageError(f"--start-fade must be in [0, 1], got {config.start_fade}")
+    easier = (config.grasp_start, config.near_goal_share, config.tower_start)
+    if config.start_fade > 0 and not any(easier):
+        raise UsageError(
+            "--start-fade needs an easier start to fade: set --grasp-start, --near-goal-share "
+            "or --tower-start"
+        )
     if not 0 <= config.her_random_goals <= 1:
         raise UsageError(f"--her-random-goals must be in [0, 1], got {config.her_random_goals}")
     if config.augment_shift < 0:

@@ -1,6 +1,10 @@
 """Easier exploratory starts drawn per episode seed (envs/starts.py), and --tower-start: Stack
 episodes that begin with the bottom cube on its goal."""
 
+import json
+import re
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -9,6 +13,7 @@ from td3her_cli.envs.goal_env import make_env
 from td3her_cli.envs.grasp import build_tower, starts_built, starts_grasped
 from td3her_cli.envs.starts import RESET, EpisodeStart, StartShares
 from td3her_cli.errors import UsageError
+from td3her_cli.run.training import Trainer, train
 from tests.conftest import TINY, explored_and_evaluated
 
 
@@ -97,3 +102,82 @@ def test_tower_start_off_stack_is_one_line_and_writes_nothing(env_id, run_cli, t
     assert err.count("\n") == 1 and not out.exists()
     with pytest.raises(UsageError, match=r"--tower-start must be in \[0, 1\]"):
         TrainConfig(tower_start=-0.1)
+
+
+def test_faded_shares_scale_every_share_and_at_zero_every_start_is_the_reset():
+    shares = StartShares(grasp_start=0.5, near_goal_share=0.4, tower_start=0.2)
+    assert shares.scaled(1.0) == shares
+    assert shares.scaled(0.5) == StartShares(grasp_start=0.25, near_goal_share=0.2, tower_start=0.1)
+    assert all(shares.scaled(0.0).draw(seed) == RESET for seed in range(300))
+    half = [shares.scaled(0.5).draw(seed) for seed in range(2000)]
+    assert 0.21 < np.mean([s.grasped for s in half]) < 0.29
+    assert 0.16 < np.mean([s.goal_fraction < 1 for s in half]) < 0.24
+
+
+def push_with_near_goals(fade: float) -> TrainConfig:
+    return TrainConfig(
+        **TINY, env_id="PandaPush-v3", num_envs=1, near_goal_share=1.0, start_fade=fade
+    )
+
+
+def near_goal_starts(trainer, episodes: int = 400) -> float:
+    """The share of the next `episodes` exploratory episodes whose goal is pulled in."""
+    return float(
+        np.mean([trainer.exploratory_start(i)[1].goal_fraction < 1 for i in range(episodes)])
+    )
+
+
+def test_each_epoch_evaluation_fades_the_easier_starts_by_its_success():
+    first, second = Trainer(push_with_near_goals(0.5)), Trainer(push_with_near_goals(0.5))
+    try:
+        assert first.start_scale == 1.0 and near_goal_starts(first) == 1.0
+        first.fade_starts(SimpleNamespace(success_rate=0.8))  # 1 - 0.5 * 0.8
+        assert first.start_scale == pytest.approx(0.6)
+        assert 0.53 < near_goal_starts(first) < 0.67
+        first.fade_starts(SimpleNamespace(success_rate=0.2))  # from the latest evaluation alone
+        assert first.start_scale == pytest.approx(0.9)
+        state = first.state_dict()
+        second.load_state_dict(state)
+        assert second.start_scale == pytest.approx(0.9)
+        del state["start_scale"]  # a checkpoint from before the fade
+        second.load_state_dict(state)
+        assert second.start_scale == 1.0
+    finally:
+        first.close()
+        second.close()
+
+
+def test_without_a_fade_the_shares_stay_whatever_the_evaluation():
+    trainer = Trainer(push_with_near_goals(0.0))
+    try:
+        trainer.fade_starts(SimpleNamespace(success_rate=1.0))
+        assert trainer.start_scale == 1.0 and near_goal_starts(trainer, 100) == 1.0
+    finally:
+        trainer.close()
+
+
+def test_an_epoch_row_records_the_start_scale_its_evaluation_set(tiny_push_fade_run):
+    rows = [r for r in tiny_push_fade_run if r["kind"] == "epoch"]
+    assert len(rows) == 2
+    for row in rows:
+        assert row["start_scale"] == pytest.approx(1 - 0.5 * row["success_rate"])
+
+
+@pytest.fixture
+def tiny_push_fade_run(tmp_path):
+    train(push_with_near_goals(0.5), tmp_path / "run", tensorboard=False, save_buffer=False)
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"near_goal_share": 0.5, "start_fade": -0.1}, "--start-fade must be in [0, 1]"),
+        ({"near_goal_share": 0.5, "start_fade": 1.5}, "--start-fade must be in [0, 1]"),
+        ({"start_fade": 0.5}, "--start-fade needs an easier start"),
+    ],
+)
+def test_a_fade_out_of_range_or_with_nothing_to_fade_is_refused(fields, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        TrainConfig(**fields)

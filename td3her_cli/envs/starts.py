@@ -71,6 +71,10 @@ class StartShares:
         check_near_goal_share(env, self.near_goal_share, env_id)
         check_tower_start(env, self.tower_start, env_id)
 
+    def scaled(self, factor: float) -> StartShares:
+        """These shares times `factor` (--start-fade's curriculum)."""
+        return StartShares(**{f.name: getattr(self, f.name) * factor for f in fields(self)})
+
     def draw(self, seed: int) -> EpisodeStart:
         """The start of the exploratory episode with this env seed (fixed per seed)."""
         grasped = starts_grasped(self.grasp_start, seed)

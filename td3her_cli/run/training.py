@@ -173,6 +173,7 @@ class Trainer:
         self.elapsed = 0.0  # wall seconds of the loop before this process (resume)
         self.side_seconds = 0.0  # of which spent evaluating and checkpointing
         self.machines: list[dict] = []  # the CPUs the run trained on before this process
+        self.start_scale = 1.0  # the easier-start shares' factor (--start-fade)
 
     def state_dict(self) -> dict:
         """Counters, RNG and noise state as JSON-serialisable data (TF state is separate)."""
@@ -192,6 +193,7 @@ class Trainer:
             "solved_streak": self.solved_streak,
             "solved_check": self.solved_check.to_dict() if self.solved_check else None,
             "knobs": self.agent.knobs.values(),
+            "start_scale": self.start_scale,
             "rng": {
                 "replay": self.replay_rng.bit_generator.state,
                 "noise": self.noise_rng.bit_generator.state,
@@ -228,6 +230,7 @@ class Trainer:
         # Absent from checkpoints before the knobs: the values the run started with.
         before = {"lr_scale": 1.0, "action_l2": self.config.action_l2}
         self.agent.knobs.set(**state.get("knobs", before))
+        self.start_scale = state.get("start_scale", 1.0)  # absent before --start-fade
         self.replay_rng.bit_generator.state = state["rng"]["replay"]
         self.noise_rng.bit_generator.state = state["rng"]["noise"]
         self.action_rng.bit_generator.state = state["rng"]["action"]
@@ -298,7 +301,7 @@ class Trainer:
         """The env seed of the run's `index`-th exploratory episode and the state it starts
         from (grasped, a near goal, a partly built tower: starts.py)."""
         seed = episode_seed(self.config.seed, TRAIN_STREAM, index)
-        return seed, self.aids.starts.draw(seed)
+        return seed, self.aids.starts.scaled(self.start_scale).draw(seed)
 
     def collect(self) -> list[Episode]:
         """One cycle's exploratory episodes in the main env, each stored as it ends."""
@@ -467,6 +470,11 @@ class Trainer:
             self.agent.knobs.set(**self.config.knobs_at_gate)
         self.solved_streak = self.solved_streak + 1 if reached else 0
         self.solved_check = check if reached else None
+
+    def fade_starts(self, evaluation: EvalResult) -> None:
+        """Set the easier-start shares' factor from the latest epoch evaluation (--start-fade):
+        1 - F * its success rate."""
+        self.start_scale = 1.0 - self.config.start_fade * evaluation.success_rate
 
     def passes_gate(self, evaluation: EvalResult) -> bool:
         """Whether an epoch evaluation counts toward --stop-patience (never when the run does
@@ -754,6 +762,7 @@ def run_epochs(
             result.interrupted = True
             break
         trainer.count_solved(evaluation, solved_check)
+        trainer.fade_starts(evaluation)
         eval_seconds = time.perf_counter() - eval_start
         trainer.side_seconds += eval_seconds
         epoch_stats = EpochStats(
@@ -767,6 +776,7 @@ def run_epochs(
             evaluation=evaluation,
             **mean_losses(trainer.epoch_losses),
             stop_check=solved_check,
+            start_scale=trainer.start_scale,
         )
         trainer.epoch_losses = []
         writer.write(epoch_row(epoch_stats))

@@ -47,3 +47,5 @@ class EpochStats:
     mean_q: float
     stop_check: EvalResult | None = None
     """The --stop-at-success check on the stop-check episodes, if this epoch ran one."""
+    start_scale: float = 1.0
+    """What the easier-start shares are multiplied by from this evaluation on (--start-fade)."""
