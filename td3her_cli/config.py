@@ -448,6 +448,12 @@ def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def field_flag(name: str) -> str:
+    """The `td3her train` option of TrainConfig field `name`, e.g. `--near-goal-share`."""
+    metadata = TrainConfig.__dataclass_fields__[name].metadata
+    return metadata[OPTION].flag_of(name) if OPTION in metadata else _option(name)
+
+
 def _validate(config: TrainConfig) -> None:
     def positive(name: str) -> None:
         value = getattr(config, name)

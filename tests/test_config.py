@@ -84,6 +84,7 @@ def test_parse_hidden():
         ("PandaPickAndPlace-v3", "pick-and-place"),
         ("PandaPushDense-v3", "push"),
         ("PandaSlideJoints-v3", "slide"),
+        ("FetchSlide-v4", "fetch-slide"),
         ("PandaStackJointsDense-v3", "stack"),
         ("PandaFlip-v3", "flip"),
         ("PandaReach-v3", "original"),
@@ -109,7 +110,16 @@ def test_every_preset_is_a_valid_config_and_each_panda_env_has_one_family():
     from td3her_cli.presets import load_presets, preset_values
 
     presets = load_presets()
-    assert {"original", "fast", "push", "pick-and-place", "slide", "stack", "flip"} <= set(presets)
+    assert {
+        "original",
+        "fast",
+        "push",
+        "pick-and-place",
+        "slide",
+        "fetch-slide",
+        "stack",
+        "flip",
+    } <= set(presets)
     for name in presets:
         TrainConfig(**preset_values(name))  # raises on a bad value
         assert "default_for" not in preset_values(name)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from td3her_cli.config import field_flag
 from td3her_cli.errors import UsageError
 from td3her_cli.report.display import make_console
 from td3her_cli.run.rundir import folder_problem, probe_writable
@@ -50,6 +51,42 @@ def check_env(env_id: str, modules: tuple[str, ...] = (), configs: Sequence = ()
             TrainingAids.of(env, config)
     finally:
         env.close()
+
+
+def config_for_env(config, given: dict):
+    """config checked against its env as check_env does, with the aids its preset asks for that
+    the env cannot give (a Joints variant has no table-plane positions) turned off first, named
+    in extra["preset_aids_off"] and in one warning line. Options `given` on the command line
+    are never turned off: an aid given that the env cannot give raises UsageError."""
+    from td3her_cli.envs.aids import TrainingAids, refused_aids
+    from td3her_cli.envs.goal_env import import_env_modules, make_env
+
+    import_env_modules(config.env_modules)
+    env = make_env(config.env_id)
+    try:
+        off = [name for name in refused_aids(env, config) if name not in given]
+        if off:
+            config = without_aids(config, off)
+        TrainingAids.of(env, config)
+    finally:
+        env.close()
+    if off:
+        flags = [field_flag(name) for name in off]
+        named = flags[0] if len(flags) == 1 else ", ".join(flags[:-1]) + " and " + flags[-1]
+        verb, them = ("is", "it") if len(flags) == 1 else ("are", "them")
+        preset = config.extra.get("preset")
+        warn(f"preset {preset}'s {named} {verb} off: {config.env_id} cannot take {them}")
+    return config
+
+
+def without_aids(config, names: Sequence[str]):
+    """config with the aids `names` off, recorded in extra["preset_aids_off"], and with
+    --start-fade off when no easier start is left to fade."""
+    changes = dict.fromkeys(names, 0.0)
+    shares = ("grasp_start", "near_goal_share", "tower_start")
+    if not [share for share in shares if share not in names and getattr(config, share)]:
+        changes["start_fade"] = 0.0
+    return config.replace(**changes, extra={**config.extra, "preset_aids_off": list(names)})
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from td3her_cli.cli.common import check_env, percent
+from td3her_cli.cli.common import check_env, config_for_env, percent
 from td3her_cli.cli.options import config_values
 from td3her_cli.cli.sweep_report import print_sweep_report
 from td3her_cli.config import TrainConfig
@@ -127,7 +127,7 @@ def plan_and_prepare(preset, given: dict, set_values: list[str], grid: list[str]
     name, _ = choose_preset(preset, given.get("env_id"))
     base = TrainConfig(**{**preset_values(name), **given}, extra={"preset": name})
     overrides = parse_overrides(set_values, base)
-    base = base.replace(**overrides)
+    base = config_for_env(base.replace(**overrides), {**given, **overrides})
     axes = parse_grid(grid, base)
     fixed_and_swept = sorted(set(overrides) & {axis.field for axis in axes})
     if fixed_and_swept:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from td3her_cli.cli.common import check_env, stderr, warn
+from td3her_cli.cli.common import config_for_env, stderr, warn
 from td3her_cli.cli.options import config_values, with_config_options
 from td3her_cli.config import ENVIRONMENT, TrainConfig
 from td3her_cli.envs.rollout import HELD_OUT_EPISODES, HELD_OUT_SEED
@@ -109,8 +109,7 @@ def train(
             )
             return
     else:
-        config = new_config(preset, given)
-        check_env(config.env_id, config.env_modules, [config])  # before any writing
+        config = config_for_env(new_config(preset, given), given)  # before any writing
         run_dir = out if out is not None else default_run_dir(config)
         check_new_run_dir(run_dir, force)
         fresh = not run_dir.is_dir() or not any(run_dir.iterdir())

@@ -15,6 +15,10 @@ from td3her_cli.core.augment import MirrorColumns, PlanePositions, reflect_rows,
 from td3her_cli.core.replay import Batch
 from td3her_cli.envs.plane import columns_to_mirror, positions_to_shift
 from td3her_cli.envs.starts import StartShares
+from td3her_cli.errors import UsageError
+
+AID_FIELDS = ("grasp_start", "near_goal_share", "tower_start", "augment_shift", "augment_reflect")
+"""The TrainConfig fields of the aids, each off at 0."""
 
 
 @dataclass(frozen=True)
@@ -49,3 +53,17 @@ class TrainingAids:
         if self.mirrored is not None:
             batches = reflect_rows(batches, self.mirrored, self.mirror_share, rng)
         return batches
+
+
+def refused_aids(env, config) -> tuple[str, ...]:
+    """The aids config asks for (AID_FIELDS order) that env cannot give, each tried alone."""
+    off = {name: 0.0 for name in AID_FIELDS}
+    refused = []
+    for name in AID_FIELDS:
+        value = getattr(config, name)
+        if value:
+            try:
+                TrainingAids.of(env, config.replace(**{**off, name: value}, start_fade=0.0))
+            except UsageError:
+                refused.append(name)
+    return tuple(refused)
