@@ -273,7 +273,8 @@ def render_presets(text: str | None = None) -> str:
         f"`{DEFAULT_PRESET}`. Any option given on the command line overrides the preset's "
         "value. A training aid the preset asks for that the env cannot give (the Joints "
         "variants have no table-plane positions to shift or mirror) is left off, with a warning "
-        "line and `preset_aids_off` in the run's config.json. Keys are `TrainConfig` fields: `critic_lr` is `--critic-lr`, `xla = false` is "
+        "line and `preset_aids_off` in the run's config.json. Keys are `TrainConfig` fields: "
+        "`critic_lr` is `--critic-lr`, `xla = false` is "
         "`--no-xla`; every key not listed keeps the default in "
         "[cli.md](cli.md#td3her-train).\n\n",
         "| preset | default for | description |\n|---|---|---|\n",
