@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from td3her_cli.cli.common import without_aids
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs.aids import refused_aids
 from td3her_cli.envs.goal_env import make_env
@@ -62,3 +63,12 @@ def test_an_env_that_takes_every_aid_of_its_preset_changes_nothing(run_cli, tmp_
     config = json.loads((out / "config.json").read_text())
     assert {name: config[name] for name in SLIDE_AIDS} == SLIDE_AIDS
     assert "preset_aids_off" not in config["extra"]
+
+
+def test_leaving_off_every_easier_start_leaves_off_its_fade_too():
+    config = TrainConfig(near_goal_share=0.5, start_fade=0.5, augment_shift=0.1, extra={"a": 1})
+    shifted_off = without_aids(config, ["augment_shift"])
+    assert (shifted_off.augment_shift, shifted_off.start_fade) == (0.0, 0.5)
+    assert shifted_off.extra == {"a": 1, "preset_aids_off": ["augment_shift"]}
+    all_off = without_aids(config, ["near_goal_share", "augment_shift"])
+    assert (all_off.near_goal_share, all_off.augment_shift, all_off.start_fade) == (0, 0, 0)

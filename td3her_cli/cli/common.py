@@ -82,9 +82,10 @@ def config_for_env(config, given: dict):
 def without_aids(config, names: Sequence[str]):
     """config with the aids `names` off, recorded in extra["preset_aids_off"], and with
     --start-fade off when no easier start is left to fade."""
+    from td3her_cli.envs.starts import SHARE_FIELDS
+
     changes = dict.fromkeys(names, 0.0)
-    shares = ("grasp_start", "near_goal_share", "tower_start")
-    if not [share for share in shares if share not in names and getattr(config, share)]:
+    if not [share for share in SHARE_FIELDS if share not in names and getattr(config, share)]:
         changes["start_fade"] = 0.0
     return config.replace(**changes, extra={**config.extra, "preset_aids_off": list(names)})
 

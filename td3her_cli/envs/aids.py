@@ -14,10 +14,10 @@ import numpy as np
 from td3her_cli.core.augment import MirrorColumns, PlanePositions, reflect_rows, translate_rows
 from td3her_cli.core.replay import Batch
 from td3her_cli.envs.plane import columns_to_mirror, positions_to_shift
-from td3her_cli.envs.starts import StartShares
+from td3her_cli.envs.starts import SHARE_FIELDS, StartShares
 from td3her_cli.errors import UsageError
 
-AID_FIELDS = ("grasp_start", "near_goal_share", "tower_start", "augment_shift", "augment_reflect")
+AID_FIELDS = (*SHARE_FIELDS, "augment_shift", "augment_reflect")
 """The TrainConfig fields of the aids, each off at 0."""
 
 

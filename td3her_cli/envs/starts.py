@@ -83,3 +83,7 @@ class StartShares:
             goal_fraction=goal_fraction(self.near_goal_share, seed),
             built=starts_built(self.tower_start, seed) and not grasped,
         )
+
+
+SHARE_FIELDS = tuple(f.name for f in fields(StartShares))
+"""The TrainConfig fields of the easier starts' shares."""
