@@ -129,6 +129,12 @@ class TrainConfig:
     # --- loop units ---
     epochs: int = option(10, "Epochs; each ends with an evaluation.", LOOP)
     """Number of epochs; each ends with an evaluation."""
+    max_env_steps: int = option(
+        0, "End the run before an epoch that could take it past N env steps (0: no limit).", LOOP
+    )
+    """A budget of env steps: an epoch starts only if, with every episode at its time limit, it
+    ends within it. Episodes that end on success make an epoch's env steps vary, so --epochs
+    alone does not bound them."""
     cycles: int = option(50, "Cycles per epoch.", LOOP)
     """Cycles per epoch; a cycle collects episodes, then runs optimisation steps."""
     episodes_per_cycle: int = option(16, "Episodes collected per cycle.", LOOP)
@@ -541,6 +547,8 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(f"--near-goal-share must be in [0, 1], got {config.near_goal_share}")
     if not 0 <= config.tower_start <= 1:
         raise UsageError(f"--tower-start must be in [0, 1], got {config.tower_start}")
+    if config.max_env_steps < 0:
+        raise UsageError(f"--max-env-steps must be >= 0 (0: no limit), got {config.max_env_steps}")
     if not 0 <= config.start_fade <= 1:
         raise UsageError(f"--start-fade must be in [0, 1], got {config.start_fade}")
     easier = (config.grasp_start, config.near_goal_share, config.tower_start)

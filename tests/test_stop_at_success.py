@@ -189,10 +189,16 @@ def test_cannot_reach():
     assert not cannot_reach(0.07, 100)(0, 93), "7 of 100 is 7 %: 0.07 * 100 > 7 in floats"
 
 
-def test_eta_from_the_mean_epoch_time():
-    assert _eta(SimpleNamespace(epoch=2, wall_time=100.0), 10) == ", ETA 0:06:40"
-    assert _eta(SimpleNamespace(epoch=2, wall_time=3600.0), 4) == ", ETA 1:00:00"
-    assert _eta(SimpleNamespace(epoch=4, wall_time=30.0), 4) == ""
+def test_eta_from_the_mean_epoch_time_or_env_step_time_whichever_ends_sooner():
+    def eta(epoch, wall_time, epochs, env_steps=0, budget=0):
+        stats = SimpleNamespace(epoch=epoch, wall_time=wall_time, env_steps=env_steps)
+        return _eta(stats, TrainConfig(epochs=epochs, max_env_steps=budget))
+
+    assert eta(2, 100.0, 10) == ", ETA 0:06:40"
+    assert eta(2, 3600.0, 4) == ", ETA 1:00:00"
+    assert eta(4, 30.0, 4) == ""
+    assert eta(2, 100.0, 10, env_steps=1000, budget=3000) == ", ETA 0:03:20"  # the budget's
+    assert eta(2, 100.0, 10, env_steps=1000, budget=10**6) == ", ETA 0:06:40"  # the epochs'
 
 
 @pytest.mark.parametrize("best, stop_check", [(0, 0), (30, 0), (20, 40)])

@@ -60,7 +60,11 @@ def train(
     ] = False,
     resume: Annotated[
         Path | None,
-        _option("Continue RUN from its latest checkpoint (only --epochs may change).", OUTPUT),
+        _option(
+            "Continue RUN from its latest checkpoint (only --epochs and --max-env-steps may "
+            "change).",
+            OUTPUT,
+        ),
     ] = None,
     keep: Annotated[
         int | None,
@@ -192,6 +196,14 @@ def show_result(console, config: TrainConfig, result) -> None:
             soft_wrap=True,
             highlight=False,
         )
+    if result.budget_end is not None:
+        epoch, steps = result.budget_end
+        console.print(
+            f"ended at epoch {epoch} of {config.epochs}, {steps} env steps: another epoch could "
+            f"pass --max-env-steps {config.max_env_steps}",
+            soft_wrap=True,
+            highlight=False,
+        )
     if result.last_checkpoint is not None and not result.interrupted:
         console.print(held_out_line, soft_wrap=True, highlight=False, markup=False)
 
@@ -268,6 +280,10 @@ def default_run_dir(config: TrainConfig) -> Path:
     return Path("checkpoints") / f"{config.env_id}-seed{config.seed}-{stamp}"
 
 
+RESUME_MAY_CHANGE = ("epochs", "max_env_steps")
+"""The options a resumed run may change: how long it trains."""
+
+
 def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
     """The saved config of RUN with --epochs applied (other options must match it), and the
     epochs its latest checkpoint has done (0 when it has none). A run that stopped solved
@@ -290,12 +306,13 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
             "run directory"
         ) from None
     for key, value in given.items():
-        if key != "epochs" and value != getattr(saved, key):
+        if key not in RESUME_MAY_CHANGE and value != getattr(saved, key):
             raise UsageError(
                 f"--{key.replace('_', '-')} {value} differs from the run's saved value "
-                f"{getattr(saved, key)}; a resumed run keeps its config (only --epochs may change)"
+                f"{getattr(saved, key)}; a resumed run keeps its config (only --epochs and "
+                "--max-env-steps may change)"
             )
-    config = saved.replace(epochs=given.get("epochs", saved.epochs))
+    config = saved.replace(**{key: given[key] for key in RESUME_MAY_CHANGE if key in given})
     try:  # training.train(resume=True) resolves it again
         info = resolve_checkpoint(run_dir, latest=True, fall_back=True)
     except NoCheckpointError:

@@ -53,7 +53,7 @@ class TrainingDisplay:
             f"[bold]td3her train[/] {config.env_id} seed {config.seed}{_preset(config)}: "
             f"{config.epochs} epochs x "
             f"{config.cycles} cycles x ({config.episodes_per_cycle} episodes + "
-            f"{_updates(config)}) -> {run_dir}",
+            f"{_updates(config)}){_budget(config)} -> {run_dir}",
             soft_wrap=True,
         )
         for note in notes:
@@ -97,7 +97,7 @@ class TrainingDisplay:
                 f"epoch {stats.epoch}/{self.config.epochs}: success {evaluation.success_rate:.0%} "
                 f"return {evaluation.mean_return:.1f} length {evaluation.mean_length:.1f} | "
                 f"env steps {stats.env_steps} | actor {_loss(stats.actor_loss, 3)} critics "
-                f"{_critics(stats)} | {stats.wall_time:.0f}s{_eta(stats, self.config.epochs)}"
+                f"{_critics(stats)} | {stats.wall_time:.0f}s{_eta(stats, self.config)}"
                 f"{_stop_check(stats)}",
                 highlight=False,
                 soft_wrap=True,
@@ -177,12 +177,22 @@ def _preset(config: TrainConfig) -> str:
     )
 
 
-def _eta(stats: EpochStats, epochs: int) -> str:
-    """ ", ETA 0:12:34" from the mean time per epoch so far; empty after the last epoch."""
-    left = epochs - stats.epoch
+def _budget(config: TrainConfig) -> str:
+    """ ", at most 1000000 env steps" with --max-env-steps."""
+    return f", at most {config.max_env_steps} env steps" if config.max_env_steps else ""
+
+
+def _eta(stats: EpochStats, config: TrainConfig) -> str:
+    """ ", ETA 0:12:34" from the mean time per epoch so far, or per env step when the
+    --max-env-steps budget comes first; empty after the last epoch."""
+    left = config.epochs - stats.epoch
     if left <= 0 or stats.epoch <= 0:
         return ""
-    seconds = round(stats.wall_time / stats.epoch * left)
+    seconds = stats.wall_time / stats.epoch * left
+    if config.max_env_steps and stats.env_steps > 0:
+        steps_left = max(config.max_env_steps - stats.env_steps, 0)
+        seconds = min(seconds, stats.wall_time / stats.env_steps * steps_left)
+    seconds = round(seconds)
     return f", ETA {seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 

@@ -99,6 +99,9 @@ class TrainResult:
     empty_buffer: bool = False
     solved_epoch: int | None = None  # the epoch --stop-at-success ended the run at
     solved_check: EvalResult | None = None  # its success on the stop-check episodes
+    budget_end: tuple[int, int] | None = None
+    """(epochs done, env steps) when the run ended before an epoch that could pass
+    --max-env-steps."""
 
 
 class TrainingObserver(Protocol):
@@ -129,6 +132,7 @@ class Trainer:
                     f"episode ({self.spec.max_episode_steps} steps); raise --buffer-size"
                 )
             self.aids = TrainingAids.of(self.env, config)  # easier starts, augmentation
+            self.check_budget()
             check_memory(config, self.spec)  # before the networks and buffer are allocated
             terminal_fn = terminal_function(config.terminal_on_success, self.env, self.spec)
         except BaseException:  # a refused config or env: release the envs made above
@@ -471,6 +475,21 @@ class Trainer:
         self.solved_streak = self.solved_streak + 1 if reached else 0
         self.solved_check = check if reached else None
 
+    def check_budget(self) -> None:
+        """Raise UsageError for a --max-env-steps the env's episodes cannot be held to."""
+        if self.config.max_env_steps and not self.spec.max_episode_steps:
+            raise UsageError(
+                f"--max-env-steps needs episodes of bounded length; {self.config.env_id} has no "
+                "time limit"
+            )
+
+    def epoch_fits_budget(self) -> bool:
+        """Whether one more epoch, every episode at its time limit, stays within
+        --max-env-steps (always, without one)."""
+        budget = self.config.max_env_steps
+        longest = self.config.cycles * self.config.episodes_per_cycle
+        return not budget or self.env_steps + longest * self.spec.max_episode_steps <= budget
+
     def fade_starts(self, evaluation: EvalResult) -> None:
         """Set the easier-start shares' factor from the latest epoch evaluation (--start-fade):
         1 - F * its success rate."""
@@ -711,6 +730,9 @@ def run_epochs(
         return elapsed_before + time.perf_counter() - start
 
     while trainer.epoch < config.epochs:
+        if trainer.cycle == 0 and not trainer.epoch_fits_budget():  # an epoch under way ends
+            result.budget_end = (trainer.epoch, trainer.env_steps)
+            break
         for cycle in range(trainer.cycle + 1, config.cycles + 1):
             work = trainer.run_cycle()
             updates = work.updates
