@@ -365,8 +365,8 @@ class TrainConfig:
     solved. Drawn apart from --grasp-start, which wins when both are drawn."""
     start_fade: float = option(
         0.0,
-        "After each epoch evaluation with success s, the easier-start shares are "
-        "multiplied by 1 - F*s.",
+        "The easier-start shares times 1 - F*s, s the latest epoch evaluation's success "
+        "(0: fixed shares).",
         EXPLORATION,
     )
     """A curriculum on the easier starts (--grasp-start, --near-goal-share, --tower-start): the

@@ -19,6 +19,7 @@ def budgeted(env_steps: int, budget: int, epochs_done: int = 0):
     config = TrainConfig(cycles=2, episodes_per_cycle=2, max_env_steps=budget)
     spec = SimpleNamespace(max_episode_steps=50)
     trainer = SimpleNamespace(config=config, spec=spec, env_steps=env_steps, epoch=epochs_done)
+    trainer.longest_epoch = lambda: Trainer.longest_epoch(trainer)
     return Trainer.epoch_fits_budget(trainer)
 
 
@@ -52,7 +53,15 @@ def test_a_run_ends_at_its_budget_says_so_and_a_resume_may_raise_it(run_cli, tmp
 def test_a_budget_below_zero_or_without_a_time_limit_is_refused():
     with pytest.raises(UsageError, match=re.escape("--max-env-steps must be >= 0")):
         TrainConfig(max_env_steps=-1)
-    trainer = SimpleNamespace(spec=SimpleNamespace(max_episode_steps=None))
-    trainer.config = TrainConfig(max_env_steps=1000, env_id="Endless-v0")
+    endless = SimpleNamespace(spec=SimpleNamespace(max_episode_steps=None))
+    endless.config = TrainConfig(max_env_steps=1000, env_id="Endless-v0")
+    endless.longest_epoch = lambda: Trainer.longest_epoch(endless)
     with pytest.raises(UsageError, match="--max-env-steps needs episodes of bounded length"):
-        Trainer.check_budget(trainer)
+        Trainer.check_budget(endless)
+
+
+def test_a_budget_below_one_epoch_is_refused_before_anything_is_written(run_cli, tmp_path):
+    out = tmp_path / "run"  # an epoch: up to 2 cycles x 2 episodes x 50 steps
+    code, _, err = run_cli(["train", *tiny_cli_args(), "--max-env-steps", "199", "--out", str(out)])
+    assert code != 0 and err.count("\n") == 1 and not out.exists()
+    assert "--max-env-steps 199 is less than one epoch can take (200 env steps" in err

@@ -16,7 +16,7 @@ import typer
 
 from td3her_cli.cli.common import config_for_env, stderr, warn
 from td3her_cli.cli.options import config_values, with_config_options
-from td3her_cli.config import ENVIRONMENT, TrainConfig
+from td3her_cli.config import ENVIRONMENT, TrainConfig, field_flag
 from td3her_cli.envs.rollout import HELD_OUT_EPISODES, HELD_OUT_SEED
 from td3her_cli.errors import Interrupted, NoCheckpointError, RunInUseError, UsageError
 from td3her_cli.presets import load_presets
@@ -308,7 +308,7 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
     for key, value in given.items():
         if key not in RESUME_MAY_CHANGE and value != getattr(saved, key):
             raise UsageError(
-                f"--{key.replace('_', '-')} {value} differs from the run's saved value "
+                f"{field_flag(key)} {value} differs from the run's saved value "
                 f"{getattr(saved, key)}; a resumed run keeps its config (only --epochs and "
                 "--max-env-steps may change)"
             )

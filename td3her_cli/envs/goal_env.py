@@ -89,7 +89,8 @@ def _make_goal_env(env_id: str, render_mode: str | None = None, **kwargs):
     except (gym.error.NameNotFound, gym.error.VersionNotFound, gym.error.NamespaceNotFound) as exc:
         raise EnvError(
             f"unknown env {env_id!r} ({exc.__class__.__name__}); "
-            "run `td3her envs` or check the id, e.g. PandaReach-v3"
+            "run `td3her envs` or check the id, e.g. PandaReach-v3; an env another package "
+            "registers needs --env-module PACKAGE (Fetch: gymnasium_robotics)"
         ) from None
     except Exception as exc:  # noqa: BLE001 - the env's constructor failed: name it and why
         raise EnvError(f"cannot create env {env_id!r}: {one_line(exc, CAUSE_CHARS)}") from exc

@@ -476,19 +476,31 @@ class Trainer:
         self.solved_check = check if reached else None
 
     def check_budget(self) -> None:
-        """Raise UsageError for a --max-env-steps the env's episodes cannot be held to."""
-        if self.config.max_env_steps and not self.spec.max_episode_steps:
+        """Raise UsageError for a --max-env-steps the env's episodes cannot be held to, or
+        that no epoch fits in."""
+        budget = self.config.max_env_steps
+        if budget and not self.spec.max_episode_steps:
             raise UsageError(
                 f"--max-env-steps needs episodes of bounded length; {self.config.env_id} has no "
                 "time limit"
             )
+        longest = self.longest_epoch()
+        if budget and budget < longest:
+            raise UsageError(
+                f"--max-env-steps {budget} is less than one epoch can take ({longest} env steps: "
+                "--cycles x --episodes-per-cycle x the episode time limit); raise it"
+            )
+
+    def longest_epoch(self) -> int:
+        """The env steps of an epoch whose every episode runs to the time limit."""
+        episodes = self.config.cycles * self.config.episodes_per_cycle
+        return episodes * (self.spec.max_episode_steps or 0)
 
     def epoch_fits_budget(self) -> bool:
         """Whether one more epoch, every episode at its time limit, stays within
         --max-env-steps (always, without one)."""
         budget = self.config.max_env_steps
-        longest = self.config.cycles * self.config.episodes_per_cycle
-        return not budget or self.env_steps + longest * self.spec.max_episode_steps <= budget
+        return not budget or self.env_steps + self.longest_epoch() <= budget
 
     def fade_starts(self, evaluation: EvalResult) -> None:
         """Set the easier-start shares' factor from the latest epoch evaluation (--start-fade):
