@@ -22,6 +22,8 @@ NOISE_KINDS = ("ou", "gaussian")
 PRECISIONS = ("float32", "bfloat16")
 TERMINAL_MODES = ("auto", "on", "off")
 GOAL_STATISTICS = ("episodes", "her")
+START_SHARE_FIELDS = ("grasp_start", "near_goal_share", "tower_start")
+"""The fields of the easier starts' shares, each in [0, 1], that --start-fade scales."""
 
 # The --help panels of `td3her train` that list the options (in this order, before Output).
 ENVIRONMENT = "Environment"
@@ -541,18 +543,14 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(f"--stop-patience must be >= 1, got {config.stop_patience}")
     if not 0 <= config.random_action_prob <= 1:
         raise UsageError(f"--random-action-prob must be in [0, 1], got {config.random_action_prob}")
-    if not 0 <= config.grasp_start <= 1:
-        raise UsageError(f"--grasp-start must be in [0, 1], got {config.grasp_start}")
-    if not 0 <= config.near_goal_share <= 1:
-        raise UsageError(f"--near-goal-share must be in [0, 1], got {config.near_goal_share}")
-    if not 0 <= config.tower_start <= 1:
-        raise UsageError(f"--tower-start must be in [0, 1], got {config.tower_start}")
+    for name in START_SHARE_FIELDS:
+        if not 0 <= getattr(config, name) <= 1:
+            raise UsageError(f"{_option(name)} must be in [0, 1], got {getattr(config, name)}")
     if config.max_env_steps < 0:
         raise UsageError(f"--max-env-steps must be >= 0 (0: no limit), got {config.max_env_steps}")
     if not 0 <= config.start_fade <= 1:
         raise UsageError(f"--start-fade must be in [0, 1], got {config.start_fade}")
-    easier = (config.grasp_start, config.near_goal_share, config.tower_start)
-    if config.start_fade > 0 and not any(easier):
+    if config.start_fade > 0 and not any(getattr(config, name) for name in START_SHARE_FIELDS):
         raise UsageError(
             "--start-fade needs an easier start to fade: set --grasp-start, --near-goal-share "
             "or --tower-start"

@@ -27,6 +27,24 @@ def test_a_changed_option_is_refused_and_nothing_is_written(tiny_run, tmp_path, 
     assert snapshot(run_dir) == before
 
 
+def test_the_runs_own_preset_may_be_repeated_and_another_is_refused(tiny_run, tmp_path, run_cli):
+    run_dir = copy_run(tiny_run, tmp_path)
+    config_path = run_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "extra": {"preset": "original"}}))
+    before = snapshot(run_dir)
+    code, out, err = run_cli(["train", "--resume", str(run_dir), "--preset", "original"])
+    assert code == 0 and "nothing to do" in out, err
+    code, _, err = run_cli(["train", "--resume", str(run_dir), "--preset", "push"])
+    assert code == 2 and "--preset push differs from the run's preset original" in err
+    assert snapshot(run_dir) == before
+
+
+def test_a_preset_on_a_run_that_records_none_is_refused(tiny_run, tmp_path, run_cli):
+    code, _, err = run_cli(["train", "--resume", str(tiny_run), "--preset", "original"])
+    assert code == 2 and "differs from the run's preset (none recorded)" in err
+
+
 @pytest.mark.parametrize("epochs", ["2", "1"])
 def test_epochs_already_done_is_nothing_to_do(epochs, tiny_run, tmp_path, run_cli):
     run_dir = copy_run(tiny_run, tmp_path)  # trained 2 epochs

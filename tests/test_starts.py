@@ -1,18 +1,22 @@
 """Easier exploratory starts drawn per episode seed (envs/starts.py), and --tower-start: Stack
 episodes that begin with the bottom cube on its goal."""
 
+import dataclasses
+import io
 import json
 import re
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from rich.console import Console
 
-from td3her_cli.config import TrainConfig
+from td3her_cli.config import START_SHARE_FIELDS, TrainConfig
 from td3her_cli.envs.goal_env import make_env
 from td3her_cli.envs.grasp import build_tower, starts_built, starts_grasped
 from td3her_cli.envs.starts import RESET, EpisodeStart, StartShares
 from td3her_cli.errors import UsageError
+from td3her_cli.report.display import TrainingDisplay
 from td3her_cli.run.training import Trainer, train
 from tests.conftest import TINY, explored_and_evaluated
 
@@ -70,6 +74,13 @@ def test_start_shares_come_from_a_config_and_draw_one_start_per_seed():
     assert 0.4 < np.mean([s.grasped for s in starts]) < 0.6
     assert 0.18 < np.mean([s.built for s in starts]) < 0.32  # half of the ungrasped ones
     assert not any(s.grasped and s.built for s in starts)  # a grasped start places them too
+
+
+def test_the_config_validates_and_fades_exactly_the_shares_a_start_draws_from():
+    assert START_SHARE_FIELDS == tuple(f.name for f in dataclasses.fields(StartShares))
+    for name in START_SHARE_FIELDS:
+        with pytest.raises(UsageError, match=f"--{name.replace('_', '-')} must be in"):
+            TrainConfig(**{name: 1.5})
 
 
 def test_exploration_starts_built_in_both_collection_paths_and_evaluation_never(monkeypatch):
@@ -161,6 +172,23 @@ def test_an_epoch_row_records_the_start_scale_its_evaluation_set(tiny_push_fade_
     assert len(rows) == 2
     for row in rows:
         assert row["start_scale"] == pytest.approx(1 - 0.5 * row["success_rate"])
+
+
+@pytest.mark.parametrize(("fade", "shown"), [(0.5, " | easier starts x0.70"), (0.0, "")])
+def test_the_epoch_line_shows_the_faded_start_factor_only_with_a_fade(fade, shown):
+    config = TrainConfig(near_goal_share=0.5, start_fade=fade, epochs=2)
+    evaluation = SimpleNamespace(success_rate=0.6, mean_return=-20.0, mean_length=30.0)
+    stats = SimpleNamespace(
+        epoch=1, env_steps=100, wall_time=5.0, evaluation=evaluation, actor_loss=1.0,
+        critic1_loss=0.1, critic2_loss=0.1, stop_check=None, start_scale=0.7,
+    )  # fmt: skip
+    console = Console(file=io.StringIO(), width=300)
+    display = TrainingDisplay(console)
+    display.config = config
+    display.on_epoch(stats)
+    line = console.file.getvalue()
+    assert line.startswith("epoch 1/2: success 60%")
+    assert (" | easier starts x" in line) == bool(shown) and shown in line
 
 
 @pytest.fixture

@@ -102,9 +102,7 @@ def train(
     if resume is not None:
         if out is not None:
             raise UsageError("--resume RUN continues in RUN; drop --out")
-        if preset is not None:
-            raise UsageError("--resume keeps the run's saved config; drop --preset")
-        config, run_dir, done = resume_config(resume, given)
+        config, run_dir, done = resume_config(resume, given, preset)
         if config.epochs <= done:  # before anything is written: config.json stays as it is
             make_console().print(
                 f"{run_dir} has trained {done} epochs already (--epochs {config.epochs}): "
@@ -284,10 +282,12 @@ RESUME_MAY_CHANGE = ("epochs", "max_env_steps")
 """The options a resumed run may change: how long it trains."""
 
 
-def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
-    """The saved config of RUN with --epochs applied (other options must match it), and the
-    epochs its latest checkpoint has done (0 when it has none). A run that stopped solved
-    exits here, with nothing to do."""
+def resume_config(
+    run_dir: Path, given: dict, preset: str | None = None
+) -> tuple[TrainConfig, Path, int]:
+    """The saved config of RUN with --epochs applied (other options, and --preset, must match
+    it), and the epochs its latest checkpoint has done (0 when it has none). A run that
+    stopped solved exits here, with nothing to do."""
     import json
 
     from td3her_cli.run.checkpoint import resolve_checkpoint
@@ -305,6 +305,13 @@ def resume_config(run_dir: Path, given: dict) -> tuple[TrainConfig, Path, int]:
             f"--resume {run_dir}: {config_path} is not a td3her config ({exc}); give a td3her "
             "run directory"
         ) from None
+    if preset is not None and preset != saved.extra.get("preset"):
+        recorded = saved.extra.get("preset")
+        raise UsageError(
+            f"--preset {preset} differs from the run's preset "
+            f"{recorded if recorded else '(none recorded)'}; a resumed run keeps its config: "
+            "drop --preset"
+        )
     for key, value in given.items():
         if key not in RESUME_MAY_CHANGE and value != getattr(saved, key):
             raise UsageError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from td3her_cli.config import START_SHARE_FIELDS
 from td3her_cli.envs.grasp import (
     build_tower,
     check_grasp_start,
@@ -85,5 +86,5 @@ class StartShares:
         )
 
 
-SHARE_FIELDS = tuple(f.name for f in fields(StartShares))
-"""The TrainConfig fields of the easier starts' shares."""
+SHARE_FIELDS = START_SHARE_FIELDS
+"""The TrainConfig fields StartShares holds, in its order (config validates them)."""

@@ -88,7 +88,10 @@ class TrainingDisplay:
         """Advance the epoch bar (or print a plain line) with the evaluation."""
         self.epochs.append(stats)
         evaluation = stats.evaluation
-        self._last_eval = f"eval success {evaluation.success_rate:.0%}{_stop_check(stats)}"
+        self._last_eval = (
+            f"eval success {evaluation.success_rate:.0%}"
+            f"{_start_scale(stats, self.config)}{_stop_check(stats)}"
+        )
         if self._progress is not None:
             self._progress.update(self._epoch_task, completed=stats.epoch)
             self._progress.reset(self._cycle_task, total=self.config.cycles)
@@ -98,7 +101,7 @@ class TrainingDisplay:
                 f"return {evaluation.mean_return:.1f} length {evaluation.mean_length:.1f} | "
                 f"env steps {stats.env_steps} | actor {_loss(stats.actor_loss, 3)} critics "
                 f"{_critics(stats)} | {stats.wall_time:.0f}s{_eta(stats, self.config)}"
-                f"{_stop_check(stats)}",
+                f"{_start_scale(stats, self.config)}{_stop_check(stats)}",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -194,6 +197,11 @@ def _eta(stats: EpochStats, config: TrainConfig) -> str:
         seconds = min(seconds, stats.wall_time / stats.env_steps * steps_left)
     seconds = round(seconds)
     return f", ETA {seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _start_scale(stats: EpochStats, config: TrainConfig) -> str:
+    """ " | easier starts x0.62" with --start-fade: the factor the next epoch's shares take."""
+    return f" | easier starts x{stats.start_scale:.2f}" if config.start_fade else ""
 
 
 def _stop_check(stats: EpochStats) -> str:
