@@ -349,8 +349,8 @@ class TrainConfig:
     and whose gripper opens: PickAndPlace, and Stack with its top cube held)."""
     near_goal_share: float = option(
         0.0,
-        "Fraction of exploratory episodes whose goal is pulled toward the object "
-        "(panda-gym Push, Slide, PickAndPlace).",
+        "Fraction of exploratory episodes whose goal is pulled toward the object's position "
+        "or orientation (panda-gym Push, Slide, PickAndPlace, Flip).",
         EXPLORATION,
     )
     """Fraction of exploratory episodes whose goal is moved to a uniformly drawn fraction of its

@@ -33,6 +33,41 @@ def test_the_moved_goal_lies_on_the_segment_from_the_object_and_the_marker_follo
         np.testing.assert_allclose(target, moved["desired_goal"], atol=1e-5)
 
 
+@pytest.fixture(scope="module")
+def flip():
+    env = make_env("PandaFlip-v3")
+    yield env
+    env.close()
+
+
+def test_an_orientation_goal_turns_part_way_from_the_object_and_the_marker_follows(flip):
+    for seed, fraction in [(0, 0.0), (1, 0.25), (2, 0.7)]:
+        raw, _ = flip.reset(seed=seed)
+        start, drawn = raw["achieved_goal"].copy(), raw["desired_goal"].copy()
+        moved = pull_goal(flip, fraction)["desired_goal"]
+        assert np.linalg.norm(moved) == pytest.approx(1.0)  # a unit quaternion
+        whole, part = rotation_angle(start, drawn), rotation_angle(start, moved)
+        assert part == pytest.approx(fraction * whole, abs=1e-5)  # along the shortest turn
+        assert rotation_angle(moved, drawn) == pytest.approx((1 - fraction) * whole, abs=1e-5)
+        sim = flip.unwrapped.sim
+        assert rotation_angle(sim.get_base_rotation("target", "quaternion"), moved) < 1e-3
+        flip.reset(seed=seed)
+        _, _, _, _, info = flip.step(np.zeros(flip.action_space.shape, np.float32))
+        assert info["is_success"] == (rotation_angle(start, drawn) < FLIP_SOLVED)
+        flip.reset(seed=seed)
+        pull_goal(flip, 0.0)  # the goal is the cube's own orientation: solved at once
+        assert flip.step(np.zeros(flip.action_space.shape, np.float32))[4]["is_success"]
+
+
+FLIP_SOLVED = 2 * np.arcsin(np.sqrt(0.2))
+"""PandaFlip's success: 1 - <q, g>^2 < 0.2, a turn of under about 53 degrees."""
+
+
+def rotation_angle(a, b) -> float:
+    """The angle of the turn between the orientations of unit quaternions a and b."""
+    return float(2 * np.arccos(min(abs(np.dot(a, b)), 1.0)))
+
+
 def test_the_env_judges_success_against_the_moved_goal(slide):
     slide.reset(seed=3)
     pull_goal(slide, 0.0)  # the goal on the puck: solved as the episode starts
@@ -60,11 +95,11 @@ def test_the_share_is_a_fixed_draw_per_episode_seed_with_uniform_fractions():
         ("PandaPush-v3", True),
         ("PandaPickAndPlace-v3", True),
         ("PandaReach-v3", False),  # no object
-        ("PandaFlip-v3", False),  # the goal is an orientation
+        ("PandaFlip-v3", True),  # the goal is its object's orientation
         ("PandaStack-v3", False),  # two objects
     ],
 )
-def test_only_tasks_whose_goal_is_their_one_objects_position_take_it(env_id, takes_it):
+def test_only_tasks_whose_goal_is_their_objects_position_or_orientation_take_it(env_id, takes_it):
     env = make_env(env_id)
     try:
         check_near_goal_share(env, 0.0, env_id)  # off: anything goes

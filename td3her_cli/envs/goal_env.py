@@ -101,7 +101,19 @@ def _make_goal_env(env_id: str, render_mode: str | None = None, **kwargs):
         raise
     if is_panda_gym(env):
         warnings.filterwarnings("ignore", message=OUT_OF_BOUNDS_OBSERVATION)
+        _seed_flip_goals(env.unwrapped.task)
     return env
+
+
+def _seed_flip_goals(task) -> None:
+    """panda-gym 3.0.7's Flip draws its goal with scipy's Rotation.random() from numpy's
+    global generator, so reset(seed=...) does not fix it. Draw it (the same uniform random
+    rotation) from the task's own generator, which reset(seed=...) seeds, as the other tasks do."""
+    from panda_gym.envs.tasks.flip import Flip
+    from scipy.spatial.transform import Rotation
+
+    if isinstance(task, Flip):
+        task._sample_goal = lambda: Rotation.random(random_state=task.np_random).as_quat()
 
 
 def is_panda_gym(env) -> bool:
