@@ -350,7 +350,7 @@ class TrainConfig:
     near_goal_share: float = option(
         0.0,
         "Fraction of exploratory episodes whose goal is pulled toward the object's position "
-        "or orientation (panda-gym Push, Slide, PickAndPlace, Flip).",
+        "or orientation (panda-gym Push, Slide, PickAndPlace, Stack, Flip).",
         EXPLORATION,
     )
     """Fraction of exploratory episodes whose goal is moved to a uniformly drawn fraction of its

@@ -33,6 +33,24 @@ def test_the_moved_goal_lies_on_the_segment_from_the_object_and_the_marker_follo
         np.testing.assert_allclose(target, moved["desired_goal"], atol=1e-5)
 
 
+def test_a_stack_goal_moves_as_a_tower_its_base_toward_the_bottom_cube():
+    stack = make_env("PandaStack-v3")
+    try:
+        for seed, fraction in [(0, 0.0), (1, 0.4)]:
+            raw, _ = stack.reset(seed=seed)
+            bottom, drawn = raw["achieved_goal"][:3].copy(), raw["desired_goal"].copy()
+            moved = pull_goal(stack, fraction)["desired_goal"]
+            np.testing.assert_allclose(
+                moved[:3], bottom + fraction * (drawn[:3] - bottom), atol=1e-6
+            )
+            np.testing.assert_allclose(moved[3:] - moved[:3], drawn[3:] - drawn[:3], atol=1e-6)
+            sim = stack.unwrapped.sim
+            for marker, target in (("target1", moved[:3]), ("target2", moved[3:])):
+                np.testing.assert_allclose(sim.get_base_position(marker), target, atol=1e-5)
+    finally:
+        stack.close()
+
+
 @pytest.fixture(scope="module")
 def flip():
     env = make_env("PandaFlip-v3")
@@ -96,7 +114,7 @@ def test_the_share_is_a_fixed_draw_per_episode_seed_with_uniform_fractions():
         ("PandaPickAndPlace-v3", True),
         ("PandaReach-v3", False),  # no object
         ("PandaFlip-v3", True),  # the goal is its object's orientation
-        ("PandaStack-v3", False),  # two objects
+        ("PandaStack-v3", True),  # the tower moves as a whole
     ],
 )
 def test_only_tasks_whose_goal_is_their_objects_position_or_orientation_take_it(env_id, takes_it):

@@ -2,19 +2,22 @@
 
 `--near-goal-share P`: with probability P, after the env's reset, an exploratory episode's goal
 is moved a uniformly drawn fraction of the way from what the object achieves at the start to the
-goal the reset drew (0: the object's own, 1: unchanged), and the target marker with it: along
-the segment for a position goal (Push, Slide, PickAndPlace), along the shortest turn for an
-orientation goal (Flip). A Slide episode then asks for a short push as often as a long one, a
-Flip episode for a small turn as often as a large one, so the behaviour the replay holds spans
-both from the start; HER still relabels as before. Evaluation episodes never move their goal.
-panda-gym tasks whose goal is their one object's position or orientation.
+goal the reset drew (0: the object's own, 1: unchanged), and the target markers with it:
+- a position goal (Push, Slide, PickAndPlace) along the segment from the object;
+- Stack's tower as a whole, its shape kept, so that its base lies that fraction of the way from
+  the bottom cube (at 0 the bottom cube is already placed: a tower start where the cube lies);
+- an orientation goal (Flip) along the shortest turn from the cube's own.
+A Slide episode then asks for a short push as often as a long one, a Flip episode for a small
+turn as often as a large one, so the behaviour the replay holds spans both from the start; HER
+still relabels as before. Evaluation episodes never move their goal. panda-gym tasks whose goal
+is their objects' positions or their one object's orientation.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from td3her_cli.envs.grasp import UPRIGHT, goal_is_object_position
+from td3her_cli.envs.grasp import UPRIGHT, goal_objects
 from td3her_cli.errors import UsageError
 
 NEAR_GOAL_STREAM = 19
@@ -23,10 +26,11 @@ NEAR_GOAL_STREAM = 19
 
 def check_near_goal_share(env, share: float, env_id: str) -> None:
     """Raise UsageError when `--near-goal-share` asks for moved goals that env cannot take."""
-    if share > 0 and not (goal_is_object_position(env) or goal_is_object_orientation(env)):
+    if share > 0 and not (goal_objects(env) or goal_is_object_orientation(env)):
         raise UsageError(
-            "--near-goal-share needs a panda-gym task whose goal is its one object's position "
-            f"or orientation (Push, Slide, PickAndPlace, Flip); {env_id} is not one"
+            "--near-goal-share needs a panda-gym task whose goal is its objects' positions "
+            f"or its object's orientation (Push, Slide, PickAndPlace, Stack, Flip); {env_id} "
+            "is not one"
         )
 
 
@@ -54,19 +58,23 @@ def goal_fraction(share: float, seed: int) -> float:
 
 
 def pull_goal(env, fraction: float) -> dict:
-    """Move env's goal to `fraction` of the way from its object's position or orientation to
-    the goal the reset drew, and the target marker with it; the env's new observation. Call
-    right after env.reset()."""
+    """Move env's goal `fraction` of the way from what its object achieves now to the goal the
+    reset drew, and the target markers with it; the env's new observation. Call right after
+    env.reset()."""
     task, sim = env.unwrapped.task, env.unwrapped.sim
     drawn = np.asarray(task.goal, dtype=float)
-    if drawn.shape == (4,):  # Flip: a quaternion; the marker keeps its place
+    bodies = goal_objects(env)
+    if bodies:  # positions: the whole goal moves with the first (bottom) object's target
+        targets = drawn.reshape(len(bodies), 3)
+        start = np.asarray(sim.get_base_position(bodies[0]), dtype=float)
+        targets = targets + (fraction - 1.0) * (targets[0] - start)
+        task.goal = targets.ravel()
+        for body, target in zip(bodies, targets):
+            sim.set_base_pose(body.replace("object", "target"), target, UPRIGHT)
+    else:  # Flip: a quaternion; the marker keeps its place
         start = np.asarray(sim.get_base_rotation("object", "quaternion"), dtype=float)
         task.goal = turned_part_way(start, drawn, fraction)
         sim.set_base_pose("target", sim.get_base_position("target"), task.goal)
-    else:
-        start = np.asarray(sim.get_base_position("object"), dtype=float)
-        task.goal = start + fraction * (drawn - start)
-        sim.set_base_pose("target", task.goal, UPRIGHT)
     return env.unwrapped._get_obs()
 
 
