@@ -353,8 +353,9 @@ class TrainConfig:
         "or orientation (panda-gym Push, Slide, PickAndPlace, Stack, Flip).",
         EXPLORATION,
     )
-    """Fraction of exploratory episodes whose goal is moved to a uniformly drawn fraction of its
-    distance from the object's start (envs/near_goal.py); easy goals mixed into hard ones."""
+    """Fraction of exploratory episodes whose goal is moved a uniformly drawn fraction of the
+    way from what the object achieves at the start (its position, Stack's bottom cube for the
+    tower's base, or Flip's orientation; envs/near_goal.py); easy goals mixed into hard ones."""
     tower_start: float = option(
         0.0,
         "Fraction of exploratory episodes starting with the bottom cube on its goal "

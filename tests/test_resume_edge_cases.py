@@ -40,9 +40,11 @@ def test_the_runs_own_preset_may_be_repeated_and_another_is_refused(tiny_run, tm
     assert snapshot(run_dir) == before
 
 
-def test_a_preset_on_a_run_that_records_none_is_refused(tiny_run, tmp_path, run_cli):
+def test_a_preset_on_a_run_that_records_none_or_an_unknown_one_is_refused(tiny_run, run_cli):
     code, _, err = run_cli(["train", "--resume", str(tiny_run), "--preset", "original"])
     assert code == 2 and "differs from the run's preset (none recorded)" in err
+    code, _, err = run_cli(["train", "--resume", str(tiny_run), "--preset", "typo"])
+    assert code == 2 and "unknown --preset 'typo'" in err
 
 
 @pytest.mark.parametrize("epochs", ["2", "1"])

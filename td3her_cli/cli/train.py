@@ -19,7 +19,7 @@ from td3her_cli.cli.options import config_values, with_config_options
 from td3her_cli.config import ENVIRONMENT, TrainConfig, field_flag
 from td3her_cli.envs.rollout import HELD_OUT_EPISODES, HELD_OUT_SEED
 from td3her_cli.errors import Interrupted, NoCheckpointError, RunInUseError, UsageError
-from td3her_cli.presets import load_presets
+from td3her_cli.presets import load_presets, preset_values
 from td3her_cli.report.display import make_console
 from td3her_cli.run.metrics import METRICS_FILE, write_atomically
 from td3her_cli.run.rundir import (
@@ -157,7 +157,7 @@ def train(
 
 def new_config(preset: str | None, given: dict[str, Any]) -> TrainConfig:
     """A new run's config: the preset (given, or the env's own), then the options given."""
-    from td3her_cli.presets import choose_preset, preset_values
+    from td3her_cli.presets import choose_preset
 
     name, for_env = choose_preset(preset, given.get("env_id"))  # Push gets `push`, not Reach's
     values = {**preset_values(name), **given}
@@ -305,6 +305,8 @@ def resume_config(
             f"--resume {run_dir}: {config_path} is not a td3her config ({exc}); give a td3her "
             "run directory"
         ) from None
+    if preset is not None:
+        preset_values(preset)  # an unknown name is said as such
     if preset is not None and preset != saved.extra.get("preset"):
         recorded = saved.extra.get("preset")
         raise UsageError(

@@ -67,6 +67,12 @@ def goal_objects(env) -> tuple[str, ...]:
     return ()
 
 
+def goal_is_object_position(env) -> bool:
+    """Whether env is a panda-gym task whose achieved goal is the position of its one body
+    "object" (PickAndPlace, Push, Slide)."""
+    return goal_objects(env) == ("object",)
+
+
 def can_start_grasped(env) -> bool:
     """Whether env's goal is its objects' positions and its gripper opens (PickAndPlace, Stack,
     FetchPickAndPlace)."""

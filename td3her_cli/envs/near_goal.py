@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from td3her_cli.envs.goal_env import is_panda_gym
 from td3her_cli.envs.grasp import UPRIGHT, goal_objects
 from td3her_cli.errors import UsageError
 
@@ -39,7 +40,7 @@ def goal_is_object_orientation(env) -> bool:
     of its one body "object" (Flip)."""
     unwrapped = env.unwrapped
     sim, task = getattr(unwrapped, "sim", None), getattr(unwrapped, "task", None)
-    if sim is None or task is None or "object" not in getattr(sim, "_bodies_idx", {}):
+    if not is_panda_gym(env) or "object" not in getattr(sim, "_bodies_idx", {}):
         return False
     achieved = np.asarray(task.get_achieved_goal())
     rotation = np.asarray(sim.get_base_rotation("object", "quaternion"))

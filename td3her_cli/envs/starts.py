@@ -31,8 +31,9 @@ class EpisodeStart:
     grasped: bool = False
     """The object starts in the gripper (`--grasp-start`; on Stack the bottom cube placed too)."""
     goal_fraction: float = 1.0
-    """The goal lies this fraction of the way from the object to the goal the reset drew
-    (`--near-goal-share`; 1: the reset's goal, 0: on the object)."""
+    """The goal lies this fraction of the way from what the object achieves at the start to
+    the goal the reset drew (`--near-goal-share`, near_goal.py; 1: the reset's goal, 0: the
+    object's own position or orientation; Stack: its tower's base on the bottom cube)."""
     built: bool = False
     """Every goal object but the top one starts on its goal (`--tower-start`); never with
     `grasped`, which places them too."""
