@@ -9,6 +9,7 @@ from td3her_cli.envs.goal_env import (
     episode_seed,
     make_env,
     reward_function,
+    success_function,
 )
 from td3her_cli.envs.rollout import collect_episode
 from td3her_cli.errors import EnvError
@@ -141,6 +142,36 @@ def test_relabelled_done_matches_panda_gym_success_on_real_goals(env_id):
         np.testing.assert_array_equal(done, expected)
         assert 0 < done.mean() < 1
         np.testing.assert_array_equal(done, reward_function(env)(achieved, desired) == 0)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("env_id", ["PandaFlip-v3", "PandaFlipDense-v3"])
+def test_flip_rewards_come_from_one_call_per_batch_and_match_panda_gym_row_by_row(env_id):
+    """panda-gym 3.0.7's angle_distance takes np.inner of two batches ([B, B]): td3her gives
+    Flip a row-wise one, so HER's relabelled rewards are one call per batch, not one per row."""
+    from panda_gym.utils import angle_distance
+
+    env = make_env(env_id)
+    try:
+        task = env.unwrapped.task
+        rng = np.random.default_rng(0)
+        achieved, desired = (rng.normal(size=(64, 4)).astype(np.float32) for _ in range(2))
+        achieved /= np.linalg.norm(achieved, axis=1, keepdims=True)
+        desired /= np.linalg.norm(desired, axis=1, keepdims=True)
+        desired[:16] = achieved[:16]  # some reached
+        calls = []
+        counted = env.unwrapped.compute_reward
+        env.unwrapped.compute_reward = lambda *args: calls.append(1) or counted(*args)
+        rewards, successes = reward_function(env), success_function(env, (-1.0, 0.0))
+        calls.clear()  # the probes of batched_goal_function
+        got = rewards(achieved, desired)
+        assert len(calls) == 1
+        distances = np.array([angle_distance(a, d) for a, d in zip(achieved, desired)])
+        solved = distances < task.distance_threshold
+        expected = -distances if "Dense" in env_id else -(~solved).astype(np.float32)
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+        np.testing.assert_array_equal(successes(achieved, desired), solved.astype(np.float32))
     finally:
         env.close()
 

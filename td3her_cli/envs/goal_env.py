@@ -101,19 +101,40 @@ def _make_goal_env(env_id: str, render_mode: str | None = None, **kwargs):
         raise
     if is_panda_gym(env):
         warnings.filterwarnings("ignore", message=OUT_OF_BOUNDS_OBSERVATION)
-        _seed_flip_goals(env.unwrapped.task)
+        _mend_flip(env.unwrapped)
     return env
 
 
-def _seed_flip_goals(task) -> None:
-    """panda-gym 3.0.7's Flip draws its goal with scipy's Rotation.random() from numpy's
-    global generator, so reset(seed=...) does not fix it. Draw it (the same uniform random
-    rotation) from the task's own generator, which reset(seed=...) seeds, as the other tasks do."""
+def _mend_flip(unwrapped) -> None:
+    """Two mends to panda-gym 3.0.7's Flip, the same task otherwise:
+    - it draws its goal with scipy's Rotation.random() from numpy's global generator, so
+      reset(seed=...) does not fix it: draw it (the same uniform random rotation) from the
+      task's own generator, which reset(seed=...) seeds, as the other tasks do;
+    - its angle_distance takes np.inner of two batches ([B, B]), so relabelled rewards took one
+      call per row: give its reward and success the row-wise distance, one call per batch."""
     from panda_gym.envs.tasks.flip import Flip
     from scipy.spatial.transform import Rotation
 
-    if isinstance(task, Flip):
-        task._sample_goal = lambda: Rotation.random(random_state=task.np_random).as_quat()
+    task = unwrapped.task
+    if not isinstance(task, Flip):
+        return
+    task._sample_goal = lambda: Rotation.random(random_state=task.np_random).as_quat()
+
+    def distance(achieved, desired) -> np.ndarray:
+        """panda-gym's 1 - <a, d>^2, row by row."""
+        return 1 - np.sum(np.asarray(achieved) * np.asarray(desired), axis=-1) ** 2
+
+    def is_success(achieved, desired) -> np.ndarray:
+        return np.array(distance(achieved, desired) < task.distance_threshold, dtype=bool)
+
+    def compute_reward(achieved, desired, info=None) -> np.ndarray:
+        d = distance(achieved, desired)
+        if task.reward_type == "sparse":
+            return -np.array(d > task.distance_threshold, dtype=np.float32)
+        return -d.astype(np.float32)
+
+    task.is_success, task.compute_reward = is_success, compute_reward
+    unwrapped.compute_reward = compute_reward  # the env bound the task's at construction
 
 
 def is_panda_gym(env) -> bool:
