@@ -146,6 +146,16 @@ def test_relabelled_done_matches_panda_gym_success_on_real_goals(env_id):
         env.close()
 
 
+def test_flip_goals_are_written_with_the_sign_the_cubes_orientation_starts_with():
+    env = make_env("PandaFlip-v3")
+    try:
+        for seed in range(40):
+            obs, _ = env.reset(seed=seed)
+            assert obs["desired_goal"][3] >= 0 and obs["achieved_goal"][3] > 0
+    finally:
+        env.close()
+
+
 @pytest.mark.parametrize("env_id", ["PandaFlip-v3", "PandaFlipDense-v3"])
 def test_flip_rewards_come_from_one_call_per_batch_and_match_panda_gym_row_by_row(env_id):
     """panda-gym 3.0.7's angle_distance takes np.inner of two batches ([B, B]): td3her gives

@@ -106,10 +106,13 @@ def _make_goal_env(env_id: str, render_mode: str | None = None, **kwargs):
 
 
 def _mend_flip(unwrapped) -> None:
-    """Two mends to panda-gym 3.0.7's Flip, the same task otherwise:
+    """Mends to panda-gym 3.0.7's Flip, the same task otherwise:
     - it draws its goal with scipy's Rotation.random() from numpy's global generator, so
       reset(seed=...) does not fix it: draw it (the same uniform random rotation) from the
       task's own generator, which reset(seed=...) seeds, as the other tasks do;
+    - half its goal quaternions have w < 0, the other sign of the same orientation, where the
+      cube's own (PyBullet's, from upright) has w > 0 until it turns past half a turn: write
+      each goal with w >= 0 (success and reward ignore the sign);
     - its angle_distance takes np.inner of two batches ([B, B]), so relabelled rewards took one
       call per row: give its reward and success the row-wise distance, one call per batch."""
     from panda_gym.envs.tasks.flip import Flip
@@ -118,7 +121,9 @@ def _mend_flip(unwrapped) -> None:
     task = unwrapped.task
     if not isinstance(task, Flip):
         return
-    task._sample_goal = lambda: Rotation.random(random_state=task.np_random).as_quat()
+    task._sample_goal = lambda: Rotation.random(random_state=task.np_random).as_quat(
+        canonical=True
+    )
 
     def distance(achieved, desired) -> np.ndarray:
         """panda-gym's 1 - <a, d>^2, row by row."""
