@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from td3her_cli.config import field_flag
+from td3her_cli.config import START_SHARE_FIELDS, field_flag
 from td3her_cli.errors import UsageError
 from td3her_cli.report.display import make_console
 from td3her_cli.run.rundir import folder_problem, probe_writable
@@ -82,10 +82,8 @@ def config_for_env(config, given: dict):
 def without_aids(config, names: Sequence[str]):
     """config with the aids `names` off, recorded in extra["preset_aids_off"], and with
     --start-fade off when no easier start is left to fade."""
-    from td3her_cli.envs.starts import SHARE_FIELDS
-
     changes = dict.fromkeys(names, 0.0)
-    if not [share for share in SHARE_FIELDS if share not in names and getattr(config, share)]:
+    if not [share for share in START_SHARE_FIELDS if share not in names and getattr(config, share)]:
         changes["start_fade"] = 0.0
     return config.replace(**changes, extra={**config.extra, "preset_aids_off": list(names)})
 

@@ -305,15 +305,15 @@ def resume_config(
             f"--resume {run_dir}: {config_path} is not a td3her config ({exc}); give a td3her "
             "run directory"
         ) from None
+    recorded = saved.extra.get("preset")
     if preset is not None:
         preset_values(preset)  # an unknown name is said as such
-    if preset is not None and preset != saved.extra.get("preset"):
-        recorded = saved.extra.get("preset")
-        raise UsageError(
-            f"--preset {preset} differs from the run's preset "
-            f"{recorded if recorded else '(none recorded)'}; a resumed run keeps its config: "
-            "drop --preset"
-        )
+        if preset != recorded:
+            raise UsageError(
+                f"--preset {preset} differs from the run's preset "
+                f"{recorded if recorded else '(none recorded)'}; a resumed run keeps its config: "
+                "drop --preset"
+            )
     for key, value in given.items():
         if key not in RESUME_MAY_CHANGE and value != getattr(saved, key):
             raise UsageError(

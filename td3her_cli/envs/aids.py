@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from td3her_cli.config import START_SHARE_FIELDS
 from td3her_cli.core.augment import MirrorColumns, PlanePositions, reflect_rows, translate_rows
 from td3her_cli.core.replay import Batch
 from td3her_cli.envs.plane import columns_to_mirror, positions_to_shift
-from td3her_cli.envs.starts import SHARE_FIELDS, StartShares
+from td3her_cli.envs.starts import StartShares
 from td3her_cli.errors import UsageError
 
-AID_FIELDS = (*SHARE_FIELDS, "augment_shift", "augment_reflect")
+AID_FIELDS = (*START_SHARE_FIELDS, "augment_shift", "augment_reflect")
 """The TrainConfig fields of the aids, each off at 0."""
 
 

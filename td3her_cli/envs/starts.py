@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from td3her_cli.config import START_SHARE_FIELDS
 from td3her_cli.envs.grasp import (
     build_tower,
     check_grasp_start,
@@ -85,7 +84,3 @@ class StartShares:
             goal_fraction=goal_fraction(self.near_goal_share, seed),
             built=starts_built(self.tower_start, seed) and not grasped,
         )
-
-
-SHARE_FIELDS = START_SHARE_FIELDS
-"""The TrainConfig fields StartShares holds, in its order (config validates them)."""
