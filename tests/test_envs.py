@@ -282,3 +282,23 @@ def test_panda_gym_observations_beyond_its_declared_bounds_do_not_warn():
     assert warnings_from_the_env_checker() == 1
     make_env("PandaStack-v3").close()
     assert warnings_from_the_env_checker() == 0
+
+
+def test_flip_outcomes_tell_a_tip_from_a_turn_about_the_vertical():
+    from scipy.spatial.transform import Rotation
+
+    from docs.experiments.probes.flip_outcomes import outcomes, top_face
+
+    upright = np.array([0.0, 0.0, 0.0, 1.0])
+    turned = Rotation.from_euler("z", 60, degrees=True).as_quat()
+    tipped = Rotation.from_euler("x", 90, degrees=True).as_quat()
+    assert list(top_face(np.array([upright, tipped]))) == [4, 2]  # +z up, then +y up
+    flags = outcomes(
+        [np.array([upright, turned]), np.array([upright, tipped, upright]), np.array([upright])],
+        goals=np.array([turned, tipped, upright]),
+    )
+    assert list(flags["started solved"]) == [False, False, True]
+    assert list(flags["goal shows the start's top face"]) == [True, False, True]
+    assert list(flags["cube tipped at some step"]) == [False, True, False]
+    assert list(flags["ended with the goal's top face up"]) == [True, False, True]
+    assert list(flags["ended turned about the vertical"]) == [True, False, False]

@@ -2,10 +2,17 @@
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs.goal_env import describe_env, make_env
-from td3her_cli.envs.near_goal import check_near_goal_share, goal_fraction, pull_goal
+from td3her_cli.envs.near_goal import (
+    check_near_goal_share,
+    goal_fraction,
+    pull_goal,
+    set_down,
+    turned_part_way,
+)
 from td3her_cli.envs.rollout import EpisodeJob, run_episode_job
 from td3her_cli.envs.starts import RESET, EpisodeStart
 from td3her_cli.errors import UsageError
@@ -58,15 +65,16 @@ def flip():
     env.close()
 
 
-def test_an_orientation_goal_turns_part_way_from_the_object_and_the_marker_follows(flip):
-    for seed, fraction in [(0, 0.0), (1, 0.25), (2, 0.7)]:
+def test_an_orientation_goal_turns_part_way_and_rests_on_a_face_and_the_marker_follows(flip):
+    for seed, fraction in [(0, 0.0), (1, 0.25), (2, 0.7), (3, 0.5)]:
         raw, _ = flip.reset(seed=seed)
         start, drawn = raw["achieved_goal"].copy(), raw["desired_goal"].copy()
         moved = pull_goal(flip, fraction)["desired_goal"]
-        assert np.linalg.norm(moved) == pytest.approx(1.0)  # a unit quaternion
-        whole, part = rotation_angle(start, drawn), rotation_angle(start, moved)
-        assert part == pytest.approx(fraction * whole, abs=1e-5)  # along the shortest turn
-        assert rotation_angle(moved, drawn) == pytest.approx((1 - fraction) * whole, abs=1e-5)
+        assert np.linalg.norm(moved) == pytest.approx(1.0) and moved[3] >= 0
+        assert resting_face(moved) is not None  # a cube axis stands vertical
+        part_way = turned_part_way(start, drawn, fraction)
+        assert rotation_angle(part_way, moved) <= NEAREST_FACE + 1e-6
+        assert resting_face(moved) == nearest_face(part_way)
         sim = flip.unwrapped.sim
         assert rotation_angle(sim.get_base_rotation("target", "quaternion"), moved) < 1e-3
         flip.reset(seed=seed)
@@ -75,6 +83,53 @@ def test_an_orientation_goal_turns_part_way_from_the_object_and_the_marker_follo
         flip.reset(seed=seed)
         pull_goal(flip, 0.0)  # the goal is the cube's own orientation: solved at once
         assert flip.step(np.zeros(flip.action_space.shape, np.float32))[4]["is_success"]
+
+
+def test_turned_part_way_follows_the_shortest_turn():
+    start = np.array([0.0, 0.0, 0.0, 1.0])
+    goal = Rotation.from_rotvec([2.0, -1.0, 0.5]).as_quat()
+    for fraction in (0.0, 0.3, 1.0):
+        part = turned_part_way(start, -goal, fraction)  # either sign of the goal
+        assert rotation_angle(start, part) == pytest.approx(
+            fraction * rotation_angle(start, goal), abs=1e-6
+        )
+        assert rotation_angle(part, goal) == pytest.approx(
+            (1 - fraction) * rotation_angle(start, goal), abs=1e-6
+        )
+
+
+def test_set_down_tilts_the_nearest_face_up_by_the_smallest_angle():
+    rng = np.random.default_rng(0)
+    for quaternion in Rotation.random(200, random_state=rng).as_quat():
+        rested = set_down(quaternion)
+        assert resting_face(rested) == nearest_face(quaternion)
+        tilt = np.degrees(np.arccos(np.max(np.abs(cube_axes_up(quaternion)))))
+        assert np.degrees(rotation_angle(quaternion, rested)) == pytest.approx(tilt, abs=1e-4)
+        np.testing.assert_allclose(set_down(rested), rested, atol=1e-9)  # already resting
+    upright_turned = Rotation.from_euler("z", 40, degrees=True).as_quat()
+    np.testing.assert_allclose(set_down(upright_turned), upright_turned, atol=1e-9)
+
+
+NEAREST_FACE = np.arccos(1 / np.sqrt(3))
+"""The most a cube can tilt from resting on its nearest face (about 54.7 degrees)."""
+
+
+def cube_axes_up(quaternion) -> np.ndarray:
+    """The world vertical in the cube's own axes."""
+    return Rotation.from_quat(quaternion).inv().apply([0.0, 0.0, 1.0])
+
+
+def nearest_face(quaternion) -> tuple[int, bool]:
+    """The cube's face (axis, sign) nearest the top."""
+    up = cube_axes_up(quaternion)
+    axis = int(np.argmax(np.abs(up)))
+    return axis, bool(up[axis] > 0)
+
+
+def resting_face(quaternion) -> tuple[int, bool] | None:
+    """The cube's face (axis, sign) exactly on top, or None when no face is."""
+    up = cube_axes_up(quaternion)
+    return nearest_face(quaternion) if np.isclose(np.max(np.abs(up)), 1.0, atol=1e-9) else None
 
 
 FLIP_SOLVED = 2 * np.arcsin(np.sqrt(0.2))

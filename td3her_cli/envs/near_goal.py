@@ -6,9 +6,12 @@ goal the reset drew (0: the object's own, 1: unchanged), and the target markers 
 - a position goal (Push, Slide, PickAndPlace) along the segment from the object;
 - Stack's tower as a whole, its shape kept, so that its base lies that fraction of the way from
   the bottom cube (at 0 the bottom cube is already placed: a tower start where the cube lies);
-- an orientation goal (Flip) along the shortest turn from the cube's own.
-A Slide episode then asks for a short push as often as a long one, a Flip episode for a small
-turn as often as a large one, so the behaviour the replay holds spans both from the start; HER
+- an orientation goal (Flip) along the shortest turn from the cube's own, then set down on the
+  face nearest the top (a cube rests only on a face: an orientation tilted part way is not a
+  state it can stay in, and within Flip's 53° the upright cube often meets it already).
+A Slide episode then asks for a short push as often as a long one, a Flip episode for no tip or
+one tip onto a neighbouring face as often as for more, so the behaviour the replay holds spans
+them from the start; HER
 still relabels as before. Evaluation episodes never move their goal. panda-gym tasks whose goal
 is their objects' positions or their one object's orientation.
 """
@@ -74,7 +77,7 @@ def pull_goal(env, fraction: float) -> dict:
             sim.set_base_pose(body.replace("object", "target"), target, UPRIGHT)
     else:  # Flip: a quaternion; the marker keeps its place
         start = np.asarray(sim.get_base_rotation("object", "quaternion"), dtype=float)
-        task.goal = turned_part_way(start, drawn, fraction)
+        task.goal = set_down(turned_part_way(start, drawn, fraction))
         sim.set_base_pose("target", sim.get_base_position("target"), task.goal)
     return env.unwrapped._get_obs()
 
@@ -92,3 +95,23 @@ def turned_part_way(start: np.ndarray, goal: np.ndarray, fraction: float) -> np.
         np.sin((1 - fraction) * half_turn) * start + np.sin(fraction * half_turn) * goal
     ) / np.sin(half_turn)
     return turned / np.linalg.norm(turned)
+
+
+def set_down(quaternion: np.ndarray) -> np.ndarray:
+    """The resting orientation nearest unit quaternion `quaternion` (x, y, z, w): the cube's
+    axis closest to the vertical tilted onto it about a horizontal axis, by the smallest
+    angle; written with w >= 0 as Flip's goals are."""
+    from scipy.spatial.transform import Rotation
+
+    rotation = Rotation.from_quat(quaternion)
+    up_in_cube = rotation.inv().apply([0.0, 0.0, 1.0])
+    axis = np.zeros(3)
+    nearest = int(np.argmax(np.abs(up_in_cube)))
+    axis[nearest] = np.sign(up_in_cube[nearest])
+    pointing = rotation.apply(axis)  # that cube axis, in the world
+    tilt = np.cross(pointing, [0.0, 0.0, 1.0])
+    if np.linalg.norm(tilt) < 1e-12:
+        return rotation.as_quat(canonical=True)
+    angle = np.arctan2(np.linalg.norm(tilt), pointing[2])
+    straighten = Rotation.from_rotvec(tilt / np.linalg.norm(tilt) * angle)
+    return (straighten * rotation).as_quat(canonical=True)

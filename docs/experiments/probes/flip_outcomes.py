@@ -1,0 +1,90 @@
+"""`python -m docs.experiments.probes.flip_outcomes RUN [--latest] [--episodes 100] [--seed 0]`:
+what did Flip do with the cube?
+
+panda-gym's Flip counts an episode as solved when the cube's orientation is within about 53°
+of the goal's (1 - <q, g>^2 < 0.2). A cube resting on the table shows one of its six faces on
+top; a goal is met by putting the goal's top face up and then turning the cube about the
+vertical. This runs `td3her evaluate`'s episodes (same seeds, so the overall success rate
+equals evaluate's) and splits them by what happened: started solved, the cube ever tipped onto
+another face during the episode, it ended with the goal's top face up, and it ended turned
+about the vertical by more than 20°.
+
+Prints a Markdown table of counts, successes and failures apart.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from docs.experiments.probes.evaluation_episodes import checkpoint_arguments, evaluation_episodes
+
+THRESHOLD = 0.2
+"""panda-gym Flip's success bound on 1 - <q, g>^2."""
+TURNED = np.deg2rad(20.0)
+"""A turn about the vertical this large counts as turned."""
+
+
+def top_face(quaternions: np.ndarray) -> np.ndarray:
+    """Which of the cube's six faces points up, per [n, 4] xyzw quaternion: 0..5 for +x, -x,
+    +y, -y, +z, -z of the cube's own axes."""
+    from scipy.spatial.transform import Rotation
+
+    up_in_cube = Rotation.from_quat(quaternions).inv().apply([0.0, 0.0, 1.0])
+    axis = np.argmax(np.abs(up_in_cube), axis=1)
+    sign = np.take_along_axis(up_in_cube, axis[:, None], axis=1)[:, 0] < 0
+    return 2 * axis + sign
+
+
+def yaw_turn(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The turn about the vertical between [n, 4] orientations, in radians (0..pi)."""
+    from scipy.spatial.transform import Rotation
+
+    forward = Rotation.from_quat(end).apply(
+        Rotation.from_quat(start).inv().apply(np.tile([1.0, 0.0, 0.0], (len(start), 1)))
+    )
+    return np.abs(np.arctan2(forward[:, 1], forward[:, 0]))
+
+
+def outcomes(trajectories: list[np.ndarray], goals: np.ndarray) -> dict[str, np.ndarray]:
+    """Per episode (each trajectory [T, 4] of the cube's orientation, goals [n, 4]): which
+    outcome flags hold."""
+    starts = np.array([t[0] for t in trajectories])
+    ends = np.array([t[-1] for t in trajectories])
+    goal_face = top_face(goals)
+    return {
+        "started solved": 1 - np.sum(starts * goals, axis=1) ** 2 < THRESHOLD,
+        "goal shows the start's top face": goal_face == top_face(starts),
+        "cube tipped at some step": np.array(
+            [bool(np.any(top_face(t) != top_face(t[:1]))) for t in trajectories]
+        ),
+        "ended with the goal's top face up": top_face(ends) == goal_face,
+        "ended turned about the vertical": (top_face(ends) == top_face(starts))
+        & (yaw_turn(starts, ends) > TURNED),
+    }
+
+
+def main() -> None:
+    """Run the episodes and print the table."""
+    args = checkpoint_arguments(__doc__).parse_args()
+
+    def is_flip(env) -> bool:
+        return env.unwrapped.spec is not None and "Flip" in env.unwrapped.spec.id
+
+    trajectories, goals, successes = [], [], []
+    with evaluation_episodes(args, is_flip, "not panda-gym's Flip") as (heading, _, episodes):
+        for episode in episodes:
+            trajectories.append(np.asarray(episode.achieved_goal))
+            goals.append(episode.desired_goal[0])
+            successes.append(bool(episode.success))
+    flags, successes = outcomes(trajectories, np.array(goals)), np.array(successes)
+
+    print(heading)
+    print()
+    print(f"| outcome | successes ({successes.sum()}) | failures ({(~successes).sum()}) |")
+    print("|---|---|---|")
+    for name, flag in flags.items():
+        print(f"| {name} | {int(flag[successes].sum())} | {int(flag[~successes].sum())} |")
+
+
+if __name__ == "__main__":
+    main()
