@@ -284,7 +284,7 @@ def test_panda_gym_observations_beyond_its_declared_bounds_do_not_warn():
     assert warnings_from_the_env_checker() == 0
 
 
-def test_flip_outcomes_tell_a_tip_from_a_turn_about_the_vertical():
+def test_flip_outcomes_tell_a_tip_from_a_turn_about_the_vertical_and_a_fall():
     from scipy.spatial.transform import Rotation
 
     from docs.experiments.probes.flip_outcomes import outcomes, top_face
@@ -292,13 +292,28 @@ def test_flip_outcomes_tell_a_tip_from_a_turn_about_the_vertical():
     upright = np.array([0.0, 0.0, 0.0, 1.0])
     turned = Rotation.from_euler("z", 60, degrees=True).as_quat()
     tipped = Rotation.from_euler("x", 90, degrees=True).as_quat()
-    assert list(top_face(np.array([upright, tipped]))) == [4, 2]  # +z up, then +y up
+    faces = Rotation.from_euler("x", [[90], [-90], [180]], degrees=True).as_quat()
+    assert list(top_face(np.array([upright, *faces]))) == [4, 2, 3, 5]  # +z, +y, -y, -z up
+    on_table, off = np.array([0.02, 0.02, 0.02]), np.array([0.02, -0.1, -0.38])
     flags = outcomes(
         [np.array([upright, turned]), np.array([upright, tipped, upright]), np.array([upright])],
+        heights=[on_table[:2], off, on_table[:1]],
         goals=np.array([turned, tipped, upright]),
     )
     assert list(flags["started solved"]) == [False, False, True]
     assert list(flags["goal shows the start's top face"]) == [True, False, True]
-    assert list(flags["cube tipped at some step"]) == [False, True, False]
+    assert list(flags["cube tilted onto another face at some step"]) == [False, True, False]
+    assert list(flags["cube fell off the table"]) == [False, True, False]
     assert list(flags["ended with the goal's top face up"]) == [True, False, True]
     assert list(flags["ended turned about the vertical"]) == [True, False, False]
+
+
+def test_flip_goals_count_the_tips_a_goal_asks_of_an_upright_cube():
+    from scipy.spatial.transform import Rotation
+
+    from docs.experiments.probes.flip_goals import tips
+
+    goals = Rotation.from_euler(
+        "xz", [[0, 70], [90, 0], [-90, 30], [0, 0], [180, 10]], degrees=True
+    )
+    assert list(tips(goals.as_quat())) == [0, 1, 1, 0, 2]

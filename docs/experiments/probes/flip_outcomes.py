@@ -5,9 +5,10 @@ panda-gym's Flip counts an episode as solved when the cube's orientation is with
 of the goal's (1 - <q, g>^2 < 0.2). A cube resting on the table shows one of its six faces on
 top; a goal is met by putting the goal's top face up and then turning the cube about the
 vertical. This runs `td3her evaluate`'s episodes (same seeds, so the overall success rate
-equals evaluate's) and splits them by what happened: started solved, the cube ever tipped onto
-another face during the episode, it ended with the goal's top face up, and it ended turned
-about the vertical by more than 20°.
+equals evaluate's) and splits them by what happened: started solved, the goal shows the start's
+top face (no tip needed), the cube tilted past 45° at some step, it fell off the table (onto the
+floor, in any orientation: Flip's success looks only at the orientation), it ended with the
+goal's top face up, and it ended on its start face turned about the vertical by more than 20°.
 
 Prints a Markdown table of counts, successes and failures apart.
 """
@@ -22,6 +23,10 @@ THRESHOLD = 0.2
 """panda-gym Flip's success bound on 1 - <q, g>^2."""
 TURNED = np.deg2rad(20.0)
 """A turn about the vertical this large counts as turned."""
+TABLE_TOP = 0.0
+"""The table's top height: a cube centre below it fell off the table."""
+CUBE_HEIGHT = 9
+"""The cube centre's height in Flip's observation (after the gripper's 7 entries and x, y)."""
 
 
 def top_face(quaternions: np.ndarray) -> np.ndarray:
@@ -45,18 +50,21 @@ def yaw_turn(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return np.abs(np.arctan2(forward[:, 1], forward[:, 0]))
 
 
-def outcomes(trajectories: list[np.ndarray], goals: np.ndarray) -> dict[str, np.ndarray]:
-    """Per episode (each trajectory [T, 4] of the cube's orientation, goals [n, 4]): which
-    outcome flags hold."""
+def outcomes(
+    trajectories: list[np.ndarray], heights: list[np.ndarray], goals: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per episode (each trajectory [T, 4] of the cube's orientation and [T] of its centre's
+    height, goals [n, 4]): which outcome flags hold."""
     starts = np.array([t[0] for t in trajectories])
     ends = np.array([t[-1] for t in trajectories])
     goal_face = top_face(goals)
     return {
         "started solved": 1 - np.sum(starts * goals, axis=1) ** 2 < THRESHOLD,
         "goal shows the start's top face": goal_face == top_face(starts),
-        "cube tipped at some step": np.array(
+        "cube tilted onto another face at some step": np.array(
             [bool(np.any(top_face(t) != top_face(t[:1]))) for t in trajectories]
         ),
+        "cube fell off the table": np.array([bool(np.min(h) < TABLE_TOP) for h in heights]),
         "ended with the goal's top face up": top_face(ends) == goal_face,
         "ended turned about the vertical": (top_face(ends) == top_face(starts))
         & (yaw_turn(starts, ends) > TURNED),
@@ -70,13 +78,15 @@ def main() -> None:
     def is_flip(env) -> bool:
         return env.unwrapped.spec is not None and "Flip" in env.unwrapped.spec.id
 
-    trajectories, goals, successes = [], [], []
+    trajectories, heights, goals, successes = [], [], [], []
     with evaluation_episodes(args, is_flip, "not panda-gym's Flip") as (heading, _, episodes):
         for episode in episodes:
             trajectories.append(np.asarray(episode.achieved_goal))
+            heights.append(np.asarray(episode.observation)[:, CUBE_HEIGHT])
             goals.append(episode.desired_goal[0])
             successes.append(bool(episode.success))
-    flags, successes = outcomes(trajectories, np.array(goals)), np.array(successes)
+    flags = outcomes(trajectories, heights, np.array(goals))
+    successes = np.array(successes)
 
     print(heading)
     print()
