@@ -22,7 +22,7 @@ NOISE_KINDS = ("ou", "gaussian")
 PRECISIONS = ("float32", "bfloat16")
 TERMINAL_MODES = ("auto", "on", "off")
 GOAL_STATISTICS = ("episodes", "her")
-START_SHARE_FIELDS = ("grasp_start", "near_goal_share", "tower_start")
+START_SHARE_FIELDS = ("grasp_start", "near_goal_share", "tower_start", "touch_start")
 """The fields of the easier starts' shares, each in [0, 1], that --start-fade scales."""
 
 # The --help panels of `td3her train` that list the options (in this order, before Output).
@@ -366,13 +366,24 @@ class TrainConfig:
     goal, the top one and the arm where the reset left them (envs/grasp.py): a partly built
     tower, the rung between a grasped start and the full task; about a quarter of them start
     solved. Drawn apart from --grasp-start, which wins when both are drawn."""
+    touch_start: float = option(
+        0.0,
+        "Fraction of exploratory episodes starting with the closed fingertips on the cube's "
+        "top (panda-gym Flip).",
+        EXPLORATION,
+    )
+    """Fraction of exploratory episodes that start with the arm placed, fingers closed, so that
+    the fingertips rest on the cube's top at a uniformly drawn point (envs/touch.py): pressing
+    there near an edge and moving outward tips the cube, the motion Flip needs and exploration
+    rarely makes."""
     start_fade: float = option(
         0.0,
         "The easier-start shares times 1 - F*s, s the latest epoch evaluation's success "
         "(0: fixed shares).",
         EXPLORATION,
     )
-    """A curriculum on the easier starts (--grasp-start, --near-goal-share, --tower-start): the
+    """A curriculum on the easier starts (--grasp-start, --near-goal-share, --tower-start,
+    --touch-start): the
     better the policy does from the env's own reset, the fewer episodes start easier; 0 keeps
     the shares fixed. With near goals, the mean goal distance grows with success."""
 
@@ -553,8 +564,8 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(f"--start-fade must be in [0, 1], got {config.start_fade}")
     if config.start_fade > 0 and not any(getattr(config, name) for name in START_SHARE_FIELDS):
         raise UsageError(
-            "--start-fade needs an easier start to fade: set --grasp-start, --near-goal-share "
-            "or --tower-start"
+            "--start-fade needs an easier start to fade: set --grasp-start, --near-goal-share, "
+            "--tower-start or --touch-start"
         )
     if not 0 <= config.her_random_goals <= 1:
         raise UsageError(f"--her-random-goals must be in [0, 1], got {config.her_random_goals}")

@@ -3,7 +3,8 @@ after it. Each easier start is a share of the exploratory episodes, drawn per ep
 
 - `--grasp-start`: the object in the gripper (grasp.py);
 - `--near-goal-share`: the goal pulled toward the object (near_goal.py);
-- `--tower-start`: Stack's bottom cube already on its goal (grasp.py).
+- `--tower-start`: Stack's bottom cube already on its goal (grasp.py);
+- `--touch-start`: Flip's cube with the closed fingertips on its top (touch.py).
 
 Evaluation episodes always start from the reset.
 """
@@ -21,6 +22,7 @@ from td3her_cli.envs.grasp import (
     starts_grasped,
 )
 from td3her_cli.envs.near_goal import check_near_goal_share, goal_fraction, pull_goal
+from td3her_cli.envs.touch import check_touch_start, touch_object, touch_point
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class EpisodeStart:
     built: bool = False
     """Every goal object but the top one starts on its goal (`--tower-start`); never with
     `grasped`, which places them too."""
+    touch: tuple[float, float] | None = None
+    """Where the closed fingertips start on the cube's top (`--touch-start`, touch.py:
+    fractions of the half-side along x and y); None: where the reset left the arm."""
 
     def apply(self, env, raw: dict) -> dict:
         """Turn the state env.reset() just gave (its observation `raw`) into this start; the
@@ -46,6 +51,8 @@ class EpisodeStart:
             raw = grasp_object(env)
         elif self.built:
             raw = build_tower(env)
+        if self.touch is not None:
+            raw = touch_object(env, self.touch)
         return raw
 
 
@@ -60,6 +67,7 @@ class StartShares:
     grasp_start: float = 0.0
     near_goal_share: float = 0.0
     tower_start: float = 0.0
+    touch_start: float = 0.0
 
     @classmethod
     def of(cls, config) -> StartShares:
@@ -71,6 +79,7 @@ class StartShares:
         check_grasp_start(env, self.grasp_start, env_id)
         check_near_goal_share(env, self.near_goal_share, env_id)
         check_tower_start(env, self.tower_start, env_id)
+        check_touch_start(env, self.touch_start, env_id)
 
     def scaled(self, factor: float) -> StartShares:
         """These shares times `factor` (--start-fade's curriculum)."""
@@ -83,4 +92,5 @@ class StartShares:
             grasped=grasped,
             goal_fraction=goal_fraction(self.near_goal_share, seed),
             built=starts_built(self.tower_start, seed) and not grasped,
+            touch=touch_point(self.touch_start, seed),
         )
