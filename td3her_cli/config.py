@@ -383,9 +383,9 @@ class TrainConfig:
         EXPLORATION,
     )
     """A curriculum on the easier starts (--grasp-start, --near-goal-share, --tower-start,
-    --touch-start): the
-    better the policy does from the env's own reset, the fewer episodes start easier; 0 keeps
-    the shares fixed. With near goals, the mean goal distance grows with success."""
+    --touch-start): the better the policy does from the env's own reset, the fewer episodes
+    start easier; 0 keeps the shares fixed. With near goals, the mean goal distance grows with
+    success."""
 
     # --- normalisation ---
     normalize: bool = option(True, "Normalise observations and goals.", EXPLORATION)

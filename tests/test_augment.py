@@ -22,6 +22,9 @@ from td3her_cli.errors import UsageError
 from .conftest import metrics_rows_without_timings, tiny_cli_args
 
 POSITIONS = PlanePositions(observation=(0, 6), goal=(0,))  # PandaPush's layout
+IK_PASSES = 5
+"""Inverse-kinematics passes that place the arm in these tests (each from the last pose), the
+placement the premises below were measured with."""
 
 
 def batch(rows=(64,), obs=18, goal=3):
@@ -150,7 +153,7 @@ def test_a_run_with_each_augmentation_trains_and_differs_from_one_without(tmp_pa
 
 def translated(env, shift: np.ndarray) -> None:
     """Move a panda-gym Push scene at rest by (dx, dy): object and goal set, the arm by IK."""
-    from td3her_cli.envs.grasp import IK_PASSES, POINTING_DOWN
+    from td3her_cli.envs.grasp import POINTING_DOWN
 
     unwrapped = env.unwrapped
     robot, sim, task = unwrapped.robot, unwrapped.sim, unwrapped.task
@@ -260,7 +263,7 @@ def test_mirror_columns_of_every_task_family(env_id):
 
 def arm_to(env, target) -> None:
     """Place a panda-gym arm, pointing down, with its end effector at target (by IK)."""
-    from td3her_cli.envs.grasp import IK_PASSES, POINTING_DOWN
+    from td3her_cli.envs.grasp import POINTING_DOWN
 
     robot = env.unwrapped.robot
     for _ in range(IK_PASSES):

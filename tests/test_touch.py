@@ -6,7 +6,7 @@ import pytest
 from td3her_cli.config import TrainConfig
 from td3her_cli.envs.goal_env import make_env
 from td3her_cli.envs.starts import RESET, StartShares
-from td3her_cli.envs.touch import FINGERTIP_DEPTH, TOP_REACH, touch_object, touch_point
+from td3her_cli.envs.touch import touch_object, touch_point
 from tests.conftest import TINY, explored_and_evaluated
 
 HALF_SIDE = 0.02
@@ -20,26 +20,30 @@ def flip():
     env.close()
 
 
-def fingertips_on_top(observation: np.ndarray) -> np.ndarray:
-    """The end effector's place relative to the point it rests at on the top's centre (Flip's
-    observation: the gripper's position first, the cube's centre at 7:10)."""
-    return observation[0:3] - (observation[7:10] + [0.0, 0.0, HALF_SIDE + FINGERTIP_DEPTH])
+def fingertips_above_top(observation: np.ndarray) -> np.ndarray:
+    """The end effector's place relative to the centre of the cube's top (Flip's observation:
+    the gripper's position first, the cube's centre at 7:10)."""
+    return observation[0:3] - (observation[7:10] + [0.0, 0.0, HALF_SIDE])
 
 
-def test_a_touch_start_rests_the_closed_fingertips_on_the_top_and_moves_nothing_else(flip):
-    for seed, point in [(0, (0.0, 0.0)), (1, (1.0, -0.5)), (2, (-0.3, 1.0))]:
-        raw, _ = flip.reset(seed=seed)
-        touched = touch_object(flip, point)
-        expected = [TOP_REACH * HALF_SIDE * point[0], TOP_REACH * HALF_SIDE * point[1], 0.0]
-        np.testing.assert_allclose(fingertips_on_top(touched["observation"]), expected, atol=2e-3)
-        assert touched["observation"][6] < 0.005  # fingers closed
-        np.testing.assert_allclose(
-            touched["observation"][7:10], raw["observation"][7:10], atol=1e-3
-        )
-        np.testing.assert_allclose(
-            touched["achieved_goal"], raw["achieved_goal"], atol=5e-3
-        )  # < 1°
-        np.testing.assert_array_equal(touched["desired_goal"], raw["desired_goal"])
+# seeds 18 and 27 put the cube at the table's far side, where one IK pass falls short
+@pytest.mark.parametrize(
+    ("seed", "point"), [(0, (0.0, 0.0)), (1, (1.0, -0.5)), (18, (1.0, 1.0)), (27, (-1.0, 1.0))]
+)
+def test_a_touch_start_rests_the_closed_fingertips_on_the_top_and_moves_nothing_else(
+    flip, seed, point
+):
+    raw, _ = flip.reset(seed=seed)
+    touched = touch_object(flip, point)
+    gap = fingertips_above_top(touched["observation"])
+    np.testing.assert_allclose(gap[:2], 0.018 * np.asarray(point), atol=1e-3)  # 1.8 cm: an edge
+    assert 0.003 < gap[2] < 0.008  # the end effector rests 4 mm above its fingertips' underside
+    assert touched["observation"][6] < 0.005  # fingers closed
+    np.testing.assert_allclose(touched["observation"][7:10], raw["observation"][7:10], atol=2e-3)
+    np.testing.assert_allclose(touched["achieved_goal"], raw["achieved_goal"], atol=5e-3)  # < 1°
+    np.testing.assert_array_equal(touched["desired_goal"], raw["desired_goal"])
+    pressed, *_ = flip.step(np.array([0.0, 0.0, -0.2, -1.0], np.float32))
+    assert abs(pressed["observation"][2] - touched["observation"][2]) < 2e-3  # the top holds it
 
 
 @pytest.mark.parametrize(("point", "direction"), [((1.0, 0.0), 1.0), ((-1.0, 0.0), -1.0)])
@@ -72,8 +76,8 @@ def test_the_touch_share_is_a_fixed_draw_per_seed_with_points_spread_over_the_to
 def test_exploration_starts_touching_in_both_collection_paths_and_evaluation_never(monkeypatch):
     def observe(arguments, run):
         episode = run()
-        gap = fingertips_on_top(episode.observation[0])
-        on_top = bool(np.abs(gap[:2]).max() < HALF_SIDE and abs(gap[2]) < 2e-3)
+        gap = fingertips_above_top(episode.observation[0])
+        on_top = bool(np.abs(gap[:2]).max() < HALF_SIDE and 0.0 < gap[2] < 0.01)
         return arguments["seed"], arguments.get("start", RESET).touch, on_top
 
     config = TrainConfig(

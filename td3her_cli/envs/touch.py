@@ -5,16 +5,20 @@ near an edge and moving outward tips it onto the next face, every time
 (`python -m docs.experiments.probes.flip_pushes`,
 docs/experiments/2026-12-07-flip-slide-recipe.md). Exploration rarely makes that narrow motion.
 `--touch-start P` starts that share of Flip's exploratory episodes, after the env's reset, with
-the arm placed by inverse kinematics, fingers closed, so that the fingertips rest on the cube's
-top at a uniformly drawn point of it, as `--grasp-start` puts PickAndPlace's cube in the hand.
-The episode then runs as usual. Evaluation episodes never start touching.
+the arm placed by inverse kinematics, fingers closed, so that the fingertips rest on (or within
+about 3 mm above) the cube's top at a uniformly drawn point of it, as `--grasp-start` puts
+PickAndPlace's cube in the hand. About a third of the points lie near enough to an edge (1.5 cm
+or more off centre) for a press there to tip the cube; the policy still has to press and move
+outward. The draw is independent of `--near-goal-share`'s, and a moved goal met at the start
+ends the episode at once as usual. The episode then runs as usual. Evaluation episodes never
+start touching.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from td3her_cli.envs.grasp import CLOSING_STEPS, IK_PASSES, POINTING_DOWN
+from td3her_cli.envs.grasp import place_gripper
 from td3her_cli.envs.near_goal import goal_is_object_orientation
 from td3her_cli.errors import UsageError
 
@@ -59,19 +63,9 @@ def touch_object(env, point: tuple[float, float]) -> dict:
     """Rest the closed fingertips on the top of env's cube at `point` (fractions of the
     half-side along x and y, see touch_point); the env's new observation. Call right after
     env.reset() on an env that passes `can_start_touching`."""
-    unwrapped = env.unwrapped
-    robot, sim, task = unwrapped.robot, unwrapped.sim, unwrapped.task
-    half_side = task.object_size / 2
+    sim = env.unwrapped.sim
+    half_side = env.unwrapped.task.object_size / 2
     centre = np.asarray(sim.get_base_position("object"), dtype=float)
     offset = TOP_REACH * half_side * np.asarray(point, dtype=float)
     target = centre + np.array([offset[0], offset[1], half_side + FINGERTIP_DEPTH])
-    for _ in range(IK_PASSES):
-        angles = np.array(robot.inverse_kinematics(robot.ee_link, target, POINTING_DOWN))
-        angles[-2:] = 0.0  # fingers closed
-        robot.set_joint_angles(angles)
-    hold = np.zeros(robot.action_space.shape, dtype=np.float32)
-    hold[-1] = -1.0  # arm still, fingers kept closed
-    for _ in range(CLOSING_STEPS):
-        robot.set_action(hold)
-        sim.step()
-    return unwrapped._get_obs()
+    return place_gripper(env, target, finger_joint=0.0, fingers=-1.0)
