@@ -1,6 +1,6 @@
-"""What the checkpoint-diagnosis probes share (`goal_height`, `failures`, `stack_outcomes`):
-their common arguments, and `td3her evaluate`'s episodes of a checkpoint, run one by one in its
-env."""
+"""What the checkpoint-diagnosis probes share (`goal_height`, `failures`, `stack_outcomes`,
+`flip_outcomes`): their common arguments, `td3her evaluate`'s episodes of a checkpoint, run one
+by one in its env, and the outcome table."""
 
 from __future__ import annotations
 
@@ -40,3 +40,17 @@ def evaluation_episodes(args: argparse.Namespace, accepts: Callable, refusal: st
         )
         seeds = evaluation_seeds(args.seed, args.episodes)
         yield heading, env, deterministic_episodes(env, spec, policy, seeds)
+
+
+def print_outcome_table(heading: str, flags: dict, successes) -> None:
+    """Print `heading` and a Markdown table: per outcome flag (name -> per-episode booleans),
+    how many successful and failed episodes it holds for."""
+    import numpy as np
+
+    successes = np.asarray(successes, dtype=bool)
+    print(heading)
+    print()
+    print(f"| outcome | successes ({successes.sum()}) | failures ({(~successes).sum()}) |")
+    print("|---|---|---|")
+    for name, flag in flags.items():
+        print(f"| {name} | {int(flag[successes].sum())} | {int(flag[~successes].sum())} |")

@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from docs.experiments.probes.evaluation_episodes import checkpoint_arguments, evaluation_episodes
+from docs.experiments.probes.evaluation_episodes import (
+    checkpoint_arguments,
+    evaluation_episodes,
+    print_outcome_table,
+)
 
 THRESHOLD = 0.2
 """panda-gym Flip's success bound on 1 - <q, g>^2."""
@@ -75,25 +79,20 @@ def main() -> None:
     """Run the episodes and print the table."""
     args = checkpoint_arguments(__doc__).parse_args()
 
-    def is_flip(env) -> bool:
-        return env.unwrapped.spec is not None and "Flip" in env.unwrapped.spec.id
+    from td3her_cli.envs.near_goal import goal_is_object_orientation
 
     trajectories, heights, goals, successes = [], [], [], []
-    with evaluation_episodes(args, is_flip, "not panda-gym's Flip") as (heading, _, episodes):
+    with evaluation_episodes(args, goal_is_object_orientation, "not panda-gym's Flip") as (
+        heading,
+        _,
+        episodes,
+    ):
         for episode in episodes:
             trajectories.append(np.asarray(episode.achieved_goal))
             heights.append(np.asarray(episode.observation)[:, CUBE_HEIGHT])
             goals.append(episode.desired_goal[0])
             successes.append(bool(episode.success))
-    flags = outcomes(trajectories, heights, np.array(goals))
-    successes = np.array(successes)
-
-    print(heading)
-    print()
-    print(f"| outcome | successes ({successes.sum()}) | failures ({(~successes).sum()}) |")
-    print("|---|---|---|")
-    for name, flag in flags.items():
-        print(f"| {name} | {int(flag[successes].sum())} | {int(flag[~successes].sum())} |")
+    print_outcome_table(heading, outcomes(trajectories, heights, np.array(goals)), successes)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from docs.experiments.probes.flip_outcomes import TABLE_TOP
+
 GAIN = 10.0
 """Action per metre of distance to the script's target point (actions are clipped to ±1)."""
 CLOSED, OPEN = -1.0, 1.0
 """The finger action."""
-TABLE_TOP = 0.0
-"""The table's top height: a cube centre below it fell off the table."""
 
 Phase = tuple[int, Callable[[np.ndarray, np.ndarray, int], np.ndarray], float]
 """(steps, target point from (the cube's start position, the observation now, the step within

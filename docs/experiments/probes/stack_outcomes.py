@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from docs.experiments.probes.evaluation_episodes import checkpoint_arguments, evaluation_episodes
+from docs.experiments.probes.evaluation_episodes import (
+    checkpoint_arguments,
+    evaluation_episodes,
+    print_outcome_table,
+)
 
 THRESHOLD = 0.1
 """panda-gym Stack's success distance (6-D)."""
@@ -58,14 +62,7 @@ def main() -> None:
             ends.append(episode.achieved_goal[-1])
             goals.append(episode.desired_goal[0])
             successes.append(bool(episode.success))
-    flags, successes = outcomes(starts, ends, goals), np.array(successes)
-
-    print(heading)
-    print()
-    print(f"| outcome | successes ({successes.sum()}) | failures ({(~successes).sum()}) |")
-    print("|---|---|---|")
-    for name, flag in flags.items():
-        print(f"| {name} | {int(flag[successes].sum())} | {int(flag[~successes].sum())} |")
+    print_outcome_table(heading, outcomes(starts, ends, goals), successes)
 
 
 if __name__ == "__main__":
