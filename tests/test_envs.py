@@ -294,10 +294,22 @@ def test_flip_outcomes_tell_a_tip_from_a_turn_about_the_vertical_and_a_fall():
     tipped = Rotation.from_euler("x", 90, degrees=True).as_quat()
     faces = Rotation.from_euler("x", [[90], [-90], [180]], degrees=True).as_quat()
     assert list(top_face(np.array([upright, *faces]))) == [4, 2, 3, 5]  # +z, +y, -y, -z up
-    on_table, off = np.array([0.02, 0.02, 0.02]), np.array([0.02, -0.1, -0.38])
+
+    def observations(end_effector, cube_heights):
+        """Flip observations [T, 20]: the end effector and the cube centre, the rest zero."""
+        rows = np.zeros((len(cube_heights), 20))
+        rows[:, 0:3] = end_effector
+        rows[:, 7:10] = [[0.0, 0.0, height] for height in cube_heights]
+        return rows
+
+    pressing = [[0.015, -0.01, 0.02 + 0.024]] * 2  # fingertips on the top, near an edge
     flags = outcomes(
         [np.array([upright, turned]), np.array([upright, tipped, upright]), np.array([upright])],
-        heights=[on_table[:2], off, on_table[:1]],
+        observations=[
+            observations(pressing, [0.02, 0.02]),
+            observations([0.0, 0.0, 0.2], [0.02, -0.1, -0.38]),  # arm far above; cube falls
+            observations([[0.03, 0.0, 0.044]], [0.02]),  # beside the top, not on it
+        ],
         goals=np.array([turned, tipped, upright]),
     )
     assert list(flags["started solved"]) == [False, False, True]
@@ -306,6 +318,7 @@ def test_flip_outcomes_tell_a_tip_from_a_turn_about_the_vertical_and_a_fall():
     assert list(flags["cube fell off the table"]) == [False, True, False]
     assert list(flags["ended with the goal's top face up"]) == [True, False, True]
     assert list(flags["ended turned about the vertical"]) == [True, False, False]
+    assert list(flags["fingertips came down on the cube's top"]) == [True, False, False]
 
 
 def test_flip_goals_count_the_tips_a_goal_asks_of_an_upright_cube():

@@ -8,7 +8,9 @@ vertical. This runs `td3her evaluate`'s episodes (same seeds, so the overall suc
 equals evaluate's) and splits them by what happened: started solved, the goal shows the start's
 top face (no tip needed), the cube tilted past 45° at some step, it fell off the table (onto the
 floor, in any orientation: Flip's success looks only at the orientation), it ended with the
-goal's top face up, and it ended on its start face turned about the vertical by more than 20°.
+goal's top face up, it ended on its start face turned about the vertical by more than 20°, and
+the closed fingertips came down on the cube's top at some step (the start of a press-and-roll
+tip, `python -m docs.experiments.probes.flip_pushes`).
 
 Prints a Markdown table of counts, successes and failures apart.
 """
@@ -29,8 +31,15 @@ TURNED = np.deg2rad(20.0)
 """A turn about the vertical this large counts as turned."""
 TABLE_TOP = 0.0
 """The table's top height: a cube centre below it fell off the table."""
-CUBE_HEIGHT = 9
-"""The cube centre's height in Flip's observation (after the gripper's 7 entries and x, y)."""
+END_EFFECTOR = slice(0, 3)
+"""The end effector's position in Flip's observation (the gripper's first entries)."""
+CUBE = slice(7, 10)
+"""The cube centre's position in Flip's observation (after the gripper's 7 entries)."""
+HALF_SIDE = 0.02
+"""Half the side of Flip's cube (metres)."""
+ON_TOP = HALF_SIDE + 0.004 + 0.005
+"""An end effector at most this far above the cube's centre has its fingertips on the top,
+within 5 mm (they rest 4 mm below the end-effector point, `touch.FINGERTIP_DEPTH`)."""
 
 
 def top_face(quaternions: np.ndarray) -> np.ndarray:
@@ -54,11 +63,18 @@ def yaw_turn(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return np.abs(np.arctan2(forward[:, 1], forward[:, 0]))
 
 
+def pressed_on_top(observations: np.ndarray) -> bool:
+    """Whether, at some step of one episode's Flip observations [T, obs], the end effector was
+    over the cube's top and low enough for the fingertips to rest on it."""
+    over = observations[:, END_EFFECTOR] - observations[:, CUBE]
+    return bool(np.any(np.all(np.abs(over[:, :2]) < HALF_SIDE, axis=1) & (over[:, 2] < ON_TOP)))
+
+
 def outcomes(
-    trajectories: list[np.ndarray], heights: list[np.ndarray], goals: np.ndarray
+    trajectories: list[np.ndarray], observations: list[np.ndarray], goals: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Per episode (each trajectory [T, 4] of the cube's orientation and [T] of its centre's
-    height, goals [n, 4]): which outcome flags hold."""
+    """Per episode (each trajectory [T, 4] of the cube's orientation and [T, obs] of Flip's
+    observations, goals [n, 4]): which outcome flags hold."""
     starts = np.array([t[0] for t in trajectories])
     ends = np.array([t[-1] for t in trajectories])
     goal_face = top_face(goals)
@@ -68,10 +84,15 @@ def outcomes(
         "cube tilted onto another face at some step": np.array(
             [bool(np.any(top_face(t) != top_face(t[:1]))) for t in trajectories]
         ),
-        "cube fell off the table": np.array([bool(np.min(h) < TABLE_TOP) for h in heights]),
+        "cube fell off the table": np.array(
+            [bool(np.min(o[:, CUBE][:, 2]) < TABLE_TOP) for o in observations]
+        ),
         "ended with the goal's top face up": top_face(ends) == goal_face,
         "ended turned about the vertical": (top_face(ends) == top_face(starts))
         & (yaw_turn(starts, ends) > TURNED),
+        "fingertips came down on the cube's top": np.array(
+            [pressed_on_top(o) for o in observations]
+        ),
     }
 
 
@@ -81,7 +102,7 @@ def main() -> None:
 
     from td3her_cli.envs.near_goal import goal_is_object_orientation
 
-    trajectories, heights, goals, successes = [], [], [], []
+    trajectories, observations, goals, successes = [], [], [], []
     with evaluation_episodes(args, goal_is_object_orientation, "not panda-gym's Flip") as (
         heading,
         _,
@@ -89,10 +110,10 @@ def main() -> None:
     ):
         for episode in episodes:
             trajectories.append(np.asarray(episode.achieved_goal))
-            heights.append(np.asarray(episode.observation)[:, CUBE_HEIGHT])
+            observations.append(np.asarray(episode.observation))
             goals.append(episode.desired_goal[0])
             successes.append(bool(episode.success))
-    print_outcome_table(heading, outcomes(trajectories, heights, np.array(goals)), successes)
+    print_outcome_table(heading, outcomes(trajectories, observations, np.array(goals)), successes)
 
 
 if __name__ == "__main__":
