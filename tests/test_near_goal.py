@@ -100,7 +100,7 @@ def test_turned_part_way_follows_the_shortest_turn():
 
 def test_set_down_tilts_the_nearest_face_up_by_the_smallest_angle():
     rng = np.random.default_rng(0)
-    for quaternion in Rotation.random(200, random_state=rng).as_quat():
+    for quaternion in Rotation.random(200, rng=rng).as_quat():
         rested = set_down(quaternion)
         assert resting_face(rested) == nearest_face(quaternion)
         tilt = np.degrees(np.arccos(np.max(np.abs(cube_axes_up(quaternion)))))

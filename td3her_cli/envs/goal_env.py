@@ -121,7 +121,7 @@ def _mend_flip(unwrapped) -> None:
     task = unwrapped.task
     if not isinstance(task, Flip):
         return
-    task._sample_goal = lambda: Rotation.random(random_state=task.np_random).as_quat(canonical=True)
+    task._sample_goal = lambda: Rotation.random(rng=task.np_random).as_quat(canonical=True)
 
     def distance(achieved, desired) -> np.ndarray:
         """panda-gym's 1 - <a, d>^2, row by row."""

@@ -38,7 +38,7 @@ def main() -> None:
     from td3her_cli.envs.near_goal import set_down, turned_part_way
 
     rng = np.random.default_rng(0)
-    drawn = Rotation.random(args.draws, random_state=rng).as_quat(canonical=True)
+    drawn = Rotation.random(args.draws, rng=rng).as_quat(canonical=True)
     part_way = np.array(
         [turned_part_way(UPRIGHT, goal, f) for goal, f in zip(drawn, rng.random(args.draws))]
     )
