@@ -295,30 +295,38 @@ def test_flip_outcomes_tell_a_tip_from_a_turn_about_the_vertical_and_a_fall():
     faces = Rotation.from_euler("x", [[90], [-90], [180]], degrees=True).as_quat()
     assert list(top_face(np.array([upright, *faces]))) == [4, 2, 3, 5]  # +z, +y, -y, -z up
 
-    def observations(end_effector, cube_heights):
-        """Flip observations [T, 20]: the end effector and the cube centre, the rest zero."""
+    def observations(end_effector, cube_heights, finger_width=0.0):
+        """Flip observations [T, 20]: the end effector, the fingers' gap and the cube centre,
+        the rest zero."""
         rows = np.zeros((len(cube_heights), 20))
         rows[:, 0:3] = end_effector
+        rows[:, 6] = finger_width
         rows[:, 7:10] = [[0.0, 0.0, height] for height in cube_heights]
         return rows
 
     pressing = [[0.015, -0.01, 0.02 + 0.024]] * 2  # fingertips on the top, near an edge
     flags = outcomes(
-        [np.array([upright, turned]), np.array([upright, tipped, upright]), np.array([upright])],
+        [
+            np.array([upright, turned]),
+            np.array([upright, tipped, upright]),
+            np.array([upright]),
+            np.array([upright, turned]),
+        ],
         observations=[
             observations(pressing, [0.02, 0.02]),
             observations([0.0, 0.0, 0.2], [0.02, -0.1, -0.38]),  # arm far above; cube falls
             observations([[0.03, 0.0, 0.044]], [0.02]),  # beside the top, not on it
+            observations(pressing, [0.02, 0.02], finger_width=0.06),  # open, around the cube
         ],
-        goals=np.array([turned, tipped, upright]),
+        goals=np.array([turned, tipped, upright, turned]),
     )
-    assert list(flags["started solved"]) == [False, False, True]
-    assert list(flags["goal shows the start's top face"]) == [True, False, True]
-    assert list(flags["cube tilted onto another face at some step"]) == [False, True, False]
-    assert list(flags["cube fell off the table"]) == [False, True, False]
-    assert list(flags["ended with the goal's top face up"]) == [True, False, True]
-    assert list(flags["ended turned about the vertical"]) == [True, False, False]
-    assert list(flags["fingertips came down on the cube's top"]) == [True, False, False]
+    assert list(flags["started solved"]) == [False, False, True, False]
+    assert list(flags["goal shows the start's top face"]) == [True, False, True, True]
+    assert list(flags["cube tilted onto another face at some step"]) == [False, True, False, False]
+    assert list(flags["cube fell off the table"]) == [False, True, False, False]
+    assert list(flags["ended with the goal's top face up"]) == [True, False, True, True]
+    assert list(flags["ended turned about the vertical"]) == [True, False, False, True]
+    assert list(flags["fingertips came down on the cube's top"]) == [True, False, False, False]
 
 
 def test_flip_goals_count_the_tips_a_goal_asks_of_an_upright_cube():

@@ -33,6 +33,8 @@ TABLE_TOP = 0.0
 """The table's top height: a cube centre below it fell off the table."""
 END_EFFECTOR = slice(0, 3)
 """The end effector's position in Flip's observation (the gripper's first entries)."""
+FINGER_WIDTH = 6
+"""The gap between the fingers in Flip's observation."""
 CUBE = slice(7, 10)
 """The cube centre's position in Flip's observation (after the gripper's 7 entries)."""
 HALF_SIDE = 0.02
@@ -65,9 +67,12 @@ def yaw_turn(start: np.ndarray, end: np.ndarray) -> np.ndarray:
 
 def pressed_on_top(observations: np.ndarray) -> bool:
     """Whether, at some step of one episode's Flip observations [T, obs], the end effector was
-    over the cube's top and low enough for the fingertips to rest on it."""
+    over the cube's top, low enough for the fingertips to rest on it, with the fingers
+    narrower than the cube (open, they come down around it)."""
     over = observations[:, END_EFFECTOR] - observations[:, CUBE]
-    return bool(np.any(np.all(np.abs(over[:, :2]) < HALF_SIDE, axis=1) & (over[:, 2] < ON_TOP)))
+    narrow = observations[:, FINGER_WIDTH] < 2 * HALF_SIDE
+    above = np.all(np.abs(over[:, :2]) < HALF_SIDE, axis=1) & (over[:, 2] < ON_TOP)
+    return bool(np.any(above & narrow))
 
 
 def outcomes(
