@@ -309,8 +309,9 @@ class TrainConfig:
     )
     """A share of every replayed batch is reflected through the vertical plane y = 0 that holds
     the robot's base: each y, y-velocity and the action's dy change sign, and the objects'
-    roll, yaw and spins about x and z (core/augment.py), a transition of the mirrored scene.
-    End-effector-controlled panda-gym tasks whose goal is positions. 0: off."""
+    roll, yaw and spins about x and z (core/augment.py), a transition of the mirrored scene;
+    on Flip the x and z of the cube's and the goal's quaternions. End-effector-controlled
+    panda-gym tasks. 0: off."""
     n_step: int = option(1, "Transitions summed into each replayed return (1: one-step TD3).", HER)
     """Transitions summed into each replayed return (1: TD3's one-step target; more: an
     uncorrected n-step return on the row's HER goal, cut at a terminal or the episode's end)."""

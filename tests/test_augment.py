@@ -233,6 +233,8 @@ def test_a_reflection_leaves_the_batch_given_as_it_was_and_share_0_changes_nothi
 
 # panda-gym's layouts: the gripper's y and y-velocity; per object (12 columns from its
 # position) its y, roll, yaw, y-velocity and spins about x and z; each goal position's y.
+# Flip's cube (13 columns: its rotation is a quaternion): y, the quaternion's x and z,
+# y-velocity and spins about x and z; its goal quaternion's x and z.
 PUSH_MIRROR = ((1, 4, 7, 9, 11, 13, 15, 17), (1,), (1,))
 MIRROR_LAYOUTS = {
     "PandaReach-v3": ((1, 4), (1,), (1,)),
@@ -240,7 +242,7 @@ MIRROR_LAYOUTS = {
     "PandaSlide-v3": PUSH_MIRROR,
     "PandaPickAndPlace-v3": ((1, 4, 8, 10, 12, 14, 16, 18), (1,), (1,)),
     "PandaStack-v3": ((1, 4, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), (1, 4), (1,)),
-    "PandaFlip-v3": None,
+    "PandaFlip-v3": ((1, 4, 8, 10, 12, 15, 17, 19), (0, 2), (1,)),
     "PandaPushJoints-v3": None,
     "FetchPush-v4": None,
 }
@@ -272,8 +274,12 @@ def arm_to(env, target) -> None:
         )
 
 
+QUATERNION_MIRROR = np.array([-1.0, 1.0, -1.0, 1.0])
+"""A turn's (x, y, z, w) quaternion times this is its mirror image through y = 0."""
+
+
 def mirrored_scene(env, source, spin=None) -> None:
-    """Set env's Push scene to the mirror image (y -> -y) of source's: the object's pose and
+    """Set env's Push or Flip scene to the mirror image (y -> -y) of source's: the object's pose and
     velocities, the goal, and the arm by IK. `spin`: (orientation as roll, pitch, yaw, linear
     velocity, angular velocity) given to source's object first, its mirror image to env's."""
     flip = np.array([1.0, -1.0, 1.0])
@@ -285,7 +291,8 @@ def mirrored_scene(env, source, spin=None) -> None:
         axial = -flip if sign is flip else 1.0  # roll, yaw and the spins about x, z: -1
         sim.set_base_pose("object", position, client.getQuaternionFromEuler(euler * axial))
         client.resetBaseVelocity(body, velocity * sign, angular * axial)
-    env.unwrapped.task.goal = source.unwrapped.task.goal * flip
+    goal = source.unwrapped.task.goal
+    env.unwrapped.task.goal = goal * (flip if goal.shape == (3,) else QUATERNION_MIRROR)
     arm_to(env, np.array(source.unwrapped.robot.get_ee_position()) * flip)
 
 
@@ -295,10 +302,12 @@ def mirror_of(columns: MirrorColumns, observation: np.ndarray) -> np.ndarray:
     return mirrored
 
 
-def test_the_mirror_columns_are_where_a_mirrored_scene_differs_in_sign():
+@pytest.mark.parametrize("env_id", ["PandaPush-v3", "PandaFlip-v3"])
+def test_the_mirror_columns_are_where_a_mirrored_scene_differs_in_sign(env_id):
     """Set a moving, tilted object and its mirror image: the two observations differ exactly
-    by the sign of the mirror columns (the arm, set by IK, to within 1 mm)."""
-    source, mirrored = make_env("PandaPush-v3"), make_env("PandaPush-v3")
+    by the sign of the mirror columns (the arm, set by IK, to within 1 mm), and so do the
+    goals."""
+    source, mirrored = make_env(env_id), make_env(env_id)
     columns = mirror_columns(source)
     try:
         rng = np.random.default_rng(0)
@@ -314,7 +323,9 @@ def test_the_mirror_columns_are_where_a_mirrored_scene_differs_in_sign():
         np.testing.assert_allclose(
             image["observation"][:3], mirror_of(columns, seen["observation"])[:3], atol=1e-3
         )
-        np.testing.assert_allclose(image["desired_goal"], seen["desired_goal"] * [1, -1, 1])
+        goal_sign = np.ones_like(seen["desired_goal"])
+        goal_sign[list(columns.goal)] = -1
+        np.testing.assert_allclose(image["desired_goal"], seen["desired_goal"] * goal_sign)
     finally:
         source.close()
         mirrored.close()
@@ -355,6 +366,45 @@ def test_a_mirrored_push_transition_is_one_the_env_nearly_produces():
         mirrored.close()
 
 
+def test_a_mirrored_flip_tip_lands_the_cube_on_the_mirror_image_face():
+    """The premise for Flip, measured: with the closed fingertips on the cube's top near its +y
+    edge and the mirror image near its -y edge, pressing down and rolling outward (and the
+    mirrored actions) tip both cubes one face, onto mirror-image faces: after 12 steps their
+    orientations are within 1 - <q, g>^2 < 0.05 of each other's mirror image (0.02 seen on 6
+    seeds; a scene shifted 3 cm in the plane ends as close). Where the cube ends up is not
+    asserted: contact at a tip is sensitive to any change, and the centres ended 4-126 mm from
+    the mirror image's, as 1-75 mm from the shifted scene's (`--augment-shift`'s premise);
+    Flip's reward looks only at the orientation."""
+    from docs.experiments.probes.flip_outcomes import top_face
+    from td3her_cli.envs.touch import touch_object
+
+    flip = np.array([1.0, -1.0, 1.0])
+    for seed in range(4):
+        source, mirrored = make_env("PandaFlip-v3"), make_env("PandaFlip-v3")
+        try:
+            columns = mirror_columns(source)
+            source.reset(seed=seed)
+            mirrored.reset(seed=seed)
+            cube = np.array(source.unwrapped.sim.get_base_position("object"))
+            mirrored.unwrapped.sim.set_base_pose("object", cube * flip, np.array([0, 0, 0, 1.0]))
+            rng = np.random.default_rng(seed)
+            along = rng.uniform(-0.5, 0.5)
+            touch_object(source, (along, 0.85))
+            touch_object(mirrored, (along, -0.85))
+            for _ in range(12):
+                action = np.array([rng.uniform(-0.2, 0.2), 0.6, -0.6, -1.0])  # press, roll +y
+                after = source.step(action)[0]["observation"]
+                image = mirrored.step(action * [1, -1, 1, 1])[0]["observation"]
+            expected = mirror_of(columns, after)
+            turned = image[10:14], expected[10:14]
+            assert 1 - np.dot(*turned) ** 2 < 0.05, (seed, turned)
+            faces = top_face(np.array([after[10:14], image[10:14]]))
+            assert list(faces) == [3, 2], (seed, faces)  # -y up, and its mirror image +y up
+        finally:
+            source.close()
+            mirrored.close()
+
+
 def test_a_task_not_symmetric_about_the_robot_has_no_mirror():
     env = make_env("PandaPush-v3")
     try:
@@ -367,15 +417,15 @@ def test_a_task_not_symmetric_about_the_robot_has_no_mirror():
 def test_augment_reflect_on_an_env_without_a_mirror_is_one_line_and_writes_nothing(
     tmp_path, run_cli, tiny_run
 ):
-    out = tmp_path / "flip"
+    out = tmp_path / "joints"
     code, _, err = run_cli(
-        ["train", "--env", "PandaFlip-v3", "--augment-reflect", "0.5", "--out", str(out)]
+        ["train", "--env", "PandaPushJoints-v3", "--augment-reflect", "0.5", "--out", str(out)]
     )
     assert code != 0 and "--augment-reflect needs" in err and err.count("\n") == 1
     assert not out.exists()
     # Checked before --force clears a run:
     for option, env_id in [
-        ("--augment-reflect", "PandaFlip-v3"),
+        ("--augment-reflect", "PandaPushJoints-v3"),
         ("--augment-shift", "PandaPushJoints-v3"),
     ]:
         run = shutil.copytree(tiny_run, tmp_path / f"run{option}")

@@ -15,6 +15,7 @@ from td3her_cli.core.augment import MirrorColumns, PlanePositions
 from td3her_cli.envs import fetch_grasp
 from td3her_cli.envs.goal_env import is_panda_gym
 from td3her_cli.envs.grasp import goal_objects
+from td3her_cli.envs.near_goal import goal_is_object_orientation
 from td3her_cli.errors import UsageError
 
 PANDA_BODIES = ("object", "object1", "object2")
@@ -71,6 +72,15 @@ angular velocity, 3 each."""
 MIRRORED_IN_OBJECT = (1, 3, 5, 7, 9, 11)
 """Of those, the ones a reflection through y = 0 negates: y, roll, yaw, y-velocity, and the
 angular velocity about x and about z."""
+TURNING_OBJECT_COLUMNS = 13
+"""Flip's object columns: position, rotation as an (x, y, z, w) quaternion, velocity, angular
+velocity."""
+MIRRORED_IN_TURNING_OBJECT = (1, 3, 5, 8, 10, 12)
+"""Of those, the ones a reflection through y = 0 negates: y, the quaternion's x and z (the
+mirror image of a turn by an angle about (nx, ny, nz) is the turn by it about (-nx, ny, -nz)),
+y-velocity, and the angular velocity about x and about z."""
+MIRRORED_IN_ORIENTATION_GOAL = (0, 2)
+"""The columns of Flip's goal (a quaternion) a reflection through y = 0 negates: x and z."""
 MIRRORED_IN_GRIPPER = (1, 4)
 """The panda-gym robot's y and y-velocity (its observation: position, velocity, finger width)."""
 
@@ -82,43 +92,45 @@ def columns_to_mirror(env, share: float, env_id: str) -> MirrorColumns | None:
     columns = mirror_columns(env)
     if columns is None:
         raise UsageError(
-            "--augment-reflect needs an end-effector-controlled panda-gym task whose goal is a "
-            f"position (Reach, Push, Slide, PickAndPlace, Stack); {env_id} is not one"
+            "--augment-reflect needs an end-effector-controlled panda-gym task (Reach, Push, "
+            f"Slide, PickAndPlace, Stack, Flip); {env_id} is not one"
         )
     return columns
 
 
 def mirror_columns(env) -> MirrorColumns | None:
     """The columns a reflection through the vertical plane y = 0 negates, for an
-    end-effector-controlled panda-gym task whose goal is positions (Flip's orientation goal,
-    Fetch tasks, whose robot stands off y = 0, and the Joints variants: None)."""
+    end-effector-controlled panda-gym task whose goal is positions or its cube's orientation
+    (Fetch tasks, whose robot stands off y = 0, and the Joints variants: None)."""
     positions = plane_positions(env) if is_panda_gym(env) else None
-    if positions is None or not positions.goal:
+    if positions is None or not _symmetric_about_y0(env.unwrapped):
         return None
     robot, task = env.unwrapped.robot, env.unwrapped.task
     gripper, objects = len(robot.get_obs()), positions.observation[1:]
-    if len(task.get_obs()) != OBJECT_COLUMNS * len(objects):
+    width = len(task.get_obs())
+    if positions.goal and width == OBJECT_COLUMNS * len(objects):
+        in_object, goal = MIRRORED_IN_OBJECT, tuple(column + 1 for column in positions.goal)
+    elif goal_is_object_orientation(env) and width == TURNING_OBJECT_COLUMNS:
+        in_object, goal = MIRRORED_IN_TURNING_OBJECT, MIRRORED_IN_ORIENTATION_GOAL
+    else:
         return None  # a layout this module does not know
-    if not _symmetric_about_y0(env.unwrapped):
-        return None
     observation = [c for c in MIRRORED_IN_GRIPPER if c < gripper]
-    observation += [start + c for start in objects for c in MIRRORED_IN_OBJECT]
-    goal = tuple(column + 1 for column in positions.goal)
+    observation += [start + c for start in objects for c in in_object]
     return MirrorColumns(tuple(observation), goal, action=(1,))
 
 
 def _symmetric_about_y0(unwrapped) -> bool:
-    """Whether the robot's base stands on y = 0 and the task draws its goals (and objects)
-    from ranges symmetric about it, as panda-gym's own tasks do."""
+    """Whether the robot's base stands on y = 0 and the task draws its goals and objects from
+    ranges symmetric about it, as panda-gym's own tasks do (Flip draws no goal position: its
+    goal turns are uniform, which a mirror keeps)."""
     base = unwrapped.sim.get_base_position(unwrapped.robot.body_name)
     task = unwrapped.task
     ranges = [("goal_range_low", "goal_range_high"), ("obj_range_low", "obj_range_high")]
     found = [(getattr(task, low, None), getattr(task, high, None)) for low, high in ranges]
-    if found[0][0] is None or abs(base[1]) > 1e-6:
+    found = [(low, high) for low, high in found if low is not None]
+    if not found or abs(base[1]) > 1e-6:
         return False
-    return all(
-        low is None or np.isclose(np.asarray(low)[1], -np.asarray(high)[1]) for low, high in found
-    )
+    return all(np.isclose(np.asarray(low)[1], -np.asarray(high)[1]) for low, high in found)
 
 
 def _fetch(fetch) -> PlanePositions | None:
