@@ -57,6 +57,19 @@ def test_epochs_already_done_is_nothing_to_do(epochs, tiny_run, tmp_path, run_cl
     assert snapshot(run_dir) == before, "config.json and everything else stay as they were"
 
 
+def test_env_steps_already_taken_is_nothing_to_do(tiny_run, tmp_path, run_cli):
+    run_dir = copy_run(tiny_run, tmp_path)
+    latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())["checkpoint"]
+    taken = json.loads((run_dir / "checkpoints" / latest / "meta.json").read_text())["env_steps"]
+    before = snapshot(run_dir)
+    for limit in (taken, taken // 2):
+        args = ["train", "--resume", str(run_dir), "--epochs", "9", "--max-env-steps", str(limit)]
+        code, out, err = run_cli(args)
+        assert code == 0, err
+        assert f"has taken {taken} env steps already" in out and "nothing to do" in out
+    assert snapshot(run_dir) == before, "config.json and everything else stay as they were"
+
+
 def test_a_latest_pointer_to_a_missing_checkpoint_falls_back_with_a_warning(tiny_run, tmp_path):
     run_dir = copy_run(tiny_run, tmp_path)
     root = run_dir / "checkpoints"

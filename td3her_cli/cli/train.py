@@ -285,9 +285,9 @@ RESUME_MAY_CHANGE = ("epochs", "max_env_steps")
 def resume_config(
     run_dir: Path, given: dict, preset: str | None = None
 ) -> tuple[TrainConfig, Path, int]:
-    """The saved config of RUN with --epochs applied (other options, and --preset, must match
+    """The saved config of RUN with --epochs and --max-env-steps applied (other options, and --preset, must match
     it), and the epochs its latest checkpoint has done (0 when it has none). A run that
-    stopped solved exits here, with nothing to do."""
+    stopped solved, or has taken its --max-env-steps, exits here, with nothing to do."""
     import json
 
     from td3her_cli.run.checkpoint import resolve_checkpoint
@@ -333,6 +333,15 @@ def resume_config(
     if meta.get("solved"):  # stopped by --stop-at-success: done, however many epochs are asked
         make_console().print(
             f"{run_dir} stopped solved at epoch {done} (--stop-at-success): nothing to do",
+            soft_wrap=True,
+        )
+        raise typer.Exit(0)
+    taken = int(meta.get("env_steps", 0))
+    if config.max_env_steps and taken >= config.max_env_steps:  # config.json stays as it is
+        make_console().print(
+            f"{run_dir} has taken {taken} env steps already (--max-env-steps "
+            f"{config.max_env_steps}): nothing to do; give --max-env-steps above {taken} "
+            "(0: no limit) to train longer",
             soft_wrap=True,
         )
         raise typer.Exit(0)
