@@ -285,9 +285,10 @@ RESUME_MAY_CHANGE = ("epochs", "max_env_steps")
 def resume_config(
     run_dir: Path, given: dict, preset: str | None = None
 ) -> tuple[TrainConfig, Path, int]:
-    """The saved config of RUN with --epochs and --max-env-steps applied (other options, and --preset, must match
-    it), and the epochs its latest checkpoint has done (0 when it has none). A run that
-    stopped solved, or has taken its --max-env-steps, exits here, with nothing to do."""
+    """The saved config of RUN with --epochs and --max-env-steps applied (other options, and
+    --preset, must match it), and the epochs its latest checkpoint has done (0 when it has
+    none). A run that stopped solved, or has taken its --max-env-steps, exits here, with
+    nothing to do."""
     import json
 
     from td3her_cli.run.checkpoint import resolve_checkpoint
