@@ -1,6 +1,7 @@
 """`td3her render` and `td3her plot` through the CLI: real GIF, real PNGs, clear errors."""
 
 import shutil
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -28,6 +29,16 @@ def test_render_writes_a_real_gif(tiny_run, tmp_path, run_cli):
     assert frames.shape[1:3] == (64, 96) and frames.shape[0] >= 2
     assert np.var(frames.astype(float)) > 10.0, "frames are not blank"
     assert "wrote" in stdout
+
+
+def test_render_names_its_file_after_the_run_without_out(tmp_path):
+    from td3her_cli.cli.render import default_render_out
+
+    run = tmp_path / "flip-s0"
+    assert default_render_out(run, mp4=False) == Path("flip-s0.gif")
+    assert default_render_out(run / "checkpoints" / "epoch_005", mp4=True) == Path(
+        "flip-s0-epoch_005.mp4"
+    )
 
 
 def test_plot_writes_three_pngs(tiny_run, tmp_path, run_cli):

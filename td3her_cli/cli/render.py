@@ -17,9 +17,13 @@ from td3her_cli.report.display import make_console
 def render(
     checkpoint: Annotated[Path, typer.Argument(help="A run directory or a checkpoint directory.")],
     episodes: Annotated[int, typer.Option(help="Episodes to record.", min=1)] = 3,
-    out: Annotated[Path, typer.Option(help="Output file (.gif, or .mp4 with --mp4).")] = Path(
-        "reach.gif"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Output file (.gif, or .mp4 with --mp4; default: named after the run, in the "
+            "current directory)."
+        ),
+    ] = None,
     fps: Annotated[int, typer.Option(help="Frames per second.", min=1)] = 25,
     width: Annotated[int, typer.Option(help="Frame width in pixels.", min=16)] = 480,
     height: Annotated[int, typer.Option(help="Frame height in pixels.", min=16)] = 320,
@@ -40,6 +44,7 @@ def render(
     from td3her_cli.envs.render_child import RemoteEnv
     from td3her_cli.report.gif import render_episodes, write_animation
 
+    out = out if out is not None else default_render_out(checkpoint, mp4)
     check_render_out(out, mp4)  # before the checkpoint is read, TensorFlow imported, frames made
     console = make_console()
     with contextlib.ExitStack() as stack:
@@ -71,6 +76,16 @@ def render(
         f"wrote {path}: {len(frames)} frames, {size_mb:.2f} MB, "
         f"{sum(successes)}/{len(successes)} episodes successful"
     )
+
+
+def default_render_out(checkpoint: Path, mp4: bool) -> Path:
+    """Where `render` writes without --out: RUN.gif for a run directory RUN, RUN-epoch_N.gif for
+    one of its checkpoints (.mp4 with --mp4), in the current directory."""
+    path = Path(checkpoint).resolve()
+    name = path.name
+    if path.parent.name == "checkpoints":
+        name = f"{path.parent.parent.name}-{name}"
+    return Path(name + (".mp4" if mp4 else ".gif"))
 
 
 def check_render_out(out: Path, mp4: bool) -> None:
