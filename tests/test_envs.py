@@ -338,3 +338,11 @@ def test_flip_goals_count_the_tips_a_goal_asks_of_an_upright_cube():
         "xz", [[0, 70], [90, 0], [-90, 30], [0, 0], [180, 10]], degrees=True
     )
     assert list(tips(goals.as_quat())) == [0, 1, 1, 0, 2]
+
+
+def test_flip_starts_put_the_edge_point_on_the_nearest_edge():
+    from docs.experiments.probes.flip_starts import edge_of
+
+    np.testing.assert_array_equal(edge_of(np.array([0.3, -0.6])), [0.3, -1.0])
+    np.testing.assert_array_equal(edge_of(np.array([0.7, 0.2])), [1.0, 0.2])
+    np.testing.assert_array_equal(edge_of(np.array([-0.9, 0.9])), [-1.0, 0.9])

@@ -13,7 +13,8 @@ Reflecting a transition through the vertical plane y = 0 that holds a panda-gym 
 (the table, the goal and object ranges are symmetric about it) gives the transition of the
 mirrored scene under the mirrored action: every y, y-velocity and action dy changes sign, and
 so do each object's roll and yaw and its angular velocity about x and about z (a mirror keeps
-pitch and the spin about y). Rewards, dones and distances do not change.
+pitch and the spin about y); a rotation written as an (x, y, z, w) quaternion, as Flip's cube
+and goal are, has its x and z negated. Rewards, dones and distances do not change.
 """
 
 from __future__ import annotations
