@@ -9,8 +9,8 @@ equals evaluate's) and splits them by what happened: started solved, the goal sh
 top face (no tip needed), the cube tilted past 45° at some step, it fell off the table (onto the
 floor, in any orientation: Flip's success looks only at the orientation), it ended with the
 goal's top face up, it ended on its start face turned about the vertical by more than 20°, and
-the fingertips came down on the cube's top at some step, the fingers narrower than the cube (the start of a press-and-roll
-tip, `python -m docs.experiments.probes.flip_pushes`).
+the fingertips came down on the cube's top at some step, the fingers narrower than the cube
+(the start of a press-and-roll tip, `python -m docs.experiments.probes.flip_pushes`).
 
 Prints a Markdown table of counts, successes and failures apart.
 """
