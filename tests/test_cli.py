@@ -133,3 +133,13 @@ def test_out_that_is_a_file_or_a_dangling_link_is_named_as_such(what, command, t
     )
     assert code == 2 and err == f"td3her: error: --out {out} {problem}; choose another --out\n"
     assert out.is_symlink() != (what == "a file") and not (tmp_path / "gone").exists()
+
+
+def test_a_run_too_short_to_fill_one_batch_says_no_updates_ran(run_cli, tmp_path):
+    from tests.conftest import tiny_cli_args
+
+    out = tmp_path / "short"
+    args = tiny_cli_args(epochs=1, cycles=1, episodes_per_cycle=1, batch_size=256)
+    code, stdout, err = run_cli(["train", *args, "--best-eval-episodes", "0", "--out", str(out)])
+    assert code == 0, err
+    assert "no updates ran: the replay buffer never held --batch-size 256 transitions" in stdout

@@ -166,11 +166,17 @@ def new_config(preset: str | None, given: dict[str, Any]) -> TrainConfig:
 
 
 def show_result(console, config: TrainConfig, result) -> None:
-    """The summary after training: where the run is, its best, whether it stopped solved,
-    and the command that tests it on held-out episodes."""
+    """The summary after training: where the run is, whether any update ran, its best,
+    whether it stopped solved, and the command that tests it on held-out episodes."""
     console.print(f"run directory: {result.run_dir}  ({result.wall_time:.0f}s training)")
     if result.last_checkpoint is not None:
         console.print(f"last checkpoint: {result.last_checkpoint}")
+    if result.epochs and result.epochs[-1].opt_steps == 0:
+        console.print(
+            f"no updates ran: the replay buffer never held --batch-size {config.batch_size} "
+            "transitions; train longer or lower --batch-size",
+            soft_wrap=True,
+        )
     best_line, held_out_line = best_and_held_out_lines(result.run_dir)
     if best_line is not None:
         console.print(best_line, soft_wrap=True, highlight=False, markup=False)
