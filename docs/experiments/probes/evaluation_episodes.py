@@ -22,14 +22,15 @@ def checkpoint_arguments(doc: str) -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def evaluation_episodes(args: argparse.Namespace, accepts: Callable, refusal: str):
+def evaluation_episodes(args: argparse.Namespace, accepts: Callable, refusal: str, start=None):
     """Load args.run's checkpoint and make its env; exit with "ENV: refusal" unless
     accepts(env). Yields (heading, env, episodes): a line naming the env, checkpoint and
     episodes, and an iterator over `td3her evaluate`'s deterministic episodes (the same seeds,
-    so the same success rate)."""
+    so the same success rate). `start`: an envs.starts.EpisodeStart each episode starts from
+    after its reset (default: the reset, as evaluate)."""
     from td3her_cli.cli.common import policy_in_env
     from td3her_cli.envs.goal_env import make_env
-    from td3her_cli.envs.rollout import deterministic_episodes, evaluation_seeds
+    from td3her_cli.envs.rollout import collect_episode, deterministic_episodes, evaluation_seeds
 
     with policy_in_env(args.run, args.latest, None, None, args.seed, make_env) as loaded:
         info, env, spec, policy = loaded
@@ -39,7 +40,10 @@ def evaluation_episodes(args: argparse.Namespace, accepts: Callable, refusal: st
             f"{spec.env_id}, {info.path}, {args.episodes} episodes (evaluate --seed {args.seed})"
         )
         seeds = evaluation_seeds(args.seed, args.episodes)
-        yield heading, env, deterministic_episodes(env, spec, policy, seeds)
+        if start is None:
+            yield heading, env, deterministic_episodes(env, spec, policy, seeds)
+        else:
+            yield heading, env, (collect_episode(env, spec, policy, s, start=start) for s in seeds)
 
 
 def print_outcome_table(heading: str, flags: dict, successes) -> None:

@@ -1,5 +1,5 @@
-"""`python -m docs.experiments.probes.stack_outcomes RUN [--latest] [--episodes 100] [--seed 0]`:
-what did Stack do?
+"""`python -m docs.experiments.probes.stack_outcomes RUN [--latest] [--episodes 100] [--seed 0]
+[--start reset|tower|grasped]`: what did Stack do?
 
 panda-gym's Stack counts an episode as solved when the 6-D distance between both cubes'
 positions and their goals is under 10 cm, so two cubes side by side near the goal can count, and
@@ -7,7 +7,9 @@ some episodes start solved. This runs `td3her evaluate`'s episodes (same seeds, 
 success rate equals evaluate's) and splits them by what happened: started solved (within the
 threshold at the first observation), ended stacked (the top cube at least 3 cm above the table
 and within 2 cm of the bottom cube in the table's plane), and each cube within 5 cm of its goal
-at the end.
+at the end. `--start tower` starts each episode with the bottom cube on its goal
+(`--tower-start`'s start), `--start grasped` also with the top cube in the gripper
+(`--grasp-start`'s); the default is the env's reset, as evaluate.
 
 Prints a Markdown table of counts, successes and failures apart.
 """
@@ -48,20 +50,31 @@ def outcomes(starts, ends, goals) -> dict[str, np.ndarray]:
 
 def main() -> None:
     """Run the episodes and print the table."""
-    args = checkpoint_arguments(__doc__).parse_args()
+    parser = checkpoint_arguments(__doc__)
+    parser.add_argument("--start", choices=("reset", "tower", "grasped"), default="reset")
+    args = parser.parse_args()
 
     from td3her_cli.envs.grasp import goal_objects
+    from td3her_cli.envs.starts import EpisodeStart
+
+    starts_from = {
+        "reset": None,
+        "tower": EpisodeStart(built=True),
+        "grasped": EpisodeStart(grasped=True),
+    }[args.start]
 
     def is_stack(env) -> bool:
         return goal_objects(env) == ("object1", "object2")
 
     starts, ends, goals, successes = [], [], [], []
-    with evaluation_episodes(args, is_stack, "not panda-gym's Stack") as (heading, _, episodes):
+    refusal = "not panda-gym's Stack"
+    with evaluation_episodes(args, is_stack, refusal, starts_from) as (heading, _, episodes):
         for episode in episodes:
             starts.append(episode.achieved_goal[0])
             ends.append(episode.achieved_goal[-1])
             goals.append(episode.desired_goal[0])
             successes.append(bool(episode.success))
+    heading += "" if starts_from is None else f", each from the {args.start} start"
     print_outcome_table(heading, outcomes(starts, ends, goals), successes)
 
 
