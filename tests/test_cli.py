@@ -143,3 +143,8 @@ def test_a_run_too_short_to_fill_one_batch_says_no_updates_ran(run_cli, tmp_path
     code, stdout, err = run_cli(["train", *args, "--best-eval-episodes", "0", "--out", str(out)])
     assert code == 0, err
     assert "no updates ran: the replay buffer never held --batch-size 256 transitions" in stdout
+    code, stdout, err = run_cli(
+        ["train", *args, "--optimization-steps", "0", "--out", str(tmp_path / "no-updates")]
+    )
+    assert code == 0, err
+    assert "no updates ran" not in stdout, "0 updates asked for: no buffer to blame"

@@ -57,16 +57,20 @@ def test_epochs_already_done_is_nothing_to_do(epochs, tiny_run, tmp_path, run_cl
     assert snapshot(run_dir) == before, "config.json and everything else stay as they were"
 
 
-def test_env_steps_already_taken_is_nothing_to_do(tiny_run, tmp_path, run_cli):
+def test_a_limit_the_next_epoch_could_pass_is_nothing_to_do(tiny_run, tmp_path, run_cli):
+    """As the training loop counts: another epoch needs room for every episode at its time
+    limit (TINY: 2 cycles x 2 episodes x 50 steps)."""
     run_dir = copy_run(tiny_run, tmp_path)
     latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())["checkpoint"]
     taken = json.loads((run_dir / "checkpoints" / latest / "meta.json").read_text())["env_steps"]
+    needed = taken + 2 * 2 * 50
     before = snapshot(run_dir)
-    for limit in (taken, taken // 2):
+    for limit in (taken // 2, taken, needed - 1):
         args = ["train", "--resume", str(run_dir), "--epochs", "9", "--max-env-steps", str(limit)]
         code, out, err = run_cli(args)
         assert code == 0, err
-        assert f"has taken {taken} env steps already" in out and "nothing to do" in out
+        assert f"has taken {taken} env steps" in out and "nothing to do" in out
+        assert f"give --max-env-steps {needed} or more" in out
     assert snapshot(run_dir) == before, "config.json and everything else stay as they were"
 
 

@@ -171,11 +171,14 @@ def show_result(console, config: TrainConfig, result) -> None:
     console.print(f"run directory: {result.run_dir}  ({result.wall_time:.0f}s training)")
     if result.last_checkpoint is not None:
         console.print(f"last checkpoint: {result.last_checkpoint}")
-    if result.epochs and result.epochs[-1].opt_steps == 0:
+    last = result.epochs[-1] if result.epochs else None
+    starved = config.optimization_steps > 0 and last is not None and last.opt_steps == 0
+    if starved and last.env_steps < config.batch_size:
         console.print(
             f"no updates ran: the replay buffer never held --batch-size {config.batch_size} "
             "transitions; train longer or lower --batch-size",
             soft_wrap=True,
+            highlight=False,
         )
     best_line, held_out_line = best_and_held_out_lines(result.run_dir)
     if best_line is not None:
@@ -293,8 +296,8 @@ def resume_config(
 ) -> tuple[TrainConfig, Path, int]:
     """The saved config of RUN with --epochs and --max-env-steps applied (other options, and
     --preset, must match it), and the epochs its latest checkpoint has done (0 when it has
-    none). A run that stopped solved, or has taken its --max-env-steps, exits here, with
-    nothing to do."""
+    none). A run that stopped solved, or whose next epoch could pass --max-env-steps (every
+    episode at its time limit, as the training loop counts), exits here, with nothing to do."""
     import json
 
     from td3her_cli.run.checkpoint import resolve_checkpoint
@@ -344,11 +347,13 @@ def resume_config(
         )
         raise typer.Exit(0)
     taken = int(meta.get("env_steps", 0))
-    if config.max_env_steps and taken >= config.max_env_steps:  # config.json stays as it is
+    episode_limit = (meta.get("spaces") or {}).get("max_episode_steps") or 0
+    needed = taken + config.cycles * config.episodes_per_cycle * episode_limit
+    if config.max_env_steps and needed > config.max_env_steps:  # config.json stays as it is
         make_console().print(
-            f"{run_dir} has taken {taken} env steps already (--max-env-steps "
-            f"{config.max_env_steps}): nothing to do; give --max-env-steps above {taken} "
-            "(0: no limit) to train longer",
+            f"{run_dir} has taken {taken} env steps (--max-env-steps {config.max_env_steps}): "
+            f"another epoch could pass the limit, nothing to do; give --max-env-steps {needed} "
+            "or more (0: no limit) to train longer",
             soft_wrap=True,
         )
         raise typer.Exit(0)
