@@ -436,6 +436,16 @@ class TrainConfig:
         """Episodes of the best-check stream that `stop_at_success` must hold on (0: none)."""
         return self.stop_check_episodes or self.best_eval_episodes
 
+    def longest_epoch(self, episode_limit: int) -> int:
+        """The env steps of an epoch whose every episode runs to `episode_limit` steps."""
+        return self.cycles * self.episodes_per_cycle * episode_limit
+
+    def epoch_fits_budget(self, env_steps: int, episode_limit: int) -> bool:
+        """Whether one more epoch from `env_steps`, every episode at `episode_limit` steps,
+        stays within `max_env_steps` (always, without one)."""
+        budget = self.max_env_steps
+        return not budget or env_steps + self.longest_epoch(episode_limit) <= budget
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of every field."""
         data = dataclasses.asdict(self)

@@ -348,8 +348,8 @@ def resume_config(
         raise typer.Exit(0)
     taken = int(meta.get("env_steps", 0))
     episode_limit = (meta.get("spaces") or {}).get("max_episode_steps") or 0
-    needed = taken + config.cycles * config.episodes_per_cycle * episode_limit
-    if config.max_env_steps and needed > config.max_env_steps:  # config.json stays as it is
+    if not config.epoch_fits_budget(taken, episode_limit):  # config.json stays as it is
+        needed = taken + config.longest_epoch(episode_limit)
         make_console().print(
             f"{run_dir} has taken {taken} env steps (--max-env-steps {config.max_env_steps}): "
             f"another epoch could pass the limit, nothing to do; give --max-env-steps {needed} "

@@ -493,14 +493,12 @@ class Trainer:
 
     def longest_epoch(self) -> int:
         """The env steps of an epoch whose every episode runs to the time limit."""
-        episodes = self.config.cycles * self.config.episodes_per_cycle
-        return episodes * (self.spec.max_episode_steps or 0)
+        return self.config.longest_epoch(self.spec.max_episode_steps or 0)
 
     def epoch_fits_budget(self) -> bool:
         """Whether one more epoch, every episode at its time limit, stays within
         --max-env-steps (always, without one)."""
-        budget = self.config.max_env_steps
-        return not budget or self.env_steps + self.longest_epoch() <= budget
+        return self.config.epoch_fits_budget(self.env_steps, self.spec.max_episode_steps or 0)
 
     def fade_starts(self, evaluation: EvalResult) -> None:
         """Set the easier-start shares' factor from the latest epoch evaluation (--start-fade):

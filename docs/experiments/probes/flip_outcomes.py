@@ -24,6 +24,7 @@ from docs.experiments.probes.evaluation_episodes import (
     evaluation_episodes,
     print_outcome_table,
 )
+from td3her_cli.envs.touch import FINGERTIP_DEPTH
 
 THRESHOLD = 0.2
 """panda-gym Flip's success bound on 1 - <q, g>^2."""
@@ -39,9 +40,9 @@ CUBE = slice(7, 10)
 """The cube centre's position in Flip's observation (after the gripper's 7 entries)."""
 HALF_SIDE = 0.02
 """Half the side of Flip's cube (metres)."""
-ON_TOP = HALF_SIDE + 0.004 + 0.005
+ON_TOP = HALF_SIDE + FINGERTIP_DEPTH + 0.005
 """An end effector at most this far above the cube's centre has its fingertips on the top,
-within 5 mm (they rest 4 mm below the end-effector point, `touch.FINGERTIP_DEPTH`)."""
+within 5 mm (they rest FINGERTIP_DEPTH below the end-effector point)."""
 
 
 def top_face(quaternions: np.ndarray) -> np.ndarray:
