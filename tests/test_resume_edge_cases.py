@@ -222,3 +222,41 @@ def test_checkpoints_without_the_record_resume_keeping_all_the_run_holds(tiny_ru
     assert keep_on_resume() == 5
     (run_dir / "checkpoints" / "latest.json").unlink()  # the newest complete one stands in
     assert keep_on_resume() == 5
+
+
+def test_a_resume_without_threads_goes_on_with_the_runs_own(tiny_run, tmp_path, run_cli, monkeypatch):
+    import td3her_cli.quiet
+
+    used = []
+    real = td3her_cli.quiet.import_tensorflow
+    monkeypatch.setattr(td3her_cli.quiet, "import_tensorflow", lambda t=None: used.append(t) or real())
+    run_dir = copy_run(tiny_run, tmp_path)
+
+    def recorded():
+        return json.loads((run_dir / "config.json").read_text())["extra"].get("threads")
+
+    code, _, err = run_cli(["train", "--resume", str(run_dir), "--epochs", "3", "--no-tensorboard"])
+    assert code == 0, err
+    assert used[-1] == 0 and recorded() == 0, "a run that records none: TensorFlow's choice"
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "extra": {"threads": 1}}))
+    code, _, err = run_cli(["train", "--resume", str(run_dir), "--epochs", "4", "--no-tensorboard"])
+    assert code == 0, err
+    assert used[-1] == 1 and recorded() == 1, "the run's own --threads 1"
+    args = ["train", "--resume", str(run_dir), "--epochs", "5", "--threads", "2", "--no-tensorboard"]
+    code, _, err = run_cli(args)
+    assert code == 0, err
+    assert used[-1] == 2 and recorded() == 2, "--threads overrides it, and the next resume reads it"
+
+
+def test_a_new_run_records_its_threads(tmp_path, run_cli, monkeypatch):
+    import td3her_cli.quiet
+
+    real = td3her_cli.quiet.import_tensorflow
+    monkeypatch.setattr(td3her_cli.quiet, "import_tensorflow", lambda t=None: real())
+    run_dir = tmp_path / "run"
+    args = ["train", "--preset", "fast", "--epochs", "1", "--cycles", "1", "--eval-episodes", "1"]
+    args += ["--stop-at-success", "0", "--threads", "1", "--no-tensorboard", "--out", str(run_dir)]
+    code, _, err = run_cli(args)
+    assert code == 0, err
+    assert json.loads((run_dir / "config.json").read_text())["extra"]["threads"] == 1

@@ -85,14 +85,14 @@ def train(
         bool, _option("Write TensorBoard scalars to RUN/tb/ (default: on).", OUTPUT)
     ] = True,
     threads: Annotated[
-        int,
+        int | None,
         _option(
-            "Threads per TensorFlow pool (default 0: TensorFlow's choice, all cores); "
-            "1 lets two runs share two cores.",
+            "Threads per TensorFlow pool (default 0: TensorFlow's choice, all cores; a resume: "
+            "the run's own); 1 lets two runs share two cores.",
             OUTPUT,
             min=0,
         ),
-    ] = 0,
+    ] = None,
     **options: Any,
 ) -> None:
     """Train a TD3 + HER agent; writes config.json and metrics.jsonl into the run directory."""
@@ -116,6 +116,7 @@ def train(
         check_new_run_dir(run_dir, force)
         fresh = not run_dir.is_dir() or not any(run_dir.iterdir())
         created = create_run_dir(run_dir)
+    threads, config = with_threads(config, threads)
 
     console = make_console()
     stop = StopFlag()
@@ -163,6 +164,16 @@ def new_config(preset: str | None, given: dict[str, Any]) -> TrainConfig:
     values = {**preset_values(name), **given}
     extra = {"preset": name, **({"preset_picked_for_env": True} if for_env else {})}
     return TrainConfig(**values, extra=extra)
+
+
+def with_threads(config: TrainConfig, threads: int | None) -> tuple[int, TrainConfig]:
+    """The --threads to train with (given; else the run's own, recorded in its config; else 0)
+    and the config that records it, for a later resume without --threads."""
+    if threads is None:
+        recorded = config.extra.get("threads")
+        valid = isinstance(recorded, int) and not isinstance(recorded, bool) and recorded >= 0
+        threads = recorded if valid else 0
+    return threads, config.replace(extra={**config.extra, "threads": threads})
 
 
 def show_result(console, config: TrainConfig, result) -> None:
