@@ -31,6 +31,18 @@ def test_render_writes_a_real_gif(tiny_run, tmp_path, run_cli):
     assert "wrote" in stdout
 
 
+def test_render_names_its_file_after_the_checkpoint_it_renders(tiny_run, tmp_path, run_cli, monkeypatch):
+    from td3her_cli.run.checkpoint import resolve_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    args = ["render", str(tiny_run), "--episodes", "1", "--width", "32", "--height", "32"]
+    for extra, latest in (([], False), (["--latest"], True)):
+        code, stdout, err = run_cli([*args, *extra])
+        assert code == 0, err
+        name = resolve_checkpoint(tiny_run, latest=latest).path.name
+        assert (tmp_path / f"{tiny_run.name}-{name}.gif").is_file(), stdout
+
+
 def test_render_names_its_file_after_the_run_without_out(tmp_path):
     from td3her_cli.cli.render import default_render_out
 

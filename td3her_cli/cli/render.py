@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from td3her_cli.cli.common import check_output_path, check_regular_out, policy_in_env
+from td3her_cli.cli.common import check_output_path, check_regular_out, policy_in_env, warn
 from td3her_cli.envs.rollout import evaluation_seeds
 from td3her_cli.errors import UsageError
 from td3her_cli.report.display import make_console
@@ -20,8 +20,8 @@ def render(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Output file (.gif, or .mp4 with --mp4; default: named after the run, in the "
-            "current directory)."
+            help="Output file (.gif, or .mp4 with --mp4; default: RUN-epoch_N.gif, named after the "
+            "checkpoint rendered, in the current directory)."
         ),
     ] = None,
     fps: Annotated[int, typer.Option(help="Frames per second.", min=1)] = 25,
@@ -43,9 +43,15 @@ def render(
     from td3her_cli.envs.goal_env import make_env
     from td3her_cli.envs.render_child import RemoteEnv
     from td3her_cli.report.gif import render_episodes, write_animation
+    from td3her_cli.run.checkpoint import resolve_checkpoint
 
-    out = out if out is not None else default_render_out(checkpoint, mp4)
-    check_render_out(out, mp4)  # before the checkpoint is read, TensorFlow imported, frames made
+    if out is None:  # named after the checkpoint: resolved here (no TensorFlow needed)
+        chosen = resolve_checkpoint(checkpoint, latest=latest)
+        if chosen.warning:
+            warn(chosen.warning)
+        checkpoint, latest = chosen.path, False
+        out = default_render_out(checkpoint, mp4)
+    check_render_out(out, mp4)  # before the checkpoint is loaded and TensorFlow imported
     console = make_console()
     with contextlib.ExitStack() as stack:
         info, _, spec, policy = stack.enter_context(
@@ -79,8 +85,8 @@ def render(
 
 
 def default_render_out(checkpoint: Path, mp4: bool) -> Path:
-    """Where `render` writes without --out: RUN.gif for a run directory RUN, RUN-epoch_N.gif for
-    one of its checkpoints (.mp4 with --mp4), in the current directory."""
+    """Where `render` writes without --out: RUN-epoch_N.gif for checkpoint epoch_N of run RUN
+    (RUN.gif for a run directory), .mp4 with --mp4, in the current directory."""
     path = Path(checkpoint).resolve()
     name = path.name
     if path.parent.name == "checkpoints":
