@@ -31,7 +31,9 @@ def test_render_writes_a_real_gif(tiny_run, tmp_path, run_cli):
     assert "wrote" in stdout
 
 
-def test_render_names_its_file_after_the_checkpoint_it_renders(tiny_run, tmp_path, run_cli, monkeypatch):
+def test_render_names_its_file_after_the_checkpoint_it_renders(
+    tiny_run, tmp_path, run_cli, monkeypatch
+):
     from td3her_cli.run.checkpoint import resolve_checkpoint
 
     monkeypatch.chdir(tmp_path)

@@ -224,12 +224,16 @@ def test_checkpoints_without_the_record_resume_keeping_all_the_run_holds(tiny_ru
     assert keep_on_resume() == 5
 
 
-def test_a_resume_without_threads_goes_on_with_the_runs_own(tiny_run, tmp_path, run_cli, monkeypatch):
+def test_a_resume_without_threads_goes_on_with_the_runs_own(
+    tiny_run, tmp_path, run_cli, monkeypatch
+):
     import td3her_cli.quiet
 
     used = []
     real = td3her_cli.quiet.import_tensorflow
-    monkeypatch.setattr(td3her_cli.quiet, "import_tensorflow", lambda t=None: used.append(t) or real())
+    monkeypatch.setattr(
+        td3her_cli.quiet, "import_tensorflow", lambda t=None: used.append(t) or real()
+    )
     run_dir = copy_run(tiny_run, tmp_path)
 
     def recorded():
@@ -243,7 +247,16 @@ def test_a_resume_without_threads_goes_on_with_the_runs_own(tiny_run, tmp_path, 
     code, _, err = run_cli(["train", "--resume", str(run_dir), "--epochs", "4", "--no-tensorboard"])
     assert code == 0, err
     assert used[-1] == 1 and recorded() == 1, "the run's own --threads 1"
-    args = ["train", "--resume", str(run_dir), "--epochs", "5", "--threads", "2", "--no-tensorboard"]
+    args = [
+        "train",
+        "--resume",
+        str(run_dir),
+        "--epochs",
+        "5",
+        "--threads",
+        "2",
+        "--no-tensorboard",
+    ]
     code, _, err = run_cli(args)
     assert code == 0, err
     assert used[-1] == 2 and recorded() == 2, "--threads overrides it, and the next resume reads it"
