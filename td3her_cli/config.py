@@ -312,6 +312,13 @@ class TrainConfig:
     roll, yaw and spins about x and z (core/augment.py), a transition of the mirrored scene;
     on Flip the x and z of the cube's and the goal's quaternions. End-effector-controlled
     panda-gym tasks. 0: off."""
+    augment_faces: float = option(
+        0.0, "Share of replayed PandaFlip rows whose cube faces are renamed (0: off).", HER
+    )
+    """A share of every replayed batch has its cube's faces renamed by one of the 24 turns that
+    map the cube onto itself, drawn per row: the cube's and the goal's quaternions q become
+    q·s (core/augment.py). Nothing in the scene moves and the reward is unchanged. PandaFlip.
+    0: off."""
     n_step: int = option(1, "Transitions summed into each replayed return (1: one-step TD3).", HER)
     """Transitions summed into each replayed return (1: TD3's one-step target; more: an
     uncorrected n-step return on the row's HER goal, cut at a terminal or the episode's end)."""
@@ -586,6 +593,8 @@ def _validate(config: TrainConfig) -> None:
         raise UsageError(f"--augment-share must be in [0, 1], got {config.augment_share}")
     if not 0 <= config.augment_reflect <= 1:
         raise UsageError(f"--augment-reflect must be in [0, 1], got {config.augment_reflect}")
+    if not 0 <= config.augment_faces <= 1:
+        raise UsageError(f"--augment-faces must be in [0, 1], got {config.augment_faces}")
     if config.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {config.seed}")
     if config.batch_size > config.buffer_size:

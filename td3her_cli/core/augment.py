@@ -15,6 +15,12 @@ mirrored scene under the mirrored action: every y, y-velocity and action dy chan
 so do each object's roll and yaw and its angular velocity about x and about z (a mirror keeps
 pitch and the spin about y); a rotation written as an (x, y, z, w) quaternion, as Flip's cube
 and goal are, has its x and z negated. Rewards, dones and distances do not change.
+
+Renaming the faces of a uniform cube (Flip's) by one of the 24 turns that map it onto itself
+changes no body in the scene: the cube's orientation q becomes q·s for that turn s, its pose,
+velocities and contacts stay, and the goal g becomes g·s, so the distance 1 - <q, g>^2 (the
+reward) is unchanged. It teaches that only the turn from q to g matters, not which face is
+which.
 """
 
 from __future__ import annotations
@@ -93,4 +99,66 @@ def reflect_rows(
         next_observation=flipped(batch.next_observation, columns.observation),
         desired_goal=flipped(batch.desired_goal, columns.goal),
         action=flipped(batch.action, columns.action),
+    )
+
+
+@dataclass(frozen=True)
+class FaceColumns:
+    """Where Flip-like envs keep (x, y, z, w) quaternions of a symmetric cube: the first column
+    of each in the observation and in the goal."""
+
+    observation: tuple[int, ...]
+    goal: tuple[int, ...]
+
+
+def cube_turns() -> np.ndarray:
+    """The 24 turns that map a cube onto itself, as (x, y, z, w) quaternions with w >= 0."""
+    from scipy.spatial.transform import Rotation
+
+    return with_w_nonnegative(Rotation.create_group("O").as_quat())
+
+
+def with_w_nonnegative(quaternions: np.ndarray) -> np.ndarray:
+    """quaternions (last axis x, y, z, w), each written with w >= 0 (the same turns)."""
+    return np.where(quaternions[..., 3:] < 0, -quaternions, quaternions)
+
+
+def quaternion_product(q: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """The Hamilton product q·r of (x, y, z, w) quaternions, broadcast over leading axes."""
+    qx, qy, qz, qw = np.moveaxis(q, -1, 0)
+    rx, ry, rz, rw = np.moveaxis(r, -1, 0)
+    return np.stack(
+        [
+            qw * rx + qx * rw + qy * rz - qz * ry,
+            qw * ry - qx * rz + qy * rw + qz * rx,
+            qw * rz + qx * ry - qy * rx + qz * rw,
+            qw * rw - qx * rx - qy * ry - qz * rz,
+        ],
+        axis=-1,
+    )
+
+
+def rename_faces(
+    batch: Batch, columns: FaceColumns, share: float, rng: np.random.Generator
+) -> Batch:
+    """A copy of batch in which a random `share` of the rows (drawn per row) has its cube's
+    faces renamed by one of the cube's 24 turns s, drawn per row: every listed quaternion q of
+    the observation, the next observation and the goal becomes q·s, written with w >= 0. Works
+    on flat ([B, ...]) and stacked ([steps, B, ...]) batches alike."""
+    rows = batch.reward.shape
+    renamed = rng.random(rows) < share
+    turns = cube_turns()[rng.integers(0, 24, rows)]  # [..., 4]
+
+    def turned(array: np.ndarray, starts: tuple[int, ...]) -> np.ndarray:
+        array = array.copy()
+        for start in starts:
+            q = array[..., start : start + 4]
+            new = with_w_nonnegative(quaternion_product(q, turns)).astype(array.dtype)
+            array[..., start : start + 4] = np.where(renamed[..., None], new, q)
+        return array
+
+    return batch._replace(
+        observation=turned(batch.observation, columns.observation),
+        next_observation=turned(batch.next_observation, columns.observation),
+        desired_goal=turned(batch.desired_goal, columns.goal),
     )

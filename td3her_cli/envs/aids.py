@@ -12,13 +12,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from td3her_cli.config import START_SHARE_FIELDS
-from td3her_cli.core.augment import MirrorColumns, PlanePositions, reflect_rows, translate_rows
+from td3her_cli.core.augment import (
+    FaceColumns,
+    MirrorColumns,
+    PlanePositions,
+    reflect_rows,
+    rename_faces,
+    translate_rows,
+)
 from td3her_cli.core.replay import Batch
-from td3her_cli.envs.plane import columns_to_mirror, positions_to_shift
+from td3her_cli.envs.plane import columns_to_mirror, columns_to_rename, positions_to_shift
 from td3her_cli.envs.starts import StartShares
 from td3her_cli.errors import UsageError
 
-AID_FIELDS = (*START_SHARE_FIELDS, "augment_shift", "augment_reflect")
+AID_FIELDS = (*START_SHARE_FIELDS, "augment_shift", "augment_reflect", "augment_faces")
 """The TrainConfig fields of the aids, each off at 0."""
 
 
@@ -32,6 +39,8 @@ class TrainingAids:
     shift_share: float
     mirrored: MirrorColumns | None  # --augment-reflect's columns, None when off
     mirror_share: float
+    renamed: FaceColumns | None = None  # --augment-faces' quaternions, None when off
+    rename_share: float = 0.0
 
     @classmethod
     def of(cls, env, config) -> TrainingAids:
@@ -45,14 +54,19 @@ class TrainingAids:
             shift_share=config.augment_share,
             mirrored=columns_to_mirror(env, config.augment_reflect, config.env_id),
             mirror_share=config.augment_reflect,
+            renamed=columns_to_rename(env, config.augment_faces, config.env_id),
+            rename_share=config.augment_faces,
         )
 
     def augment(self, batches: Batch, rng: np.random.Generator) -> Batch:
-        """batches with their shares of rows shifted in the table plane, then mirrored."""
+        """batches with their shares of rows shifted in the table plane, then mirrored, then
+        with their cube's faces renamed."""
         if self.shifted is not None:
             batches = translate_rows(batches, self.shifted, self.max_shift, self.shift_share, rng)
         if self.mirrored is not None:
             batches = reflect_rows(batches, self.mirrored, self.mirror_share, rng)
+        if self.renamed is not None:
+            batches = rename_faces(batches, self.renamed, self.rename_share, rng)
         return batches
 
 

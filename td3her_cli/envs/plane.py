@@ -1,5 +1,6 @@
 """Which observation and goal columns of a goal env are table-plane positions (--augment-shift),
-and which change sign in a reflection through the robot's vertical plane (--augment-reflect).
+which change sign in a reflection through the robot's vertical plane (--augment-reflect), and
+which hold a cube's orientation whose faces may be renamed (--augment-faces).
 
 Found on the built env, by matching the simulator's positions of the gripper and the objects
 against the observation, so every panda-gym task and gymnasium-robotics Fetch task is covered
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from td3her_cli.core.augment import MirrorColumns, PlanePositions
+from td3her_cli.core.augment import FaceColumns, MirrorColumns, PlanePositions
 from td3her_cli.envs import fetch_grasp
 from td3her_cli.envs.goal_env import is_panda_gym
 from td3her_cli.envs.grasp import goal_objects
@@ -117,6 +118,38 @@ def mirror_columns(env) -> MirrorColumns | None:
     observation = [c for c in MIRRORED_IN_GRIPPER if c < gripper]
     observation += [start + c for start in objects for c in in_object]
     return MirrorColumns(tuple(observation), goal, action=(1,))
+
+
+def columns_to_rename(env, share: float, env_id: str) -> FaceColumns | None:
+    """The quaternions `--augment-faces` turns: None when it is 0; UsageError when env has none."""
+    if share == 0:
+        return None
+    columns = face_columns(env)
+    if columns is None:
+        raise UsageError(
+            "--augment-faces needs a panda-gym task whose goal is a cube's orientation (Flip); "
+            f"{env_id} is not one"
+        )
+    return columns
+
+
+def face_columns(env) -> FaceColumns | None:
+    """Where the observation and the goal hold the orientation of a panda-gym task's cube when
+    the goal is that orientation (Flip), or None (other tasks, other bodies than a cube)."""
+    if not goal_is_object_orientation(env) or not _object_is_a_cube(env.unwrapped):
+        return None
+    robot, task = env.unwrapped.robot, env.unwrapped.task
+    if len(task.get_obs()) != TURNING_OBJECT_COLUMNS:
+        return None  # a layout this module does not know
+    return FaceColumns(observation=(len(robot.get_obs()) + 3,), goal=(0,))
+
+
+def _object_is_a_cube(unwrapped) -> bool:
+    """Whether the body "object" is one box with equal sides (its 24 turns leave it in place)."""
+    sim = unwrapped.sim
+    shapes = sim.physics_client.getCollisionShapeData(sim._bodies_idx["object"], -1)
+    box = 3  # pybullet.GEOM_BOX
+    return len(shapes) == 1 and shapes[0][2] == box and np.ptp(shapes[0][3]) < 1e-9
 
 
 def _symmetric_about_y0(unwrapped) -> bool:
