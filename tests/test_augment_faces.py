@@ -159,3 +159,24 @@ def test_a_flip_run_with_renamed_faces_trains_and_differs_from_one_without(tmp_p
         assert code == 0, err
         rows[name] = [row.get("critic1_loss") for row in metrics_rows_without_timings(out)]
     assert rows["faces"] != rows["none"]  # the renamed rows reach the updates
+
+
+def test_the_normalisers_learn_from_rows_renamed_as_replay_renames_them():
+    env = make_env("PandaFlip-v3")
+    try:
+        off = TrainingAids.of(env, TrainConfig(env_id="PandaFlip-v3"))
+        on = TrainingAids.of(env, TrainConfig(env_id="PandaFlip-v3", augment_faces=1.0))
+    finally:
+        env.close()
+    rng = np.random.default_rng(0)
+    observation = np.zeros((50, 20), np.float32)
+    observation[:, 10:14] = random_quaternions(rng, (50,))
+    goals = random_quaternions(rng, (100,))
+    assert off.statistics_rows(observation, goals, rng) == (observation, goals)
+    seen_observation, seen_goals = on.statistics_rows(observation, goals, rng)
+    turns = cube_turns()
+    for old, new in [(observation[:, 10:14], seen_observation[:, 10:14]), (goals, seen_goals)]:
+        turn = with_w_nonnegative(quaternion_product(old * [-1, -1, -1, 1], new))
+        assert np.all(np.max(np.abs(turn @ turns.T), axis=-1) > 1 - 1e-5)  # a cube turn each
+        assert np.mean(np.abs(new - old).sum(axis=-1) > 1e-4) > 0.8  # share 1: most moved
+    np.testing.assert_array_equal(seen_observation[:, :10], observation[:, :10])

@@ -148,17 +148,30 @@ def rename_faces(
     rows = batch.reward.shape
     renamed = rng.random(rows) < share
     turns = cube_turns()[rng.integers(0, 24, rows)]  # [..., 4]
-
-    def turned(array: np.ndarray, starts: tuple[int, ...]) -> np.ndarray:
-        array = array.copy()
-        for start in starts:
-            q = array[..., start : start + 4]
-            new = with_w_nonnegative(quaternion_product(q, turns)).astype(array.dtype)
-            array[..., start : start + 4] = np.where(renamed[..., None], new, q)
-        return array
-
     return batch._replace(
-        observation=turned(batch.observation, columns.observation),
-        next_observation=turned(batch.next_observation, columns.observation),
-        desired_goal=turned(batch.desired_goal, columns.goal),
+        observation=turned(batch.observation, columns.observation, turns, renamed),
+        next_observation=turned(batch.next_observation, columns.observation, turns, renamed),
+        desired_goal=turned(batch.desired_goal, columns.goal, turns, renamed),
     )
+
+
+def rename_faces_of(
+    array: np.ndarray, starts: tuple[int, ...], share: float, rng: np.random.Generator
+) -> np.ndarray:
+    """A copy of the rows `array` ([N, columns]) with the quaternions at `starts` renamed as
+    rename_faces renames a batch's, in a random `share` of the rows."""
+    rows = array.shape[:-1]
+    renamed = rng.random(rows) < share
+    return turned(array, starts, cube_turns()[rng.integers(0, 24, rows)], renamed)
+
+
+def turned(
+    array: np.ndarray, starts: tuple[int, ...], turns: np.ndarray, renamed: np.ndarray
+) -> np.ndarray:
+    """A copy of array whose quaternions at `starts` are q·turn (w >= 0) where `renamed`."""
+    array = array.copy()
+    for start in starts:
+        q = array[..., start : start + 4]
+        new = with_w_nonnegative(quaternion_product(q, turns)).astype(array.dtype)
+        array[..., start : start + 4] = np.where(renamed[..., None], new, q)
+    return array

@@ -18,6 +18,7 @@ from td3her_cli.core.augment import (
     PlanePositions,
     reflect_rows,
     rename_faces,
+    rename_faces_of,
     translate_rows,
 )
 from td3her_cli.core.replay import Batch
@@ -68,6 +69,19 @@ class TrainingAids:
         if self.renamed is not None:
             batches = rename_faces(batches, self.renamed, self.rename_share, rng)
         return batches
+
+    def statistics_rows(
+        self, observation: np.ndarray, goals: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The observations and goals of a stored episode the normalisers learn from: with the
+        cube's faces renamed in the share of rows that replay renames, so that renamed rows are
+        standardised on the scale of the real ones; as given when --augment-faces is off."""
+        if self.renamed is None:
+            return observation, goals
+        return (
+            rename_faces_of(observation, self.renamed.observation, self.rename_share, rng),
+            rename_faces_of(goals, self.renamed.goal, self.rename_share, rng),
+        )
 
 
 def refused_aids(env, config) -> tuple[str, ...]:

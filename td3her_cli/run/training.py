@@ -332,7 +332,10 @@ class Trainer:
     def store(self, episode: Episode) -> None:
         """Add an episode to the buffer, the normalisers and the counters."""
         self.buffer.add(episode)
-        self.agent.update_normalizers(episode.observation, self.goals_to_normalize(episode))
+        observation, goals = self.aids.statistics_rows(
+            episode.observation, self.goals_to_normalize(episode), self.normalizer_rng
+        )
+        self.agent.update_normalizers(observation, goals)
         self.env_steps += episode.length
         self.episodes += 1
 
