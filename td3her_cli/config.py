@@ -317,8 +317,8 @@ class TrainConfig:
     )
     """A share of every replayed batch has its cube's faces renamed by one of the 24 turns that
     map the cube onto itself, drawn per row: the cube's and the goal's quaternions q become
-    q·s (core/augment.py). Nothing in the scene moves and the reward is unchanged. PandaFlip.
-    0: off."""
+    q·s (core/augment.py). Nothing in the scene moves and the reward is unchanged. The
+    normalisers learn from stored episodes with the same share renamed. PandaFlip. 0: off."""
     n_step: int = option(1, "Transitions summed into each replayed return (1: one-step TD3).", HER)
     """Transitions summed into each replayed return (1: TD3's one-step target; more: an
     uncorrected n-step return on the row's HER goal, cut at a terminal or the episode's end)."""

@@ -18,7 +18,7 @@ from td3her_cli.envs.goal_env import make_env
 from td3her_cli.envs.plane import columns_to_rename, face_columns
 from td3her_cli.errors import UsageError
 
-from .conftest import metrics_rows_without_timings, tiny_cli_args
+from .conftest import tiny_cli_args
 from .test_augment import batch
 
 FLIP_FACES = FaceColumns(observation=(10,), goal=(0,))  # PandaFlip-v3's layout
@@ -36,7 +36,8 @@ def distance(q: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 
 def random_quaternions(rng, rows) -> np.ndarray:
-    """Uniform turns, written with w >= 0 (a row renamed by the identity turn stays as it was)."""
+    """Uniform turns, written with w >= 0, as renamed ones are (so a row renamed by the
+    identity turn stays as it was)."""
     q = rng.normal(size=(*rows, 4))
     return with_w_nonnegative(q / np.linalg.norm(q, axis=-1, keepdims=True)).astype(np.float32)
 
@@ -150,15 +151,35 @@ def test_a_tip_of_a_renamed_cube_is_the_same_motion_with_the_faces_renamed():
             second.close()
 
 
-def test_a_flip_run_with_renamed_faces_trains_and_differs_from_one_without(tmp_path, run_cli):
-    rows = {}
+def test_a_flip_run_renames_faces_in_its_updates_and_normalisers_and_not_when_off(
+    tmp_path, run_cli, monkeypatch
+):
+    import td3her_cli.envs.aids as aids
+
+    calls = {"batches": [], "normalisers": []}
+    real_batches, real_rows = aids.rename_faces, aids.rename_faces_of
+
+    def batches_spy(batch, columns, share, rng):
+        calls["batches"].append((columns, share, batch.observation.shape))
+        return real_batches(batch, columns, share, rng)
+
+    def rows_spy(array, starts, share, rng):
+        calls["normalisers"].append((starts, share, array.shape))
+        return real_rows(array, starts, share, rng)
+
+    monkeypatch.setattr(aids, "rename_faces", batches_spy)
+    monkeypatch.setattr(aids, "rename_faces_of", rows_spy)
     for name, options in [("none", []), ("faces", ["--augment-faces", "0.5"])]:
         out = tmp_path / name
         args = [*tiny_cli_args(epochs=1, hidden=(16,), batch_size=16), "--env", "PandaFlip-v3"]
         code, _, err = run_cli(["train", *args, "--no-xla", *options, "--out", str(out)])
         assert code == 0, err
-        rows[name] = [row.get("critic1_loss") for row in metrics_rows_without_timings(out)]
-    assert rows["faces"] != rows["none"]  # the renamed rows reach the updates
+        if name == "none":
+            assert calls == {"batches": [], "normalisers": []}
+    assert calls["batches"] and all(c[:2] == (FLIP_FACES, 0.5) for c in calls["batches"])
+    assert all(c[2][-1] == 20 for c in calls["batches"])  # Flip's observations
+    starts = {c[:2] for c in calls["normalisers"]}
+    assert starts == {((10,), 0.5), ((0,), 0.5)}  # each stored episode's observations and goals
 
 
 def test_the_normalisers_learn_from_rows_renamed_as_replay_renames_them():
@@ -172,7 +193,8 @@ def test_the_normalisers_learn_from_rows_renamed_as_replay_renames_them():
     observation = np.zeros((50, 20), np.float32)
     observation[:, 10:14] = random_quaternions(rng, (50,))
     goals = random_quaternions(rng, (100,))
-    assert off.statistics_rows(observation, goals, rng) == (observation, goals)
+    same_observation, same_goals = off.statistics_rows(observation, goals, rng)
+    assert same_observation is observation and same_goals is goals
     seen_observation, seen_goals = on.statistics_rows(observation, goals, rng)
     turns = cube_turns()
     for old, new in [(observation[:, 10:14], seen_observation[:, 10:14]), (goals, seen_goals)]:

@@ -25,6 +25,7 @@ which.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,11 +112,15 @@ class FaceColumns:
     goal: tuple[int, ...]
 
 
+@functools.cache
 def cube_turns() -> np.ndarray:
-    """The 24 turns that map a cube onto itself, as (x, y, z, w) quaternions with w >= 0."""
+    """The 24 turns that map a cube onto itself, as (x, y, z, w) quaternions with w >= 0
+    (read-only, built once)."""
     from scipy.spatial.transform import Rotation
 
-    return with_w_nonnegative(Rotation.create_group("O").as_quat())
+    turns = with_w_nonnegative(Rotation.create_group("O").as_quat())
+    turns.flags.writeable = False
+    return turns
 
 
 def with_w_nonnegative(quaternions: np.ndarray) -> np.ndarray:
@@ -143,8 +148,10 @@ def rename_faces(
 ) -> Batch:
     """A copy of batch in which a random `share` of the rows (drawn per row) has its cube's
     faces renamed by one of the cube's 24 turns s, drawn per row: every listed quaternion q of
-    the observation, the next observation and the goal becomes q·s, written with w >= 0. Works
-    on flat ([B, ...]) and stacked ([steps, B, ...]) batches alike."""
+    the observation, the next observation and the goal becomes q·s, written with w >= 0 (as
+    the env's drawn goals are; a renamed row of a cube turned past half a turn, w < 0, so
+    changes sign even for the identity turn: the same orientation). Works on flat ([B, ...])
+    and stacked ([steps, B, ...]) batches alike."""
     rows = batch.reward.shape
     renamed = rng.random(rows) < share
     turns = cube_turns()[rng.integers(0, 24, rows)]  # [..., 4]
