@@ -273,3 +273,23 @@ def test_a_new_run_records_its_threads(tmp_path, run_cli, monkeypatch):
     code, _, err = run_cli(args)
     assert code == 0, err
     assert json.loads((run_dir / "config.json").read_text())["extra"]["threads"] == 1
+
+
+@pytest.mark.parametrize("recorded", ["1", -3, True, 1.5, None])
+def test_a_recorded_threads_that_is_not_a_count_is_refused_unless_threads_is_given(
+    recorded, tiny_run, tmp_path, run_cli
+):
+    run_dir = copy_run(tiny_run, tmp_path)
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "extra": {"threads": recorded}}))
+    before = snapshot(run_dir)
+    code, _, err = run_cli(["train", "--resume", str(run_dir), "--epochs", "3"])
+    assert code == 2 and f"records threads {json.dumps(recorded)}, not a count" in err, err
+    assert err.count("\n") == 1 and snapshot(run_dir) == before
+
+
+def test_force_on_a_resume_is_refused(tiny_run, tmp_path, run_cli):
+    run_dir = copy_run(tiny_run, tmp_path)
+    before = snapshot(run_dir)
+    code, _, err = run_cli(["train", "--resume", str(run_dir), "--epochs", "3", "--force"])
+    assert code == 2 and "drop --force" in err and snapshot(run_dir) == before

@@ -7,6 +7,7 @@ here are about the command itself: the preset, where the run is written, and how
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 from datetime import datetime
 from pathlib import Path
@@ -102,6 +103,10 @@ def train(
     if resume is not None:
         if out is not None:
             raise UsageError("--resume RUN continues in RUN; drop --out")
+        if force:
+            raise UsageError(
+                "--resume RUN continues RUN; drop --force (to start RUN over: --out RUN --force)"
+            )
         config, run_dir, done = resume_config(resume, given, preset)
         if config.epochs <= done:  # before anything is written: config.json stays as it is
             make_console().print(
@@ -116,7 +121,7 @@ def train(
         check_new_run_dir(run_dir, force)
         fresh = not run_dir.is_dir() or not any(run_dir.iterdir())
         created = create_run_dir(run_dir)
-    threads, config = with_threads(config, threads)
+    threads, config = with_threads(config, threads, run_dir)
 
     console = make_console()
     stop = StopFlag()
@@ -166,13 +171,20 @@ def new_config(preset: str | None, given: dict[str, Any]) -> TrainConfig:
     return TrainConfig(**values, extra=extra)
 
 
-def with_threads(config: TrainConfig, threads: int | None) -> tuple[int, TrainConfig]:
+def with_threads(
+    config: TrainConfig, threads: int | None, run_dir: Path
+) -> tuple[int, TrainConfig]:
     """The --threads to train with (given; else the run's own, recorded in its config; else 0)
-    and the config that records it, for a later resume without --threads."""
+    and the config that records it, for a later resume without --threads. UsageError for a
+    recorded value that is not a count, when --threads does not replace it."""
     if threads is None:
-        recorded = config.extra.get("threads")
-        valid = isinstance(recorded, int) and not isinstance(recorded, bool) and recorded >= 0
-        threads = recorded if valid else 0
+        recorded = config.extra.get("threads", 0)
+        if isinstance(recorded, bool) or not isinstance(recorded, int) or recorded < 0:
+            raise UsageError(
+                f"{run_dir / CONFIG_FILE} records threads {json.dumps(recorded)}, not a count "
+                "of 0 or more; give --threads N (0: TensorFlow's choice)"
+            )
+        threads = recorded
     return threads, config.replace(extra={**config.extra, "threads": threads})
 
 
