@@ -294,17 +294,18 @@ def test_resume_on_another_cpu_says_so(tiny_run, tmp_path):
     run_dir = copy_run(tiny_run, tmp_path)
     info = resolve_checkpoint(run_dir, latest=True)
     meta = json.loads((info.path / "meta.json").read_text())
-    amd = {"cpu": "AMD EPYC", "simd": "avx2, fma", "cores": 2}
+    amd = {"cpu": "AMD EPYC", "simd": "avx2, fma, avx512f", "cores": 2}  # not this machine
+    assert (amd["cpu"], amd["simd"]) != (cpu_model(), simd_flags())
     meta["machine"], meta["machines"] = amd, [amd]
     (info.path / "meta.json").write_text(json.dumps(meta))
     observer = Notes()
     config = TrainConfig(**TINY).replace(epochs=3)
     train(config, run_dir, observer, resume=True, tensorboard=False)
     note = observer.notes[-1]
-    assert "another CPU (AMD EPYC: avx2, fma)" in note and cpu_model() in note
+    assert "another CPU (AMD EPYC: avx2, fma, avx512f)" in note and cpu_model() in note
     # Its next checkpoint was written here, yet the run keeps the AMD part of its history.
     meta = json.loads((resolve_checkpoint(run_dir, latest=True).path / "meta.json").read_text())
     assert [seen["cpu"] for seen in meta["machines"]] == ["AMD EPYC", cpu_model()]
     again = Notes()
     train(config.replace(epochs=4), run_dir, again, resume=True, tensorboard=False)
-    assert "another CPU (AMD EPYC: avx2, fma)" in again.notes[-1]
+    assert "another CPU (AMD EPYC: avx2, fma, avx512f)" in again.notes[-1]
