@@ -152,9 +152,7 @@ def rename_faces(
     the env's drawn goals are; a renamed row of a cube turned past half a turn, w < 0, so
     changes sign even for the identity turn: the same orientation). Works on flat ([B, ...])
     and stacked ([steps, B, ...]) batches alike."""
-    rows = batch.reward.shape
-    renamed = rng.random(rows) < share
-    turns = cube_turns()[rng.integers(0, 24, rows)]  # [..., 4]
+    renamed, turns = _draw_turns(batch.reward.shape, share, rng)
     return batch._replace(
         observation=turned(batch.observation, columns.observation, turns, renamed),
         next_observation=turned(batch.next_observation, columns.observation, turns, renamed),
@@ -167,9 +165,16 @@ def rename_faces_of(
 ) -> np.ndarray:
     """A copy of the rows `array` ([N, columns]) with the quaternions at `starts` renamed as
     rename_faces renames a batch's, in a random `share` of the rows."""
-    rows = array.shape[:-1]
+    renamed, turns = _draw_turns(array.shape[:-1], share, rng)
+    return turned(array, starts, turns, renamed)
+
+
+def _draw_turns(
+    rows: tuple[int, ...], share: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows are renamed (a random `share`) and each row's cube turn ([..., 4])."""
     renamed = rng.random(rows) < share
-    return turned(array, starts, cube_turns()[rng.integers(0, 24, rows)], renamed)
+    return renamed, cube_turns()[rng.integers(0, 24, rows)]
 
 
 def turned(

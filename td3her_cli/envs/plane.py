@@ -25,15 +25,24 @@ PANDA_BODIES = ("object", "object1", "object2")
 
 def positions_to_shift(env, shift: float, env_id: str) -> PlanePositions | None:
     """The positions `--augment-shift` moves: None when it is 0; UsageError when env has none."""
-    if shift == 0:
+    return _columns_for(
+        shift,
+        plane_positions,
+        env,
+        "--augment-shift needs an end-effector-controlled panda-gym task or a Fetch task "
+        f"(their table-plane positions are known); {env_id} is not one",
+    )
+
+
+def _columns_for(share: float, find, env, refusal: str):
+    """find(env) when an aid's `share` is on (None when it is 0); UsageError(refusal) when
+    find finds none."""
+    if share == 0:
         return None
-    positions = plane_positions(env)
-    if positions is None:
-        raise UsageError(
-            "--augment-shift needs an end-effector-controlled panda-gym task or a Fetch task "
-            f"(their table-plane positions are known); {env_id} is not one"
-        )
-    return positions
+    columns = find(env)
+    if columns is None:
+        raise UsageError(refusal)
+    return columns
 
 
 def plane_positions(env) -> PlanePositions | None:
@@ -88,15 +97,13 @@ MIRRORED_IN_GRIPPER = (1, 4)
 
 def columns_to_mirror(env, share: float, env_id: str) -> MirrorColumns | None:
     """The columns `--augment-reflect` negates: None when it is 0; UsageError when env has none."""
-    if share == 0:
-        return None
-    columns = mirror_columns(env)
-    if columns is None:
-        raise UsageError(
-            "--augment-reflect needs an end-effector-controlled panda-gym task (Reach, Push, "
-            f"Slide, PickAndPlace, Stack, Flip); {env_id} is not one"
-        )
-    return columns
+    return _columns_for(
+        share,
+        mirror_columns,
+        env,
+        "--augment-reflect needs an end-effector-controlled panda-gym task (Reach, Push, "
+        f"Slide, PickAndPlace, Stack, Flip); {env_id} is not one",
+    )
 
 
 def mirror_columns(env) -> MirrorColumns | None:
@@ -122,15 +129,13 @@ def mirror_columns(env) -> MirrorColumns | None:
 
 def columns_to_rename(env, share: float, env_id: str) -> FaceColumns | None:
     """The quaternions `--augment-faces` turns: None when it is 0; UsageError when env has none."""
-    if share == 0:
-        return None
-    columns = face_columns(env)
-    if columns is None:
-        raise UsageError(
-            "--augment-faces needs a panda-gym task whose goal is a cube's orientation (Flip); "
-            f"{env_id} is not one"
-        )
-    return columns
+    return _columns_for(
+        share,
+        face_columns,
+        env,
+        "--augment-faces needs a panda-gym task whose goal is a cube's orientation (Flip); "
+        f"{env_id} is not one",
+    )
 
 
 def face_columns(env) -> FaceColumns | None:
