@@ -148,22 +148,26 @@ class StopOnCall:
 
 
 @pytest.mark.parametrize(
-    "env_id, num_envs, stop, policy_average",
+    "env_id, num_envs, stop, policy_average, xla",
     [
-        ("PandaReach-v3", 1, "after epoch 1", 0.0),
-        ("PandaReach-v3", 1, "during the evaluation", 0.0),
-        ("PandaReach-v3", 1, "during the best check", 0.0),
-        ("PandaReach-v3", 1, "during the evaluation", 0.2),  # the averaged actor is restored
-        pytest.param("PandaPush-v3", 1, "after epoch 1", 0.0, marks=pytest.mark.slow),
-        pytest.param("PandaPush-v3", 2, "during the evaluation", 0.0, marks=pytest.mark.slow),
+        ("PandaReach-v3", 1, "after epoch 1", 0.0, False),
+        ("PandaReach-v3", 1, "during the evaluation", 0.0, True),  # the presets' XLA update
+        ("PandaReach-v3", 1, "during the best check", 0.0, False),
+        ("PandaReach-v3", 1, "during the evaluation", 0.2, False),  # the averaged actor
+        pytest.param("PandaPush-v3", 1, "after epoch 1", 0.0, False, marks=pytest.mark.slow),
+        pytest.param(
+            "PandaPush-v3", 2, "during the evaluation", 0.0, False, marks=pytest.mark.slow
+        ),
     ],
 )
 def test_resume_matches_an_uninterrupted_run(
-    env_id, num_envs, stop, policy_average, tiny_run, tmp_path
+    env_id, num_envs, stop, policy_average, xla, tiny_run, tmp_path
 ):
-    config = TrainConfig(**TINY, env_id=env_id, num_envs=num_envs, policy_average=policy_average)
+    config = TrainConfig(
+        **{**TINY, "xla": xla}, env_id=env_id, num_envs=num_envs, policy_average=policy_average
+    )
     straight = tiny_run  # TINY on PandaReach, buffer saved
-    if (env_id, num_envs, policy_average) != ("PandaReach-v3", 1, 0.0):
+    if (env_id, num_envs, policy_average, xla) != ("PandaReach-v3", 1, 0.0, False):
         straight = tmp_path / "straight"
         train(config, straight, tensorboard=False)  # the buffer is saved by default
     split = tmp_path / "split"
