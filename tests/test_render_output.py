@@ -87,6 +87,23 @@ def test_out_with_the_wrong_extension_names_the_fix(out, flags, fix, tmp_path, r
     assert fix.format(dir=tmp_path) in one_error_line(err)
 
 
+def test_a_default_output_in_the_way_is_named_as_the_default_not_as_out(
+    tiny_run, tmp_path, run_cli, monkeypatch
+):
+    from td3her_cli.run.checkpoint import resolve_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    best = resolve_checkpoint(tiny_run).path.name
+    name = f"{tiny_run.name}-{best}.gif"  # render's file name for the run's best checkpoint
+    (tmp_path / name).mkdir()
+    code, _, err = run_cli(["render", str(tiny_run), "--episodes", "1"])
+    assert code == 2
+    assert one_error_line(err) == (
+        f"td3her: error: {name} (render's default output file) is a directory; render "
+        "writes only regular files: choose another --out"
+    )
+
+
 def test_a_new_or_regular_gif_is_accepted(tmp_path):
     (tmp_path / "old.GIF").write_bytes(b"GIF89a")
     cli.check_render_out(tmp_path / "old.GIF", mp4=False)  # upper case, existing regular file

@@ -108,6 +108,21 @@ def test_evaluate_says_which_checkpoint_it_fell_back_to(tiny_run, tmp_path, run_
     assert json.loads(out)["checkpoint"].endswith("epoch_002")
 
 
+def test_latest_given_with_a_checkpoint_directory_says_that_one_is_used(tiny_run, run_cli):
+    checkpoint = tiny_run / "checkpoints" / "epoch_001"
+    info = resolve_checkpoint(checkpoint, latest=True)
+    assert info.path == checkpoint
+    assert info.warning == (
+        f"--latest picks a run directory's latest checkpoint; {checkpoint} is a checkpoint, "
+        "so it is used as given"
+    )
+    assert resolve_checkpoint(checkpoint).warning == ""
+    args = ["evaluate", str(checkpoint), "--latest", "--episodes", "1", "--json"]
+    code, out, err = run_cli(args)
+    assert code == 0 and err == f"td3her: warning: {info.warning}\n", err
+    assert json.loads(out)["checkpoint"] == str(checkpoint)
+
+
 @pytest.mark.parametrize("damage", ["corrupt", "names a missing checkpoint"])
 def test_a_broken_best_pointer_is_said_before_latest_stands_in(damage, tiny_run, tmp_path, run_cli):
     run_dir = copy_run(tiny_run, tmp_path)

@@ -115,13 +115,15 @@ def check_output_path(path: Path) -> None:
         raise UsageError(f"cannot write {path} ({exc.strerror}); choose another --out") from None
 
 
-def check_regular_out(out: Path, command: str) -> None:
+def check_regular_out(out: Path, command: str, given: bool = True) -> None:
     """Raise UsageError if `out` exists and is not a regular file (a symbolic link, device,
-    FIFO, socket or directory, which os.replace would clobber or fail on)."""
+    FIFO, socket or directory, which os.replace would clobber or fail on). `given`: whether the
+    user named `out` with --out, or the command chose it."""
     from td3her_cli.report.gif import non_regular_kind
 
     kind = non_regular_kind(out)
     if kind is not None:
+        named = f"--out {out}" if given else f"{out} ({command}'s default output file)"
         raise UsageError(
-            f"--out {out} is {kind}; {command} writes only regular files: choose another --out"
+            f"{named} is {kind}; {command} writes only regular files: choose another --out"
         )

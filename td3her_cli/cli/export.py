@@ -42,13 +42,14 @@ def export_onnx(
     info = resolve_checkpoint(checkpoint, latest=latest)
     if info.warning:
         warn(info.warning)
-    out = out if out is not None else default_export_path(info)
+    given = out is not None
+    out = out if given else default_export_path(info)
     if out.suffix.lower() != ".onnx":
         raise UsageError(
             f"--out {out} does not end in .onnx; e.g. --out {out.with_suffix('.onnx')}"
         )
     for path in (out, sidecar_path(out)):
-        check_regular_out(path, "export")
+        check_regular_out(path, "export", given)
     check_sidecar_is_ours(sidecar_path(out), out)
     check_output_path(out)
     import_tensorflow()

@@ -45,13 +45,14 @@ def render(
     from td3her_cli.report.gif import render_episodes, write_animation
     from td3her_cli.run.checkpoint import resolve_checkpoint
 
+    given = out is not None
     if out is None:  # named after the checkpoint: resolved here (no TensorFlow needed)
         chosen = resolve_checkpoint(checkpoint, latest=latest)
         if chosen.warning:
             warn(chosen.warning)
         checkpoint, latest = chosen.path, False
         out = default_render_out(checkpoint, mp4)
-    check_render_out(out, mp4)  # before the checkpoint is loaded and TensorFlow imported
+    check_render_out(out, mp4, given)  # before the checkpoint is loaded and TensorFlow imported
     console = make_console()
     with contextlib.ExitStack() as stack:
         info, _, spec, policy = stack.enter_context(
@@ -94,13 +95,14 @@ def default_render_out(checkpoint: Path, mp4: bool) -> Path:
     return Path(name + (".mp4" if mp4 else ".gif"))
 
 
-def check_render_out(out: Path, mp4: bool) -> None:
-    """Raise unless `render` can write --out: a new or regular file (never a symbolic link,
-    device, FIFO, socket or directory, which os.replace would clobber), named .gif (.mp4 with
-    --mp4), in a writable directory, and with --mp4 the MP4 writer installed."""
+def check_render_out(out: Path, mp4: bool, given: bool = True) -> None:
+    """Raise unless `render` can write --out (or, `given` false, its default file): a new or
+    regular file (never a symbolic link, device, FIFO, socket or directory, which os.replace
+    would clobber), named .gif (.mp4 with --mp4), in a writable directory, and with --mp4 the
+    MP4 writer installed."""
     from td3her_cli.report.gif import require_mp4_writer
 
-    check_regular_out(out, "render")
+    check_regular_out(out, "render", given)
     wanted, other = (".mp4", ".gif") if mp4 else (".gif", ".mp4")
     suffix = out.suffix.lower()
     if suffix != wanted:

@@ -90,7 +90,8 @@ class CheckpointInfo:
     path: Path
     meta: dict[str, Any]
     warning: str = ""
-    """Set when the pointer was broken and a fallback was chosen (for the user to see)."""
+    """Set when the pointer was broken and a fallback was chosen, or --latest named a
+    checkpoint directory (for the user to see)."""
 
     @property
     def policy_dir(self) -> Path:
@@ -353,7 +354,8 @@ def resolve_checkpoint(path: Path, latest: bool = False, fall_back: bool = False
     the newest complete one does; `info.warning` then says why, in one line. With fall_back (a
     resume), a checkpoint a pointer names that does not validate (a truncated meta.json,
     SavedModel or state.json) is passed over in the same way; one of a newer td3her never is.
-    A run with no checkpoint at all raises NoCheckpointError.
+    A checkpoint directory is used as given (with latest=True, `info.warning` says so). A run
+    with no checkpoint at all raises NoCheckpointError.
     """
     path = Path(path)
     if not path.exists():
@@ -361,7 +363,14 @@ def resolve_checkpoint(path: Path, latest: bool = False, fall_back: bool = False
     if not path.is_dir():
         raise CheckpointError(f"{path} is not a directory; give a run or checkpoint directory")
     if (path / META_FILE).exists() or (path / "policy").is_dir():
-        return load_checkpoint_info(path)
+        info = load_checkpoint_info(path)
+        if latest:  # the option picks among a run's checkpoints; this one was named
+            warning = (
+                f"--latest picks a run directory's latest checkpoint; {path} is a checkpoint, "
+                "so it is used as given"
+            )
+            return CheckpointInfo(info.path, info.meta, warning)
+        return info
     root = path / CHECKPOINTS_DIR if (path / CHECKPOINTS_DIR).is_dir() else path
     problems = []  # why each pointer tried before was passed over
     for name in ("latest",) if latest else ("best", "latest"):
