@@ -201,23 +201,8 @@ def test_plotting_does_not_import_tensorflow():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
-@pytest.mark.slow
-def test_plots_a_real_training_run(tmp_path):
-    from td3her_cli.config import TrainConfig
-    from td3her_cli.run.training import train
-
-    config = TrainConfig(
-        epochs=2,
-        cycles=2,
-        episodes_per_cycle=2,
-        optimization_steps=5,
-        eval_episodes=2,
-        random_steps=100,
-        hidden=(32, 32),
-        batch_size=32,
-    )
-    train(config, tmp_path / "run")
-    run = load_run(tmp_path / "run")
+def test_plots_a_real_training_run(tiny_run, tmp_path):
+    run = load_run(tiny_run)  # TINY: 2 epochs of 2 cycles
     np.testing.assert_array_equal(run.epoch, [1, 2])
     np.testing.assert_allclose(run.cycle_x, [0.5, 1.0, 1.5, 2.0])
     assert np.all(np.diff(run.cycle_env_steps) > 0)

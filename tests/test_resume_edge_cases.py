@@ -277,6 +277,7 @@ def test_a_new_run_records_its_threads(tmp_path, run_cli, monkeypatch):
     monkeypatch.setattr(td3her_cli.quiet, "import_tensorflow", lambda t=None: real())
     run_dir = tmp_path / "run"
     args = ["train", "--preset", "fast", "--epochs", "1", "--cycles", "1", "--eval-episodes", "1"]
+    args += ["--best-eval-episodes", "0", "--optimization-steps", "2", "--random-steps", "10"]
     args += ["--stop-at-success", "0", "--threads", "1", "--no-tensorboard", "--out", str(run_dir)]
     code, _, err = run_cli(args)
     assert code == 0, err

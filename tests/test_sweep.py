@@ -418,7 +418,9 @@ def _mtimes(directory):
 
 
 @pytest.mark.slow
-def test_sweep_2_settings_x_2_seeds_completes_and_a_rerun_skips_them(local_ray, run_cli, tmp_path):
+def test_sweep_of_2_settings_completes_and_a_rerun_skips_them(local_ray, run_cli, tmp_path):
+    """One seed each: the two trials run at once on the 2 CPUs (a worker process each, which
+    imports TensorFlow); seeds are planned and reported as settings are (tests above)."""
     out = tmp_path / "sweep"
     args = [
         "sweep",
@@ -427,7 +429,7 @@ def test_sweep_2_settings_x_2_seeds_completes_and_a_rerun_skips_them(local_ray, 
         "--env",
         "PointGoal-v0",
         "--seeds",
-        "2",
+        "1",
         "--grid",
         "tau=0.05,0.1",
         *TINY_SET,
@@ -440,25 +442,20 @@ def test_sweep_2_settings_x_2_seeds_completes_and_a_rerun_skips_them(local_ray, 
     code, stdout, err = run_cli(args)
     assert code == 0, err
     run_dirs = sorted(p.parent for p in out.glob("*/seed*/config.json"))
-    assert [str(p.relative_to(out)) for p in run_dirs] == [
-        "tau=0.05/seed0",
-        "tau=0.05/seed1",
-        "tau=0.1/seed0",
-        "tau=0.1/seed1",
-    ]
+    assert [str(p.relative_to(out)) for p in run_dirs] == ["tau=0.05/seed0", "tau=0.1/seed0"]
     for run_dir in run_dirs:
         assert json.loads((run_dir / "checkpoints" / "latest.json").read_text()) == {
             "checkpoint": "epoch_001"
         }
         assert held_out_record(run_dir)["episodes"] == 3
-    assert "4 to start" in stdout and stdout.count(": finished in") == 4
-    assert stdout.count("on 3 held-out episodes") == 4
+    assert "2 to start" in stdout and stdout.count(": finished in") == 2
+    assert stdout.count("on 3 held-out episodes") == 2
     assert "best setting:" in stdout
     for name in ("success_rate", "mean_return", "actor_loss", "critic_loss"):
         assert (out / "report" / f"{name}.png").is_file()
     saved = json.loads((out / "report" / "report.json").read_text())
     assert {t["state"] for s in saved["settings"] for t in s["trials"]} == {"finished"}
-    assert all(s["final_success"]["seeds"] == 2 for s in saved["settings"])
+    assert all(s["final_success"]["seeds"] == 1 for s in saved["settings"])
 
     def trial_files():  # everything but sweep.json and the report, both written again
         return {
@@ -466,10 +463,10 @@ def test_sweep_2_settings_x_2_seeds_completes_and_a_rerun_skips_them(local_ray, 
         }
 
     trials_before = trial_files()
-    assert len(trials_before) > 20
+    assert len(trials_before) > 10
     code, stdout, err = run_cli(args)
     assert code == 0, err
-    assert "4 finished before" in stdout and stdout.count("finished before, skipped") == 4
+    assert "2 finished before" in stdout and stdout.count("finished before, skipped") == 2
     assert trial_files() == trials_before
 
 
