@@ -189,7 +189,7 @@ def test_evaluate_acts_with_the_onnx_file_not_the_savedmodel(tiny_run, tmp_path,
 BAD_EXPORTS = {  # case -> what its one error line says
     "no onnx": "td3her export needs onnx, which is not installed: pip install 'td3her[export]'",
     "directory": "is a directory; export writes only regular files: choose another --out",
-    "json symlink": "policy.json is a symbolic link (to elsewhere.json); export writes only",
+    "json symlink": "policy.onnx) is a symbolic link (to elsewhere.json); export writes only",
     "suffix": "does not end in .onnx; e.g. --out",
     "user json": "policy.json, which exists and is not a td3her export description",
 }

@@ -74,6 +74,17 @@ def test_plot_writes_three_pngs(tiny_run, tmp_path, run_cli):
         assert iio.imread(out / name).shape[:2] == (300, 400)
 
 
+def test_plot_names_a_file_in_the_way_as_a_file_it_writes(tiny_run, tmp_path, run_cli):
+    out = tmp_path / "plots"
+    (out / "score.png").mkdir(parents=True)
+    code, _, err = run_cli(["plot", str(tiny_run), "--out", str(out)])
+    assert code == 2
+    assert err == (
+        f"td3her: error: {out / 'score.png'} (a file plot writes) is a directory; plot writes "
+        "only regular files: choose another --out\n"
+    )
+
+
 def test_plot_warns_on_a_truncated_last_line(tiny_run, tmp_path, run_cli):
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_run, run_dir)

@@ -15,7 +15,7 @@ from .conftest import TINY, metrics_rows_without_timings, tiny_cli_args
 
 pytestmark = pytest.mark.slow
 
-PUSH = dict(TINY, env_id="PandaPush-v3", epochs=1, cycles=3)
+PUSH = dict(TINY, env_id="PandaPush-v3", epochs=1, cycles=3, xla=True)  # the presets' update
 metrics_rows = metrics_rows_without_timings
 
 

@@ -115,15 +115,15 @@ def check_output_path(path: Path) -> None:
         raise UsageError(f"cannot write {path} ({exc.strerror}); choose another --out") from None
 
 
-def check_regular_out(out: Path, command: str, given: bool = True) -> None:
+def check_regular_out(out: Path, command: str, named: str | None = None) -> None:
     """Raise UsageError if `out` exists and is not a regular file (a symbolic link, device,
-    FIFO, socket or directory, which os.replace would clobber or fail on). `given`: whether the
-    user named `out` with --out, or the command chose it."""
+    FIFO, socket or directory, which os.replace would clobber or fail on). `named`: how the
+    message names `out` when the user did not give it as --out."""
     from td3her_cli.report.gif import non_regular_kind
 
     kind = non_regular_kind(out)
     if kind is not None:
-        named = f"--out {out}" if given else f"{out} ({command}'s default output file)"
+        named = named or f"--out {out}"
         raise UsageError(
             f"{named} is {kind}; {command} writes only regular files: choose another --out"
         )

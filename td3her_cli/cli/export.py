@@ -48,8 +48,9 @@ def export_onnx(
         raise UsageError(
             f"--out {out} does not end in .onnx; e.g. --out {out.with_suffix('.onnx')}"
         )
-    for path in (out, sidecar_path(out)):
-        check_regular_out(path, "export", given)
+    check_regular_out(out, "export", None if given else f"{out} (export's default output file)")
+    sidecar = sidecar_path(out)
+    check_regular_out(sidecar, "export", f"{sidecar} (the description written beside {out})")
     check_sidecar_is_ours(sidecar_path(out), out)
     check_output_path(out)
     import_tensorflow()

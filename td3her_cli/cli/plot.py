@@ -43,7 +43,7 @@ def plot(
     out_dir = out if out is not None else runs[0] / "plots"
     check_out_folder(out_dir)  # plot writes a folder of PNGs there
     for name in PLOT_FILES:  # never write through a link or onto a device
-        check_regular_out(out_dir / name, "plot")
+        check_regular_out(out_dir / name, "plot", f"{out_dir / name} (a file plot writes)")
     check_output_path(out_dir / "score.png")
     paths = plot_runs(loaded, out_dir, width, height, x_axis, compare)
     table = Table(title="Runs")

@@ -102,7 +102,7 @@ def check_render_out(out: Path, mp4: bool, given: bool = True) -> None:
     MP4 writer installed."""
     from td3her_cli.report.gif import require_mp4_writer
 
-    check_regular_out(out, "render", given)
+    check_regular_out(out, "render", None if given else f"{out} (render's default output file)")
     wanted, other = (".mp4", ".gif") if mp4 else (".gif", ".mp4")
     suffix = out.suffix.lower()
     if suffix != wanted:

@@ -127,8 +127,8 @@ def check_sidecar_is_ours(sidecar: Path, out: Path) -> None:
         ours = False
     if not ours:
         raise UsageError(
-            f"--out {out}: its description would go to {sidecar}, which exists and is not a "
-            "td3her export description; move it away or choose another --out"
+            f"the description of {out} would go to {sidecar}, which exists and is not a td3her "
+            "export description; move it away or choose another --out"
         )
 
 

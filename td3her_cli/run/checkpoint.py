@@ -92,6 +92,8 @@ class CheckpointInfo:
     warning: str = ""
     """Set when the pointer was broken and a fallback was chosen, or --latest named a
     checkpoint directory (for the user to see)."""
+    fell_back: bool = False
+    """True when a pointer was passed over and another checkpoint stands in."""
 
     @property
     def policy_dir(self) -> Path:
@@ -390,11 +392,11 @@ def resolve_checkpoint(path: Path, latest: bool = False, fall_back: bool = False
         if not problems:
             return info
         warning = f"{'; '.join(problems)}; using the latest checkpoint, {info.path.name}, instead"
-        return CheckpointInfo(info.path, info.meta, warning)
+        return CheckpointInfo(info.path, info.meta, warning, fell_back=True)
     newest = newest_complete_checkpoint(root)
     if newest is not None:
         warning = f"{'; '.join(problems)}; using the newest complete checkpoint, {newest.path.name}"
-        return CheckpointInfo(newest.path, newest.meta, warning)
+        return CheckpointInfo(newest.path, newest.meta, warning, fell_back=True)
     if (path / "config.json").is_file():
         raise NoCheckpointError(
             f"{path} has no complete checkpoint yet (the run stopped before its first epoch "

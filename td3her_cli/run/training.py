@@ -661,7 +661,7 @@ def train(
         if info is not None:
             restore_trainer(trainer, info)
             with reported_write_failure(run_dir):
-                if info.warning:  # fell back past `latest`: best.json may name a passed-over one
+                if info.fell_back:  # past `latest`: best.json may name a passed-over one
                     repoint_best(info, trainer.best)
                 truncate_metrics(metrics_path, info.meta["metrics_rows"])
             result.resumed_from = info.path
