@@ -16,7 +16,6 @@ HEAVY_FILES = (
     "test_sweep.py",
     "test_checkpoint.py",
     "test_training_integration.py",
-    "test_plotting.py",
     "test_reproducibility.py",
     "test_interruption.py",
     "test_stop_at_success.py",
