@@ -2,7 +2,8 @@
 
 SlowPointGoal-v0 steps as PointGoal-v0 until the file named by $SLOW_GOAL_ENV_MARKER exists,
 then sleeps 50 ms per step: a test can make a run slow from a point it names (e.g. the
-checkpoint pointer that an epoch's end writes).
+checkpoint pointer that an epoch's end writes). Its first slow step creates the file named by
+$SLOW_GOAL_ENV_STARTED, if set: the run is then inside a slow collection.
 """
 
 import os
@@ -21,6 +22,9 @@ class SlowPointGoalEnv(PointGoalEnv):
     def step(self, action):
         marker = os.environ.get("SLOW_GOAL_ENV_MARKER")
         if marker and os.path.exists(marker):
+            started = os.environ.get("SLOW_GOAL_ENV_STARTED")
+            if started and not os.path.exists(started):
+                open(started, "w").close()
             time.sleep(STEP_SECONDS)
         return super().step(action)
 

@@ -131,13 +131,15 @@ def test_a_signal_to_the_process_group_with_worker_envs(tmp_path, run_cli, signu
 
 def test_a_second_ctrl_c_stops_at_once_and_says_so(tmp_path):
     out = tmp_path / "run"
-    latest = out / "checkpoints" / "latest.json"
+    latest, slow = out / "checkpoints" / "latest.json", tmp_path / "slow-steps-started"
     # Once epoch 1 is saved (latest.json exists), every env step takes 50 ms (a cycle of 40
-    # episodes: 40 s), so both signals land in epoch 2's collection on any machine.
+    # episodes of 20 steps: 40 s). The first signal goes once the first slow step was taken,
+    # so both land in epoch 2's first cycle on any machine, however loaded: a signal between
+    # the epoch's save and its first step could stop the run before the second one came.
     process = start_training(
         out,
         50,
-        extra_env={"SLOW_GOAL_ENV_MARKER": str(latest)},
+        extra_env={"SLOW_GOAL_ENV_MARKER": str(latest), "SLOW_GOAL_ENV_STARTED": str(slow)},
         extra_args=[
             "--env-module",
             "tests.slow_goal_env",
@@ -147,7 +149,7 @@ def test_a_second_ctrl_c_stops_at_once_and_says_so(tmp_path):
             "40",
         ],
     )
-    wait_for(latest.exists)  # epoch 1 saved
+    wait_for(lambda: slow.exists() or process.poll() is not None)  # in epoch 2's collection
     lines = []  # stderr's lines as they come
 
     def read_stderr():
