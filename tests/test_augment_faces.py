@@ -169,7 +169,10 @@ def test_a_flip_run_renames_faces_in_its_updates_and_normalisers_and_not_when_of
 
     monkeypatch.setattr(aids, "rename_faces", batches_spy)
     monkeypatch.setattr(aids, "rename_faces_of", rows_spy)
-    for name, options in [("none", []), ("faces", ["--augment-faces", "0.5"])]:
+    for name, options in [
+        ("none", ["--augment-faces", "0"]),
+        ("faces", ["--augment-faces", "0.5"]),
+    ]:
         out = tmp_path / name
         args = [*tiny_cli_args(epochs=1, hidden=(16,), batch_size=16), "--env", "PandaFlip-v3"]
         code, _, err = run_cli(["train", *args, "--no-xla", *options, "--out", str(out)])
