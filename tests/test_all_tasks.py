@@ -69,7 +69,6 @@ def test_third_party_goal_env_via_env_module(tmp_path, run_cli):
         "--env-module",
         "tests.point_goal_env",
         *tiny_cli_args(epochs=1, hidden=(16,), batch_size=16, random_steps=10),
-        "--no-xla",  # what is checked is the env module's round trip, not the update
         "--out",
         str(run_dir),
     ]

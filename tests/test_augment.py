@@ -144,7 +144,7 @@ def test_a_run_with_each_augmentation_trains_and_differs_from_one_without(tmp_pa
     ]:
         out = tmp_path / name
         args = [*tiny_cli_args(epochs=1, hidden=(16,), batch_size=16), "--env", "PandaPush-v3"]
-        code, _, err = run_cli(["train", *args, "--no-xla", *options, "--out", str(out)])
+        code, _, err = run_cli(["train", *args, *options, "--out", str(out)])
         assert code == 0, err
         rows[name] = [row.get("critic1_loss") for row in metrics_rows_without_timings(out)]
     assert rows["shift"] != rows["none"]  # the translated rows reach the updates

@@ -175,7 +175,7 @@ def test_a_flip_run_renames_faces_in_its_updates_and_normalisers_and_not_when_of
     ]:
         out = tmp_path / name
         args = [*tiny_cli_args(epochs=1, hidden=(16,), batch_size=16), "--env", "PandaFlip-v3"]
-        code, _, err = run_cli(["train", *args, "--no-xla", *options, "--out", str(out)])
+        code, _, err = run_cli(["train", *args, *options, "--out", str(out)])
         assert code == 0, err
         if name == "none":
             assert calls == {"batches": [], "normalisers": []}

@@ -118,7 +118,7 @@ def test_crossq_with_bfloat16_is_a_usage_error():
 def test_a_crossq_run_resumes_as_if_uninterrupted(tmp_path, run_cli):
     from .conftest import metrics_rows_without_timings
 
-    args = [*tiny_cli_args(epochs=2), "--crossq", "--no-xla"]
+    args = [*tiny_cli_args(epochs=2), "--crossq"]
     code, _, err = run_cli(["train", *args, "--out", str(tmp_path / "whole")])
     assert code == 0, err
     code, _, err = run_cli(["train", *args, "--epochs", "1", "--out", str(tmp_path / "split")])

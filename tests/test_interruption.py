@@ -14,9 +14,8 @@ from .conftest import tiny_cli_args
 
 pytestmark = pytest.mark.slow
 
-# All but --epochs, which each test sets. No XLA: each process would compile the update anew,
-# and what is checked here (signals, checkpoint writes) does not depend on it.
-TINY_ARGS = [*tiny_cli_args(epochs=1)[2:], "--no-xla"]
+# All but --epochs, which each test sets (TINY runs without XLA).
+TINY_ARGS = tiny_cli_args(epochs=1)[2:]
 
 
 def start_training(out, epochs, extra_env=None, extra_args=(), new_session=False):

@@ -51,7 +51,7 @@ def export_onnx(
     check_regular_out(out, "export", None if given else f"{out} (export's default output file)")
     sidecar = sidecar_path(out)
     check_regular_out(sidecar, "export", f"{sidecar} (the description written beside {out})")
-    check_sidecar_is_ours(sidecar_path(out), out)
+    check_sidecar_is_ours(sidecar, out)
     check_output_path(out)
     import_tensorflow()
     result = export_policy(info, out)
