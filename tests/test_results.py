@@ -12,6 +12,7 @@ def keep_run(directory, env_id="PandaPush-v3", seed=0, successes=291, episodes=3
     """A kept run as `tools.results collect` writes it, with two epochs."""
     directory.mkdir(parents=True)
     config = {"env_id": env_id, "seed": seed, "epochs": 66, "extra": {"preset": "push"}}
+    config["stop_at_success"] = 0.97
     (directory / "config.json").write_text(json.dumps(config))
     rows = [
         {"kind": "cycle", "epoch": 1, "env_steps": 100},
@@ -34,6 +35,28 @@ def test_a_kept_run_reads_as_its_last_epoch_and_held_out_evaluation(tmp_path):
     assert (run.heldout_successes, run.heldout_success) == (291, 0.97)
     assert run.curve_env_steps == (3000, 6100)
     assert run.curve_minutes == (1.0, 2.1)
+
+
+@pytest.mark.parametrize("check, stopped", [(0.97, True), (0.886, False), (None, False)])
+def test_a_run_stopped_itself_only_when_its_last_check_met_the_target(check, stopped):
+    last = {"kind": "epoch", "epoch": 100}
+    if check is not None:
+        last["stop_check_success"] = check
+    assert results.stopped_itself(last, {"stop_at_success": 0.97}) is stopped
+    assert results.stopped_itself(last, {"stop_at_success": 0.0}) is False
+
+
+def test_a_run_repeats_under_a_changed_preset_with_the_settings_its_command_left_to_it():
+    from td3her_cli.config import TrainConfig
+    from td3her_cli.presets import preset_values
+
+    config = TrainConfig(env_id="PandaPush-v3", **preset_values("push")).to_dict()
+    config |= {"extra": {"preset": "push"}, "augment_faces": 0.25, "xla": False, "gamma": 0.9}
+    del config["touch_start"]  # a config.json older than the option: it had the default
+    command = "td3her train --env PandaPush-v3 --seed 3 --gamma 0.9"
+    assert results.repeat_options(config, command) == ("--no-xla", "--augment-faces 0.25")
+    config |= {"augment_faces": 0.0, "xla": True}
+    assert results.repeat_options(config, command) == ()
 
 
 @pytest.mark.parametrize("seed, episodes", [(0, 300), (1000, 100)])

@@ -17,6 +17,7 @@ Text around the tables lives in docs/results/BENCHMARKS.template.md; each line
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import shutil
@@ -27,7 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from td3her_cli.config import TrainConfig, field_flag, option_of
 from td3her_cli.envs.rollout import HELD_OUT_EPISODES, HELD_OUT_SEED
+from td3her_cli.presets import preset_values
 from td3her_cli.run.metrics import METRICS_FILE, read_metrics
 
 try:
@@ -89,6 +92,7 @@ class KeptRun:
     curve_minutes: tuple[float, ...]  # [E] the training loop's wall-clock at each epoch's end
     cpu: str
     versions: dict
+    repeat_options: tuple[str, ...] = ()  # what repeats the run under today's preset
 
     @property
     def loop_minutes(self) -> float:
@@ -131,7 +135,7 @@ def load_run(directory: Path) -> KeptRun:
         epochs_run=last["epoch"],
         epochs_max=config["epochs"],
         env_steps=last["env_steps"],
-        stopped_itself="stop_check_success" in last,
+        stopped_itself=stopped_itself(last, config),
         heldout_successes=round(heldout["success_rate"] * heldout["episodes"]),
         heldout_episodes=heldout["episodes"],
         curve_env_steps=tuple(row["env_steps"] for row in epochs),
@@ -139,7 +143,46 @@ def load_run(directory: Path) -> KeptRun:
         curve_minutes=tuple(row["wall_time"] / 60 for row in epochs),
         cpu=info.get("machine", {}).get("cpu", "?"),
         versions=info.get("versions", {}),
+        repeat_options=repeat_options(config, info["command"]),
     )
+
+
+def stopped_itself(last_epoch: dict, config: dict) -> bool:
+    """Whether a run's last epoch row shows its --stop-at-success check met (a check below
+    the target, e.g. at the epoch budget, is not a stop)."""
+    target = config.get("stop_at_success", 0)
+    return target > 0 and last_epoch.get("stop_check_success", -1.0) >= target
+
+
+def option_text(value) -> str:
+    """A config value as `td3her train` takes it: 0.5, 100, 128,128,128."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def repeat_options(config: dict, command: str) -> tuple[str, ...]:
+    """The options that repeat a kept run under today's presets: each setting its command left
+    to the preset (or to a default) that now has another value, as `--flag value`; a setting
+    missing from an older config.json had today's default, as a resume reads it."""
+    preset = config.get("extra", {}).get("preset", "original")
+    today = {f.name: f.default for f in dataclasses.fields(TrainConfig)} | preset_values(preset)
+    given = set(re.findall(r"(?<!\S)--(?:no-)?([a-z][a-z0-9-]*)", command))
+    options = []
+    for each in dataclasses.fields(TrainConfig):
+        flag = field_flag(each.name)
+        if option_of(each) is None or flag[2:] in given or each.name in ("seed", "env_id"):
+            continue
+        was, now = config.get(each.name, each.default), today[each.name]
+        if option_text(was) == option_text(now):
+            continue
+        if isinstance(was, bool):
+            options.append(flag if was else f"--no-{flag[2:]}")
+        else:
+            options.append(f"{flag} {option_text(was)}")
+    return tuple(options)
 
 
 def load_runs(runs_dir: Path = RUNS) -> list[KeptRun]:
@@ -172,15 +215,25 @@ def steps(count: int) -> str:
 
 
 def seed_commands(runs: list[KeptRun]) -> list[str]:
-    """The runs' train commands, those that differ only in the seed written once with S."""
-    commands: dict[str, list[int]] = {}
+    """The runs' train commands, those that differ only in the seed written once with S, each
+    followed by what repeats it under today's preset when that has changed since."""
+    commands: dict[tuple[str, tuple[str, ...]], list[int]] = {}
     for run in runs:
         command = re.sub(rf"--seed {run.seed}\b", "--seed S", run.command)
-        commands.setdefault(command, []).append(run.seed)
-    return [
-        f"{command}   # S = {', '.join(map(str, seeds))}" if "--seed S" in command else command
-        for command, seeds in commands.items()
-    ]
+        commands.setdefault((command, run.repeat_options), []).append(run.seed)
+    lines = []
+    for (command, options), seeds in commands.items():
+        seeds_text = ", ".join(map(str, seeds))
+        lines.append(f"{command}   # S = {seeds_text}" if "--seed S" in command else command)
+        if options:
+            lines.append(f"# the preset has changed since: add {' '.join(options)} to repeat it")
+    return lines
+
+
+def preset_cell(preset: str, runs: list[KeptRun]) -> str:
+    """A table's preset cell, marked when the preset has changed since any of the runs."""
+    changed = any(run.repeat_options for run in runs)
+    return f"`{preset}` (changed since)" if changed else f"`{preset}`"
 
 
 def interval_cell(low: float, high: float, seeds: int) -> str:
@@ -228,7 +281,7 @@ def results_table(runs: list[KeptRun]) -> str:
     for (env_id, preset), task_runs in by_task(runs).items():
         mean, low, high = mean_interval([run.heldout_success for run in task_runs])
         lines.append(
-            f"| {env_id} | `{preset}` "
+            f"| {env_id} | {preset_cell(preset, task_runs)} "
             f"| {', '.join(str(run.seed) for run in task_runs)} "
             f"| {', '.join(steps(run.env_steps) for run in task_runs)} "
             f"| {minutes_cell(task_runs)} "
