@@ -5,14 +5,17 @@ import json
 
 import pytest
 
+from td3her_cli.config import TrainConfig
+from td3her_cli.presets import default_preset, preset_values
 from tools import results
 
 
 def keep_run(directory, env_id="PandaPush-v3", seed=0, successes=291, episodes=300, heldout=None):
     """A kept run as `tools.results collect` writes it, with two epochs."""
     directory.mkdir(parents=True)
-    config = {"env_id": env_id, "seed": seed, "epochs": 66, "extra": {"preset": "push"}}
-    config["stop_at_success"] = 0.97
+    preset = default_preset(env_id)
+    config = TrainConfig(env_id=env_id, seed=seed, **preset_values(preset)).to_dict()
+    config |= {"epochs": 66, "stop_at_success": 0.97, "extra": {"preset": preset}}
     (directory / "config.json").write_text(json.dumps(config))
     rows = [
         {"kind": "cycle", "epoch": 1, "env_steps": 100},
@@ -46,17 +49,49 @@ def test_a_run_stopped_itself_only_when_its_last_check_met_the_target(check, sto
     assert results.stopped_itself(last, {"stop_at_success": 0.0}) is False
 
 
-def test_a_run_repeats_under_a_changed_preset_with_the_settings_its_command_left_to_it():
-    from td3her_cli.config import TrainConfig
-    from td3her_cli.presets import preset_values
-
+def push_config(**changes) -> dict:
+    """A PandaPush run's config.json as the push preset writes it today, with `changes`."""
     config = TrainConfig(env_id="PandaPush-v3", **preset_values("push")).to_dict()
-    config |= {"extra": {"preset": "push"}, "augment_faces": 0.25, "xla": False, "gamma": 0.9}
-    del config["touch_start"]  # a config.json older than the option: it had the default
+    return config | {"extra": {"preset": "push"}} | changes
+
+
+def test_a_run_repeats_under_a_changed_preset_with_the_settings_its_command_left_to_it():
     command = "td3her train --env PandaPush-v3 --seed 3 --gamma 0.9"
+    config = push_config(augment_faces=0.25, xla=False, gamma=0.9)
     assert results.repeat_options(config, command) == ("--no-xla", "--augment-faces 0.25")
-    config |= {"augment_faces": 0.0, "xla": True}
-    assert results.repeat_options(config, command) == ()
+    assert results.repeat_options(push_config(), command) == ()
+    older = push_config()
+    del older["gate_action_l2"]  # a config.json older than the option: it had the default
+    assert results.repeat_options(older, command) == ("--gate-action-l2 -1",)
+
+
+def test_repeat_options_count_what_any_part_of_the_command_gives():
+    config = push_config(gamma=0.9, epochs=80, env_modules=["a", "b"])
+    command = "td3her train --env PandaPush-v3 --gamma=0.9; td3her train --resume R --epochs 80"
+    assert results.repeat_options(config, command) == ("--env-module a", "--env-module b")
+
+
+def test_repeat_options_compare_with_the_preset_the_command_picks_today():
+    command = "td3her train --env PandaPush-v3 --preset original"
+    assert "--gamma 0.95" in results.repeat_options(push_config(), command)
+    with pytest.raises(results.ResultsError, match="unknown --preset"):
+        results.repeat_options(push_config(), "td3her train --preset gone")
+
+
+def test_a_changed_preset_is_marked_and_its_options_named_for_the_seeds_they_concern(tmp_path):
+    for seed in (0, 1):
+        keep_run(tmp_path / f"push-s{seed}", seed=seed)
+    config = json.loads((tmp_path / "push-s1" / "config.json").read_text())
+    config["best_eval_episodes"] = 100
+    (tmp_path / "push-s1" / "config.json").write_text(json.dumps(config))
+    runs = results.load_runs(tmp_path)
+    assert "| PandaPush-v3 | `push` (changed since) |" in results.results_table(runs)
+    assert results.seed_commands(runs) == [
+        "td3her train --env PandaPush-v3 --seed S   # S = 0, 1",
+        "# S = 1: to repeat with today's presets, the first td3her train also takes "
+        "--best-eval-episodes 100",
+    ]
+    assert "(changed since)" not in results.results_table(runs[:1])
 
 
 @pytest.mark.parametrize("seed, episodes", [(0, 300), (1000, 100)])

@@ -30,7 +30,8 @@ import numpy as np
 
 from td3her_cli.config import TrainConfig, field_flag, option_of
 from td3her_cli.envs.rollout import HELD_OUT_EPISODES, HELD_OUT_SEED
-from td3her_cli.presets import preset_values
+from td3her_cli.errors import UsageError
+from td3her_cli.presets import choose_preset, preset_values
 from td3her_cli.run.metrics import METRICS_FILE, read_metrics
 
 try:
@@ -164,22 +165,32 @@ def option_text(value) -> str:
 
 
 def repeat_options(config: dict, command: str) -> tuple[str, ...]:
-    """The options that repeat a kept run under today's presets: each setting its command left
-    to the preset (or to a default) that now has another value, as `--flag value`; a setting
-    missing from an older config.json had today's default, as a resume reads it."""
-    preset = config.get("extra", {}).get("preset", "original")
-    today = {f.name: f.default for f in dataclasses.fields(TrainConfig)} | preset_values(preset)
+    """The options the first `td3her train` of a kept run's command needs to repeat the run
+    today: each setting it left to a preset (the one the command picks today) or a default
+    that now has another value, as `--flag value`. A setting missing from an older
+    config.json had today's default, as a resume reads it; an aid its env refused
+    (extra["preset_aids_off"]) is refused again."""
+    named = re.search(r"(?<!\S)--preset[ =](\S+)", command)
+    try:
+        preset, _ = choose_preset(named.group(1) if named else None, config.get("env_id"))
+        today = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        today |= preset_values(preset)
+    except UsageError as error:
+        raise ResultsError(f"{command}: {error}") from None
     given = set(re.findall(r"(?<!\S)--(?:no-)?([a-z][a-z0-9-]*)", command))
+    skipped = {"seed", "env_id", *config.get("extra", {}).get("preset_aids_off", ())}
     options = []
     for each in dataclasses.fields(TrainConfig):
-        flag = field_flag(each.name)
-        if option_of(each) is None or flag[2:] in given or each.name in ("seed", "env_id"):
+        option, flag = option_of(each), field_flag(each.name)
+        if option is None or flag[2:] in given or each.name in skipped:
             continue
         was, now = config.get(each.name, each.default), today[each.name]
         if option_text(was) == option_text(now):
             continue
         if isinstance(was, bool):
             options.append(flag if was else f"--no-{flag[2:]}")
+        elif isinstance(was, (list, tuple)) and option.from_text is None:  # a repeated option
+            options += [f"{flag} {value}" for value in was]
         else:
             options.append(f"{flag} {option_text(was)}")
     return tuple(options)
@@ -216,18 +227,32 @@ def steps(count: int) -> str:
 
 def seed_commands(runs: list[KeptRun]) -> list[str]:
     """The runs' train commands, those that differ only in the seed written once with S, each
-    followed by what repeats it under today's preset when that has changed since."""
-    commands: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+    followed by the options that repeat its runs under today's presets where those changed."""
+    commands: dict[str, list[KeptRun]] = {}
     for run in runs:
-        command = re.sub(rf"--seed {run.seed}\b", "--seed S", run.command)
-        commands.setdefault((command, run.repeat_options), []).append(run.seed)
+        commands.setdefault(re.sub(rf"--seed {run.seed}\b", "--seed S", run.command), []).append(
+            run
+        )
     lines = []
-    for (command, options), seeds in commands.items():
-        seeds_text = ", ".join(map(str, seeds))
-        lines.append(f"{command}   # S = {seeds_text}" if "--seed S" in command else command)
-        if options:
-            lines.append(f"# the preset has changed since: add {' '.join(options)} to repeat it")
+    for command, group in commands.items():
+        seeded = "--seed S" in command
+        lines.append(f"{command}   # S = {seed_list(group)}" if seeded else command)
+        by_options: dict[tuple[str, ...], list[KeptRun]] = {}
+        for run in group:
+            by_options.setdefault(run.repeat_options, []).append(run)
+        for options, those in by_options.items():
+            if not options:
+                continue
+            which = f"S = {seed_list(those)}: " if seeded and len(by_options) > 1 else ""
+            lines.append(
+                f"# {which}to repeat with today's presets, the first td3her train also takes "
+                f"{' '.join(options)}"
+            )
     return lines
+
+
+def seed_list(runs: list[KeptRun]) -> str:
+    return ", ".join(str(run.seed) for run in runs)
 
 
 def preset_cell(preset: str, runs: list[KeptRun]) -> str:
