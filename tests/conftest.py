@@ -191,14 +191,19 @@ def tiny_run(tmp_path_factory):
 @pytest.fixture
 def run_cli(capsys, monkeypatch):
     """Run `td3her ARGS...` in-process: returns (exit code, stdout, stderr)."""
+    import signal
     import sys
 
     from td3her_cli.cli import app as cli
 
     def run(args):
         monkeypatch.setattr(sys, "argv", ["td3her", *args])
-        with pytest.raises(SystemExit) as exit_info:
-            cli.main()
+        handler = signal.getsignal(signal.SIGINT)  # main sets its own at the end
+        try:
+            with pytest.raises(SystemExit) as exit_info:
+                cli.main()
+        finally:
+            signal.signal(signal.SIGINT, handler)
         captured = capsys.readouterr()
         return exit_info.value.code, captured.out, captured.err
 

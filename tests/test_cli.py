@@ -1,5 +1,6 @@
 """The CLI turns every user mistake into one line on stderr and a non-zero exit, writing nothing."""
 
+import signal
 import subprocess
 import sys
 
@@ -148,3 +149,40 @@ def test_a_run_too_short_to_fill_one_batch_says_no_updates_ran(run_cli, tmp_path
     )
     assert code == 0, err
     assert "no updates ran" not in stdout, "0 updates asked for: no buffer to blame"
+
+
+def test_a_ctrl_c_while_the_error_line_is_written_still_exits_130(monkeypatch):
+    from td3her_cli.cli import app as cli
+    from td3her_cli.errors import UsageError
+
+    def app(**_):
+        raise UsageError("bad input")
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", app)
+    monkeypatch.setattr(cli, "error_line", interrupted)
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main()
+        assert signal.getsignal(signal.SIGINT) is cli.exit_at_once
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert exit_info.value.code == 130
+
+
+def test_a_ctrl_c_once_the_exit_code_is_known_flushes_and_exits_130_at_once():
+    script = (
+        "import os, signal, time\n"
+        "from td3her_cli.cli.app import exit_at_once\n"
+        "signal.signal(signal.SIGINT, exit_at_once)\n"
+        "print('the summary')\n"  # a pipe buffers it: only the handler's flush shows it
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "time.sleep(60)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (130, "the summary\n", "")

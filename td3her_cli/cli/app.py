@@ -6,14 +6,16 @@ Heavy imports (TensorFlow, gymnasium, Ray) stay inside the commands, so `--help`
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import traceback
 from typing import Annotated
 
 import typer
 
-from td3her_cli.cli.common import fail
+from td3her_cli.cli.common import error_line
 from td3her_cli.cli.envs import envs
 from td3her_cli.cli.evaluate import evaluate
 from td3her_cli.cli.export import export_onnx
@@ -58,23 +60,43 @@ app.command("sweep-report")(sweep_report)
 
 
 def main() -> None:
-    """Console-script entry point: one friendly line and an exit code for every user error."""
+    """Console-script entry point: one friendly line and an exit code for every user error.
+    Once the code is known the work is over: a Ctrl-C then only hurries the exit (with 130,
+    without a traceback), e.g. a second one that lands while a stopped run is exiting."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        code = run_app()
+    except KeyboardInterrupt:  # a Ctrl-C while the error line was being written
+        code = 130
+    signal.signal(signal.SIGINT, exit_at_once)
+    sys.exit(code)
+
+
+def run_app() -> int:
+    """Run the app; its exit code, after the one line a user error gets."""
     try:
         code = app(standalone_mode=False)
     except Td3HerError as exc:
         if DEBUG["on"]:
             traceback.print_exc()
-        fail(str(exc), exc.exit_code)
+        return error_line(str(exc), exc.exit_code)
     except ClickException as exc:  # bad option values and usage: click's exit code (2)
-        fail(exc.format_message(), exc.exit_code)
+        return error_line(exc.format_message(), exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        fail("aborted", 130)
+        return error_line("aborted", 130)
     except OSError as exc:  # disk full, permissions, ...: the environment, not a bug
         if DEBUG["on"]:
             traceback.print_exc()
         where = f": {exc.filename}" if exc.filename else ""
-        fail(f"{exc.strerror or exc}{where}", 1)
+        return error_line(f"{exc.strerror or exc}{where}", 1)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
+        return exc.exit_code
+    return code if isinstance(code, int) else 0
+
+
+def exit_at_once(_signum, _frame) -> None:
+    """The SIGINT handler once main knows its exit code: flush the output and leave with 130."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(130)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,11 +19,11 @@ def warn(message: str) -> None:
     stderr.print(f"td3her: warning: {message}", highlight=False, soft_wrap=True, markup=False)
 
 
-def fail(message: str, exit_code: int) -> None:
-    """Print one error line on stderr (none for an empty message) and exit."""
+def error_line(message: str, exit_code: int) -> int:
+    """Print one error line on stderr (none for an empty message); `exit_code`."""
     if message:
         stderr.print(f"td3her: error: {message}", highlight=False, soft_wrap=True, markup=False)
-    sys.exit(exit_code)
+    return exit_code
 
 
 def seconds(value: float | None) -> str:
