@@ -9,7 +9,10 @@ are built from them. Adding a hyperparameter touches only this file (and its tes
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import math
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -471,6 +474,9 @@ class TrainConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise UsageError(f"unknown config keys: {', '.join(unknown)}")
+        problem = config_problem(data)
+        if problem:
+            raise UsageError(f"config: {problem}")
         values = dict(data)
         for key in ("hidden", "env_modules"):
             if key in values:
@@ -480,6 +486,49 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+
+@functools.cache
+def _field_types() -> dict[str, Any]:
+    return typing.get_type_hints(TrainConfig)
+
+
+def _is_json_value(value: Any, kind: Any) -> bool:
+    """Whether a JSON value can be a field of type `kind` (a float field takes 3, a tuple field
+    a list; true is no number)."""
+    if typing.get_origin(kind) is tuple:
+        item = typing.get_args(kind)[0]
+        return isinstance(value, (list, tuple)) and all(_is_json_value(v, item) for v in value)
+    if typing.get_origin(kind) is dict:
+        return isinstance(value, dict)
+    if kind is float:
+        kind = (int, float)
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+
+
+def config_problem(data: dict[str, Any]) -> str | None:
+    """Why a saved config's values (as JSON holds them) cannot be TrainConfig fields, e.g.
+    "env_modules is 5, not tuple[str, ...]"; None if they can. Unknown keys are not checked."""
+    types = _field_types()
+    for name, value in data.items():
+        if name in types and not _is_json_value(value, types[name]):
+            return f"{name} is {json_text(value)}, not {_kind_text(types[name])}"
+    return None
+
+
+def _kind_text(kind: Any) -> str:
+    """What a field of type `kind` takes in JSON: "a number", "a list of integers"."""
+    if typing.get_origin(kind) is tuple:
+        return "a list of " + {int: "integers"}.get(typing.get_args(kind)[0], "strings")
+    if typing.get_origin(kind) is dict:
+        return "an object"
+    return {bool: "true or false", int: "an integer", float: "a number"}.get(kind, "a string")
+
+
+def json_text(value: Any, limit: int = 40) -> str:
+    """A JSON value as a message shows it, cut to `limit` characters."""
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _option(name: str) -> str:

@@ -226,6 +226,15 @@ def test_evaluate_reports_success_in_one_env_and_in_parallel_envs(tiny_run, run_
     assert results[1] == results[0], "the same episodes, two at a time"
 
 
+def edit_meta(checkpoint, **changes):
+    """Change meta.json's fields (a dict updates the one there) and its files' checksums stay:
+    a hand edit."""
+    meta = json.loads((checkpoint / "meta.json").read_text())
+    for key, value in changes.items():
+        meta[key] = {**meta[key], **value} if isinstance(value, dict) else value
+    (checkpoint / "meta.json").write_text(json.dumps(meta))
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
@@ -242,6 +251,19 @@ def test_evaluate_reports_success_in_one_env_and_in_parallel_envs(tiny_run, run_
             "corrupt (checksum mismatch)",
         ),
         (lambda ck: (ck / "meta.json").unlink(), "not a complete checkpoint"),
+        (lambda ck: edit_meta(ck, env_steps="lots"), 'env_steps is "lots", not a whole number'),
+        (
+            lambda ck: edit_meta(ck, config={"env_modules": 5}),
+            "config's env_modules is 5, not a list of strings: corrupt checkpoint",
+        ),
+        (
+            lambda ck: edit_meta(ck, spaces={"action_low": [-1.0, -1.0]}),
+            "spaces' action_low is [-1.0, -1.0], not 3 numbers",
+        ),
+        (
+            lambda ck: edit_meta(ck, spaces={"obs_dim": 7}),
+            "does not match the env it names",  # evaluate's --env is the checkpoint's own
+        ),
     ],
 )
 def test_damaged_checkpoints_are_refused(damage, message, tiny_run, tmp_path, run_cli):

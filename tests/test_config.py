@@ -1,5 +1,7 @@
 """Option validation: each bad value names the option and the allowed range."""
 
+import re
+
 import pytest
 
 from td3her_cli.config import TrainConfig, parse_hidden
@@ -59,6 +61,24 @@ def test_json_round_trip():
     assert TrainConfig.from_dict(config.to_dict()) == config
     with pytest.raises(UsageError, match="unknown config keys: bogus"):
         TrainConfig.from_dict({**config.to_dict(), "bogus": 1})
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"extra": None}, "extra is null, not an object"),
+        ({"env_modules": 5}, "env_modules is 5, not a list of strings"),
+        ({"hidden": [64, "wide"]}, 'hidden is [64, "wide"], not a list of integers'),
+        ({"xla": 1}, "xla is 1, not true or false"),
+        ({"batch_size": 256.0}, "batch_size is 256.0, not an integer"),
+        ({"gamma": "0.98"}, 'gamma is "0.98", not a number'),
+    ],
+)
+def test_a_saved_config_of_the_wrong_types_is_refused_naming_the_field(changes, message):
+    saved = TrainConfig().to_dict() | {"gamma": 1}  # an integer is a number
+    assert TrainConfig.from_dict(saved).gamma == 1
+    with pytest.raises(UsageError, match="config: " + re.escape(message)):
+        TrainConfig.from_dict(saved | changes)
 
 
 def test_strict_json_writes_null_for_non_finite_floats():

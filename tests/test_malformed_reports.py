@@ -53,6 +53,8 @@ def test_each_skipped_metrics_row_is_one_warning_naming_file_and_line(tmp_path, 
         8: json.dumps({"kind": "epoch", "epoch": 2, "mean_return": -3.0}),  # no success_rate
         9: json.dumps({"kind": "cycle", "epoch": 0, "cycle": 1}),
         10: json.dumps({"epoch": 1, "cycle": 1}),  # no kind
+        11: json.dumps({"kind": "cycle", "epoch": 1, "cycle": 1, "env_steps": 10**400}),
+        12: json.dumps({"kind": "epoch", "epoch": 2**70, "success_rate": 0.5}),  # not an int64
     }
     _insert_lines(path, bad)
 
@@ -68,6 +70,8 @@ def test_each_skipped_metrics_row_is_one_warning_naming_file_and_line(tmp_path, 
         assert f"{path}: line {number} " in line
     assert "success_rate is 'high', not a number" in warned[2]
     assert "cycle is 'two', not a whole number >= 1" in warned[3]
+    assert "env_steps is 1000" in warned[7] and "not a number or null" in warned[7]
+    assert f"epoch is {2**70}, not a whole number >= 1" in warned[8]
     assert all((tmp_path / "p" / name).is_file() for name in PLOT_FILES)
 
 

@@ -101,6 +101,8 @@ def test_plot_warns_on_a_truncated_last_line(tiny_run, tmp_path, run_cli):
         (["render", "{missing}"], 1, "does not exist"),
         (["render", "{run}", "--fps", "0"], 2, "--fps"),
         (["render", "{run}", "--out", "{blocker}/x.gif"], 2, "cannot write"),
+        (["render", "{run}", "--out", "{blocker}/a/b/x.gif"], 2, "blocker is a file"),
+        (["render", "{run}", "--out", "{fresh}/a/x.gif", "--env", "NoSuchEnv-v0"], 2, "NoSuch"),
         (["plot", "{empty}"], 1, "no metrics.jsonl"),
         (["plot", "{run}", "--x-axis", "time"], 2, "--x-axis must be epoch or env_steps"),
     ],
@@ -113,11 +115,13 @@ def test_render_and_plot_bad_input(args, code, message, tiny_run, tmp_path, run_
         "run": tiny_run,
         "empty": tmp_path / "empty",
         "blocker": tmp_path / "blocker",
+        "fresh": tmp_path / "fresh",
     }
     args = [a.format(**values) for a in args]
     got, _, err = run_cli(args)
-    assert got == code and message in err
+    assert got == code and message in err, err
     assert err.startswith("td3her: error:") and "Traceback" not in err
+    assert not (tmp_path / "fresh").exists(), "a failed command leaves no folder behind"
 
 
 def test_plot_summary_table_has_every_header(tiny_run, tmp_path, run_cli):

@@ -226,6 +226,13 @@ def test_mean_interval_is_rliables_seeded_stratified_bootstrap_and_handles_missi
     assert mean_interval(np.empty((2, 0))).mean.size == 0
 
 
+@pytest.mark.parametrize("value, number", [(3, 3.0), (0.5, 0.5), (10**400, None), (True, None)])
+def test_a_metrics_value_reads_as_a_float_or_none(value, number):
+    from td3her_cli.sweep.report import _number_or_none
+
+    assert _number_or_none(value) == number
+
+
 def test_final_intervals_give_mean_and_iqm_with_reproducible_intervals():
     finals = np.array([0.9, 0.8, 1.0, 0.3, 0.95, np.nan])  # a NaN seed is left out
     mean, iqm = final_intervals(finals)
@@ -266,7 +273,9 @@ def _write_fake_trial(run_dir, config, successes, held_out="last", solved=False)
     last = len(successes)
     checkpoint = run_dir / "checkpoints" / f"epoch_{last:03d}"
     checkpoint.mkdir(parents=True)
-    meta = {"format_version": 1, "env_id": config.env_id, "spaces": {}, "config": {},
+    spaces = {"obs_dim": 2, "goal_dim": 2, "action_dim": 2, "action_low": [-1, -1],
+              "action_high": [1, 1]}  # fmt: skip
+    meta = {"format_version": 1, "env_id": config.env_id, "spaces": spaces, "config": {},
             "files": {}, "epoch": last, "cycle": 0, "solved": solved}  # fmt: skip
     (checkpoint / "meta.json").write_text(json.dumps(meta))
     (run_dir / "checkpoints" / "latest.json").write_text(

@@ -103,13 +103,15 @@ def policy_in_env(checkpoint: Path, latest: bool, env_id, env_modules, seed: int
 
 
 def check_output_path(path: Path) -> None:
-    """Raise UsageError unless the file `path` can be created (its directory is writable)."""
-    problem = folder_problem(path.parent)
+    """Raise UsageError unless the file `path` can be created: its nearest folder that exists
+    is writable. Missing folders below it are made only when the file is written, so a
+    command that fails before then leaves none behind."""
+    nearest = next(p for p in (path.parent, *path.parent.parents) if p.exists() or p.is_symlink())
+    problem = folder_problem(nearest)
     if problem is not None:
-        raise UsageError(f"cannot write {path}: {path.parent} {problem}; choose another --out")
+        raise UsageError(f"cannot write {path}: {nearest} {problem}; choose another --out")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        probe_writable(path.parent)
+        probe_writable(nearest)
     except OSError as exc:
         raise UsageError(f"cannot write {path} ({exc.strerror}); choose another --out") from None
 

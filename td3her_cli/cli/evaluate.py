@@ -11,10 +11,15 @@ from td3her_cli.cli.common import warn
 from td3her_cli.envs.rollout import HELD_OUT_SEED
 from td3her_cli.report.display import make_console
 
+MAX_EVAL_EPISODES = 1_000_000  # every episode's seed is drawn up front
+MAX_WORKERS = 64  # each worker is a process with its own env
+
 
 def evaluate(
     checkpoint: Annotated[Path, typer.Argument(help="A run directory or a checkpoint directory.")],
-    episodes: Annotated[int, typer.Option(help="Evaluation episodes.", min=1)] = 10,
+    episodes: Annotated[
+        int, typer.Option(help="Evaluation episodes.", min=1, max=MAX_EVAL_EPISODES)
+    ] = 10,
     seed: Annotated[
         int,
         typer.Option(
@@ -37,7 +42,9 @@ def evaluate(
     ] = None,
     num_envs: Annotated[
         int,
-        typer.Option(help="Worker processes running the episodes; same episodes.", min=1),
+        typer.Option(
+            help="Worker processes running the episodes; same episodes.", min=1, max=MAX_WORKERS
+        ),
     ] = 1,
 ) -> None:
     """Run a checkpoint's policy deterministically and report success, return and length."""

@@ -16,7 +16,7 @@ from td3her_cli.report.display import make_console
 
 def render(
     checkpoint: Annotated[Path, typer.Argument(help="A run directory or a checkpoint directory.")],
-    episodes: Annotated[int, typer.Option(help="Episodes to record.", min=1)] = 3,
+    episodes: Annotated[int, typer.Option(help="Episodes to record.", min=1, max=100)] = 3,
     out: Annotated[
         Path | None,
         typer.Option(

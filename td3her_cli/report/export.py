@@ -404,6 +404,7 @@ def write_failure(path: Path, exc: OSError, kept: str) -> str:
 def _write_bytes_atomically(path: Path, data: bytes) -> None:
     """Write `data` via a temporary sibling, fsync and os.replace (no half-written file)."""
     temporary = path.with_name(f".{path.name}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(temporary, "wb") as handle:
             handle.write(data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,12 +178,15 @@ def _row_problem(row: dict) -> str | None:
 
 
 def _is_count(value) -> bool:
-    """An int >= 1 (epochs and cycles are 1-based); JSON true is not one."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    """An int >= 1 that an int64 holds (epochs and cycles are 1-based); JSON true is not one."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value < 2**63
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """An int or float that a float holds (JSON has integers of any length); not a bool."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, float) or abs(value) <= sys.float_info.max
 
 
 def _number(value) -> float:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from td3her_cli import strict_json
+from td3her_cli.config import config_problem, json_text
 from td3her_cli.errors import CheckpointError, NewerFormatError, NoCheckpointError
 from td3her_cli.run.host import machine, machines_trained_on, with_this_machine
 from td3her_cli.run.rundir import CHECKPOINT_NAME, STAGING_NAME, is_checkpoint_dir
@@ -455,6 +456,9 @@ def load_checkpoint_info(path: Path) -> CheckpointInfo:
             raise CheckpointError(f"{meta_path} lacks a valid {key!r}: corrupt checkpoint")
     if not all(isinstance(v, int) for v in (meta.get("epoch", 0), meta.get("cycle", 0))):
         raise CheckpointError(f"{meta_path} has a non-integer epoch or cycle: corrupt checkpoint")
+    problem = meta_problem(meta)
+    if problem:
+        raise CheckpointError(f"{meta_path}: {problem}: corrupt checkpoint")
     for relative, digest in meta["files"].items():
         if relative == BUFFER_FILE:  # optional, checked when a resume loads it (has_buffer)
             continue
@@ -465,15 +469,45 @@ def load_checkpoint_info(path: Path) -> CheckpointInfo:
     return CheckpointInfo(path=path, meta=meta)
 
 
+def meta_problem(meta: dict) -> str | None:
+    """What in meta.json's counters, spaces and config no run could have written, or None."""
+    for key in ("env_steps", "episodes", "opt_steps"):
+        if key in meta and not _is_count(meta[key], 0):
+            return f"{key} is {json_text(meta[key])}, not a whole number >= 0"
+    spaces = meta["spaces"]
+    for key in ("obs_dim", "goal_dim", "action_dim"):
+        if not _is_count(spaces.get(key), 1):
+            return f"spaces' {key} is {json_text(spaces.get(key))}, not a whole number >= 1"
+    for key in ("action_low", "action_high"):
+        bound = spaces.get(key)
+        if not (isinstance(bound, list) and len(bound) == spaces["action_dim"]):
+            return f"spaces' {key} is {json_text(bound)}, not {spaces['action_dim']} numbers"
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bound):
+            return f"spaces' {key} is {json_text(bound)}, not {spaces['action_dim']} numbers"
+    problem = config_problem(meta["config"])
+    return f"config's {problem}" if problem else None
+
+
+def _is_count(value, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
 def check_spaces(info: CheckpointInfo, spec) -> None:
     """Raise unless the env's spaces match those the checkpoint was trained on."""
     saved = info.meta["spaces"]
     mine = spec.to_dict()
     for key in ("obs_dim", "goal_dim", "action_dim"):
         if saved.get(key) != mine[key]:
+            trained_on = info.meta["env_id"]
+            advice = (
+                f"its {META_FILE} does not match the env it names (edited, or another version "
+                "of the env)"
+                if spec.env_id == trained_on
+                else f"use --env {trained_on}"
+            )
             raise CheckpointError(
-                f"checkpoint was trained on {info.meta['env_id']} ({key} {saved.get(key)}) but "
-                f"{spec.env_id} has {key} {mine[key]}; use --env {info.meta['env_id']}"
+                f"checkpoint was trained on {trained_on} ({key} {saved.get(key)}) but "
+                f"{spec.env_id} has {key} {mine[key]}; {advice}"
             )
 
 

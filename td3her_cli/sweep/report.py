@@ -483,9 +483,14 @@ def choose_best(settings: list[SettingReport]) -> str | None:
 
 
 def _number_or_none(value) -> float | None:
-    """A JSON number as a float; None for null or anything else."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return float(value) if number else None
+    """A JSON number as a float; None for null, an integer too long for a float, or anything
+    else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def _to_json(settings: list[SettingReport], best: str | None, seed: int) -> dict:
