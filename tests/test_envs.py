@@ -1,5 +1,8 @@
 """Env layer on the real panda-gym: goal checks, reward bounds, seeded reproducible episodes."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -28,6 +31,18 @@ def test_unknown_and_non_goal_envs_are_refused():
         make_env("NoSuchEnv-v0")
     with pytest.raises(EnvError, match="not a goal-conditioned env"):
         make_env("CartPole-v1")
+
+
+def test_a_module_env_id_finds_its_module_in_the_current_directory(tmp_path, monkeypatch):
+    source = Path(__file__).with_name("point_goal_env.py").read_text()
+    (tmp_path / "local_goal_env.py").write_text(
+        source.replace('"PointGoal-v0"', '"LocalPointGoal-v0"')
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    env = make_env("local_goal_env:LocalPointGoal-v0")
+    assert env.unwrapped.__class__.__module__ == "local_goal_env"
+    env.close()
 
 
 def test_env_creation_keeps_pybullet_chatter_out_of_stdout(capfd):

@@ -30,8 +30,8 @@ def import_env_modules(modules: tuple[str, ...] = ()) -> None:
 
     Like `python -m`, the current directory is searched too, so a local module works.
     """
-    if modules and os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.append(os.getcwd())
+    if modules:
+        _search_current_directory()
     with quiet_native_output():
         for name in ("panda_gym", *modules):
             try:
@@ -51,6 +51,12 @@ def import_env_modules(modules: tuple[str, ...] = ()) -> None:
                     "fix the module or drop --env-module"
                 ) from None
     _supply_missing_panda_texture()
+
+
+def _search_current_directory() -> None:
+    """Let imports find modules in the current directory, as `python -m` does."""
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
 
 
 def _supply_missing_panda_texture() -> None:
@@ -81,6 +87,8 @@ def _make_goal_env(env_id: str, render_mode: str | None = None, **kwargs):
     import gymnasium as gym
 
     import_env_modules()
+    if ":" in env_id:  # gymnasium's "module:EnvId" imports module: local as for --env-module
+        _search_current_directory()
     try:
         with quiet_native_output():
             if render_mode is not None:
