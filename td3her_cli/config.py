@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import json
 import math
+import sys
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -476,7 +477,7 @@ class TrainConfig:
             raise UsageError(f"unknown config keys: {', '.join(unknown)}")
         problem = config_problem(data)
         if problem:
-            raise UsageError(f"config: {problem}")
+            raise UsageError(problem)
         values = dict(data)
         for key in ("hidden", "env_modules"):
             if key in values:
@@ -502,8 +503,15 @@ def _is_json_value(value: Any, kind: Any) -> bool:
     if typing.get_origin(kind) is dict:
         return isinstance(value, dict)
     if kind is float:
-        kind = (int, float)
+        return is_float_value(value)
     return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+
+
+def is_float_value(value: Any) -> bool:
+    """A JSON number that a float holds: JSON integers can be of any length; true is none."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, float) or abs(value) <= sys.float_info.max
 
 
 def config_problem(data: dict[str, Any]) -> str | None:

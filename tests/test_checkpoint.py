@@ -258,7 +258,11 @@ def edit_meta(checkpoint, **changes):
         ),
         (
             lambda ck: edit_meta(ck, spaces={"action_low": [-1.0, -1.0]}),
-            "spaces' action_low is [-1.0, -1.0], not 3 numbers",
+            "spaces' action_low is [-1.0, -1.0], not a list of 3 numbers",
+        ),
+        (
+            lambda ck: edit_meta(ck, spaces={"action_high": [10**400, 1.0, 1.0]}),
+            "spaces' action_high is [1000",  # a JSON integer too long for a float
         ),
         (
             lambda ck: edit_meta(ck, spaces={"obs_dim": 7}),
@@ -284,6 +288,10 @@ def test_evaluate_bad_paths_and_options(tiny_run, tmp_path, run_cli):
     assert code == 2 and "--episodes" in err
     code, err = evaluate_error([str(tiny_run), "--episodes", "-2"], run_cli)
     assert code == 2
+    code, err = evaluate_error([str(tiny_run), "--episodes", "1000001"], run_cli)
+    assert code == 2 and "--episodes" in err  # every episode seed is drawn up front
+    code, err = evaluate_error([str(tiny_run), "--num-envs", "65"], run_cli)
+    assert code == 2 and "--num-envs" in err
     code, err = evaluate_error([str(tiny_run), "--env", "PandaPush-v3"], run_cli)
     assert code == 1 and "trained on PandaReach-v3" in err and "--env PandaReach-v3" in err
 

@@ -167,17 +167,17 @@ def test_a_ctrl_c_while_the_error_line_is_written_still_exits_130(monkeypatch):
     try:
         with pytest.raises(SystemExit) as exit_info:
             cli.main()
-        assert signal.getsignal(signal.SIGINT) is cli.exit_at_once
+        assert signal.getsignal(signal.SIGINT).__qualname__ == "exit_at_once.<locals>.handler"
     finally:
         signal.signal(signal.SIGINT, handler)
     assert exit_info.value.code == 130
 
 
-def test_a_ctrl_c_once_the_exit_code_is_known_flushes_and_exits_130_at_once():
+def test_a_ctrl_c_once_the_exit_code_is_known_flushes_and_exits_with_it_at_once():
     script = (
         "import os, signal, time\n"
         "from td3her_cli.cli.app import exit_at_once\n"
-        "signal.signal(signal.SIGINT, exit_at_once)\n"
+        "signal.signal(signal.SIGINT, exit_at_once(3))\n"
         "print('the summary')\n"  # a pipe buffers it: only the handler's flush shows it
         "os.kill(os.getpid(), signal.SIGINT)\n"
         "time.sleep(60)\n"
@@ -185,4 +185,4 @@ def test_a_ctrl_c_once_the_exit_code_is_known_flushes_and_exits_130_at_once():
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
-    assert (done.returncode, done.stdout, done.stderr) == (130, "the summary\n", "")
+    assert (done.returncode, done.stdout, done.stderr) == (3, "the summary\n", "")

@@ -72,12 +72,16 @@ def test_json_round_trip():
         ({"xla": 1}, "xla is 1, not true or false"),
         ({"batch_size": 256.0}, "batch_size is 256.0, not an integer"),
         ({"gamma": "0.98"}, 'gamma is "0.98", not a number'),
+        (
+            {"actor_lr": 10**400},
+            "actor_lr is 1000000000000000000000000000000000000..., not a number",
+        ),
     ],
 )
 def test_a_saved_config_of_the_wrong_types_is_refused_naming_the_field(changes, message):
     saved = TrainConfig().to_dict() | {"gamma": 1}  # an integer is a number
     assert TrainConfig.from_dict(saved).gamma == 1
-    with pytest.raises(UsageError, match="config: " + re.escape(message)):
+    with pytest.raises(UsageError, match=re.escape(message)):
         TrainConfig.from_dict(saved | changes)
 
 

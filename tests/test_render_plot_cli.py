@@ -100,6 +100,7 @@ def test_plot_warns_on_a_truncated_last_line(tiny_run, tmp_path, run_cli):
     [
         (["render", "{missing}"], 1, "does not exist"),
         (["render", "{run}", "--fps", "0"], 2, "--fps"),
+        (["render", "{run}", "--episodes", "101"], 2, "--episodes"),  # frames held in memory
         (["render", "{run}", "--out", "{blocker}/x.gif"], 2, "cannot write"),
         (["render", "{run}", "--out", "{blocker}/a/b/x.gif"], 2, "blocker is a file"),
         (["render", "{run}", "--out", "{fresh}/a/x.gif", "--env", "NoSuchEnv-v0"], 2, "NoSuch"),

@@ -61,14 +61,14 @@ app.command("sweep-report")(sweep_report)
 
 def main() -> None:
     """Console-script entry point: one friendly line and an exit code for every user error.
-    Once the code is known the work is over: a Ctrl-C then only hurries the exit (with 130,
-    without a traceback), e.g. a second one that lands while a stopped run is exiting."""
+    Once the code is known the work is over: a Ctrl-C then only hurries the exit, with that
+    code and without a traceback (e.g. a second one that lands while a stopped run exits)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         code = run_app()
     except KeyboardInterrupt:  # a Ctrl-C while the error line was being written
         code = 130
-    signal.signal(signal.SIGINT, exit_at_once)
+    signal.signal(signal.SIGINT, exit_at_once(code))
     sys.exit(code)
 
 
@@ -94,9 +94,13 @@ def run_app() -> int:
     return code if isinstance(code, int) else 0
 
 
-def exit_at_once(_signum, _frame) -> None:
-    """The SIGINT handler once main knows its exit code: flush the output and leave with 130."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(130)
+def exit_at_once(code: int):
+    """The SIGINT handler once main knows its exit `code`: flush the output, leave with it."""
+
+    def handler(_signum, _frame) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+    return handler

@@ -335,8 +335,8 @@ def resume_config(
         saved = TrainConfig.from_dict(json.loads(config_path.read_text()))
     except (ValueError, TypeError, AttributeError, UsageError) as exc:
         raise UsageError(
-            f"--resume {run_dir}: {config_path} is not a td3her config ({exc}); give a td3her "
-            "run directory"
+            f"--resume {run_dir}: {config_path} is not a valid td3her config ({exc}); give a "
+            "td3her run directory, or mend the file"
         ) from None
     recorded = saved.extra.get("preset")
     if preset is not None:

@@ -269,7 +269,7 @@ def export_policy(info: CheckpointInfo, out: Path) -> ExportResult:
 
     Args:
         info: A resolved checkpoint (checkpoint.resolve_checkpoint).
-        out: The .onnx file to write; its directory must exist.
+        out: The .onnx file to write (missing folders are made).
 
     Raises:
         CheckpointError: If the SavedModel cannot be loaded or lacks a part of the policy.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from td3her_cli.config import is_float_value
 from td3her_cli.errors import Td3HerError
 from td3her_cli.run.metrics import METRICS_FILE, read_numbered_metrics
 from td3her_cli.run.rundir import not_a_folder
@@ -164,17 +164,23 @@ def _row_problem(row: dict) -> str | None:
     keys = ("epoch", "cycle") if kind == "cycle" else ("epoch",)
     for key in keys:
         if not _is_count(row.get(key)):
-            return f"{key} is {row.get(key)!r}, not a whole number >= 1"
+            return f"{key} is {_shown(row.get(key))}, not a whole number >= 1"
     if kind == "epoch" and "success_rate" not in row:
         return "an epoch row without success_rate"
     for key in CYCLE_FIELDS if kind == "cycle" else EPOCH_FIELDS:
         value = row.get(key)
         if value is not None and not _is_number(value):
-            return f"{key} is {value!r}, not a number or null"
+            return f"{key} is {_shown(value)}, not a number or null"
         if isinstance(value, float) and not math.isfinite(value):  # json's NaN, Infinity
             if not (math.isnan(value) and key in OLD_NAN_FIELDS):
                 return f"{key} is {json.dumps(value)}, not a finite number or null"
     return None
+
+
+def _shown(value, limit: int = 40) -> str:
+    """A value as a warning shows it: its repr, cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_count(value) -> bool:
@@ -184,9 +190,7 @@ def _is_count(value) -> bool:
 
 def _is_number(value) -> bool:
     """An int or float that a float holds (JSON has integers of any length); not a bool."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return isinstance(value, float) or abs(value) <= sys.float_info.max
+    return is_float_value(value)
 
 
 def _number(value) -> float:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from td3her_cli import strict_json
-from td3her_cli.config import config_problem, json_text
+from td3her_cli.config import config_problem, is_float_value, json_text
 from td3her_cli.errors import CheckpointError, NewerFormatError, NoCheckpointError
 from td3her_cli.run.host import machine, machines_trained_on, with_this_machine
 from td3her_cli.run.rundir import CHECKPOINT_NAME, STAGING_NAME, is_checkpoint_dir
@@ -478,12 +478,12 @@ def meta_problem(meta: dict) -> str | None:
     for key in ("obs_dim", "goal_dim", "action_dim"):
         if not _is_count(spaces.get(key), 1):
             return f"spaces' {key} is {json_text(spaces.get(key))}, not a whole number >= 1"
+    dim = spaces["action_dim"]
     for key in ("action_low", "action_high"):
         bound = spaces.get(key)
-        if not (isinstance(bound, list) and len(bound) == spaces["action_dim"]):
-            return f"spaces' {key} is {json_text(bound)}, not {spaces['action_dim']} numbers"
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bound):
-            return f"spaces' {key} is {json_text(bound)}, not {spaces['action_dim']} numbers"
+        if not (isinstance(bound, list) and len(bound) == dim and all(map(is_float_value, bound))):
+            numbers = "1 number" if dim == 1 else f"{dim} numbers"
+            return f"spaces' {key} is {json_text(bound)}, not a list of {numbers}"
     problem = config_problem(meta["config"])
     return f"config's {problem}" if problem else None
 

@@ -352,7 +352,8 @@ def load_plan(sweep_dir: Path) -> SweepPlan:
         )
         return plan_sweep(base, grid, len(saved["seeds"]), sweep_dir)
     except (KeyError, TypeError, ValueError, UsageError) as exc:
-        raise Td3HerError(f"{sweep_dir / SWEEP_FILE} is corrupt ({exc!r})") from None
+        cause = exc if isinstance(exc, UsageError) else repr(exc)
+        raise Td3HerError(f"{sweep_dir / SWEEP_FILE} is corrupt ({cause})") from None
 
 
 def _read_sweep_file(sweep_dir: Path) -> dict:
