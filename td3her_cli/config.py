@@ -26,6 +26,7 @@ NOISE_KINDS = ("ou", "gaussian")
 PRECISIONS = ("float32", "bfloat16")
 TERMINAL_MODES = ("auto", "on", "off")
 GOAL_STATISTICS = ("episodes", "her")
+MAX_NUM_ENVS = 64  # worker processes, each with its own env: more only costs memory on a CPU
 START_SHARE_FIELDS = ("grasp_start", "near_goal_share", "tower_start", "touch_start")
 """The fields of the easier starts' shares, each in [0, 1], that --start-fade scales."""
 
@@ -588,6 +589,8 @@ def _validate(config: TrainConfig) -> None:
         "ou_dt",
     ):
         positive(name)
+    if config.num_envs > MAX_NUM_ENVS:
+        raise UsageError(f"--num-envs must be at most {MAX_NUM_ENVS}, got {config.num_envs}")
     for name in (
         "optimization_steps",
         "env_steps_per_block",

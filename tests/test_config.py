@@ -40,6 +40,7 @@ def test_defaults_are_the_original_design():
         ),
         ({"her_strategy": "past"}, "--her-strategy must be one of"),
         ({"n_step": 0}, "--n-step must be > 0"),
+        ({"num_envs": 65}, "--num-envs must be at most 64"),
         ({"noise": "pink"}, "--noise must be one of"),
         ({"precision": "float16"}, "--precision must be one of float32, bfloat16"),
         ({"policy_average": -0.1}, "--policy-average must be in [0, 1]"),

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 
 from td3her_cli.cli.common import warn
+from td3her_cli.config import MAX_NUM_ENVS
 from td3her_cli.envs.rollout import HELD_OUT_SEED
 from td3her_cli.report.display import make_console
 
 MAX_EVAL_EPISODES = 1_000_000  # every episode's seed is drawn up front
-MAX_WORKERS = 64  # each worker is a process with its own env
 
 
 def evaluate(
@@ -43,7 +43,7 @@ def evaluate(
     num_envs: Annotated[
         int,
         typer.Option(
-            help="Worker processes running the episodes; same episodes.", min=1, max=MAX_WORKERS
+            help="Worker processes running the episodes; same episodes.", min=1, max=MAX_NUM_ENVS
         ),
     ] = 1,
 ) -> None:

@@ -25,8 +25,8 @@ def render(
         ),
     ] = None,
     fps: Annotated[int, typer.Option(help="Frames per second.", min=1)] = 25,
-    width: Annotated[int, typer.Option(help="Frame width in pixels.", min=16)] = 480,
-    height: Annotated[int, typer.Option(help="Frame height in pixels.", min=16)] = 320,
+    width: Annotated[int, typer.Option(help="Frame width in pixels.", min=16, max=4096)] = 480,
+    height: Annotated[int, typer.Option(help="Frame height in pixels.", min=16, max=4096)] = 320,
     seed: Annotated[int, typer.Option(help="Seed of the recorded episodes.", min=0)] = 0,
     env: Annotated[str | None, typer.Option(help="Env id (default: the checkpoint's).")] = None,
     latest: Annotated[
