@@ -517,7 +517,7 @@ def is_float_value(value: Any) -> bool:
 
 def config_problem(data: dict[str, Any]) -> str | None:
     """Why a saved config's values (as JSON holds them) cannot be TrainConfig fields, e.g.
-    "env_modules is 5, not tuple[str, ...]"; None if they can. Unknown keys are not checked."""
+    "env_modules is 5, not a list of strings"; None if they can. Unknown keys are not checked."""
     types = _field_types()
     for name, value in data.items():
         if name in types and not _is_json_value(value, types[name]):
