@@ -230,9 +230,8 @@ def seed_commands(runs: list[KeptRun]) -> list[str]:
     followed by the options that repeat its runs under today's presets where those changed."""
     commands: dict[str, list[KeptRun]] = {}
     for run in runs:
-        commands.setdefault(re.sub(rf"--seed {run.seed}\b", "--seed S", run.command), []).append(
-            run
-        )
+        command = re.sub(rf"--seed {run.seed}\b", "--seed S", run.command)
+        commands.setdefault(command, []).append(run)
     lines = []
     for command, group in commands.items():
         seeded = "--seed S" in command
