@@ -36,6 +36,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from rich.table import Table
 
+from td3her_cli.config import is_float_value
 from td3her_cli.errors import Td3HerError, UsageError
 from td3her_cli.report.plotting import (
     DPI,
@@ -485,12 +486,7 @@ def choose_best(settings: list[SettingReport]) -> str | None:
 def _number_or_none(value) -> float | None:
     """A JSON number as a float; None for null, an integer too long for a float, or anything
     else."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        return float(value)
-    except OverflowError:
-        return None
+    return float(value) if is_float_value(value) else None
 
 
 def _to_json(settings: list[SettingReport], best: str | None, seed: int) -> dict:
