@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 from PIL import Image
 
 from td3her_cli.errors import Td3HerError
@@ -165,6 +166,22 @@ def test_bad_plot_arguments_raise_a_td3her_error(tmp_path):
     (tmp_path / "a_file").write_text("")
     with pytest.raises(Td3HerError, match="cannot create"):
         plot_runs([run], tmp_path / "a_file" / "plots")
+
+
+def test_a_figure_that_fails_to_draw_leaves_no_folder(tmp_path, monkeypatch):
+    run = load_run(write_run(tmp_path / "run", [0.5]))
+    calls = []
+
+    def draw_once_then_fail(figure, target, **kwargs):
+        calls.append(target)
+        if len(calls) > 1:
+            raise RuntimeError("drawing failed")
+        target.write(b"png")
+
+    monkeypatch.setattr(Figure, "savefig", draw_once_then_fail)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        plot_runs([run], tmp_path / "new" / "plots")
+    assert len(calls) == 2 and not (tmp_path / "new").exists()
 
 
 def test_summary_rows(tmp_path):

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 from td3her_cli.config import TrainConfig
 from td3her_cli.errors import UsageError
@@ -326,6 +327,21 @@ def test_report_tables_best_setting_and_one_figure_per_metric(tmp_path, run_cli)
     assert code == 0, err
     assert "best setting: tau=0.05" in out and "95% interval" in out
     assert (tmp_path / "r" / "success_rate.png").is_file()
+
+
+def test_a_report_figure_that_fails_to_draw_leaves_no_folder(tmp_path, monkeypatch):
+    base = TrainConfig(**{**TINY, "epochs": 2})
+    plan = plan_sweep(base, (), 1, tmp_path / "s")
+    prepare_sweep_dir(plan)
+    _write_fake_trial(plan.trials[0].run_dir, plan.trials[0].config, [0.0, 0.5])
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(Figure, "savefig", fail)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        build_report(tmp_path / "s", out_dir=tmp_path / "new" / "report")
+    assert not (tmp_path / "new").exists()
 
 
 def test_final_success_is_the_last_checkpoint_on_held_out_episodes_never_the_gate(

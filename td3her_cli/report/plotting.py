@@ -7,9 +7,9 @@ rather than pyplot: no global backend switch, no figure registry to leak, safe h
 
 from __future__ import annotations
 
+import io
 import json
 import math
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from td3her_cli.config import is_float_value
 from td3her_cli.errors import Td3HerError
-from td3her_cli.run.metrics import METRICS_FILE, read_numbered_metrics
+from td3her_cli.run.metrics import METRICS_FILE, read_numbered_metrics, write_atomically
 from td3her_cli.run.rundir import not_a_folder
 
 DPI = 100  # figsize = pixels / DPI, saved at the same DPI: the PNG is exactly width x height
@@ -250,13 +250,6 @@ def plot_runs(
     if width_px < 200 or height_px < 150:
         raise Td3HerError(f"plot size {width_px}x{height_px} is too small; use at least 200x150")
     out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise Td3HerError(
-            f"cannot create {out_dir} ({exc.strerror}); choose another --out"
-        ) from None
-
     size = (width_px, height_px)
     title = runs[0].name if len(runs) == 1 else f"{len(runs)} runs"
     groups = [[run] for run in runs] if compare else [runs]
@@ -272,11 +265,18 @@ def plot_runs(
             log_y=True,
         ),
     }
+    pngs = {name: png_bytes(figure) for name, figure in figures.items()}  # drawn before out_dir
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise Td3HerError(
+            f"cannot create {out_dir} ({exc.strerror}); choose another --out"
+        ) from None
     paths = []
-    for name, figure in figures.items():
+    for name, png in pngs.items():
         path = out_dir / name
         try:
-            save_png(figure, path)
+            write_atomically(path, png)
         except OSError as exc:
             raise Td3HerError(
                 f"cannot write {path} ({exc.strerror}); choose a writable --out"
@@ -285,16 +285,12 @@ def plot_runs(
     return paths
 
 
-def save_png(figure: Figure, path: Path) -> None:
-    """Write `figure` as the PNG `path` under a temporary name, then rename it into place: a
-    full disk leaves the earlier file, never half a PNG."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        figure.savefig(temporary, dpi=DPI, format="png")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+def png_bytes(figure: Figure) -> bytes:
+    """`figure` drawn as a PNG file's bytes. Drawing everything before creating a folder means
+    a figure that fails to draw leaves no folder behind; write_atomically then writes it."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, dpi=DPI, format="png")
+    return buffer.getvalue()
 
 
 def _new_figure(size: tuple[int, int], rows: int = 1) -> tuple[Figure, list]:

@@ -78,13 +78,14 @@ def truncate_metrics(path: Path, keep_rows: int) -> None:
     os.replace(temporary, path)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write a small text file via a temporary sibling and os.replace."""
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """Write a small text (str) or binary (bytes) file via a temporary sibling and os.replace."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp")
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with open(temporary, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)

@@ -43,7 +43,7 @@ from td3her_cli.report.plotting import (
     NoMetricsError,
     RunMetrics,
     load_run,
-    save_png,
+    png_bytes,
     summary_rows,
 )
 from td3her_cli.run.metrics import write_atomically
@@ -344,18 +344,21 @@ def build_report(
         overrides = next(t.overrides for t in plan.trials if t.setting == name)
         settings.append(_setting_report(name, overrides, trials, seed))
     best = choose_best(settings)
+    files = {  # drawn before out_dir is created: a failure leaves no folder behind
+        f"{metric}.png": png_bytes(_metric_figure(settings, metric, (width_px, height_px)))
+        for metric in METRICS
+    }
+    files[REPORT_FILE] = json.dumps(_to_json(settings, best, seed), indent=2) + "\n"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        plots = [
-            _plot_metric(settings, metric, out_dir / f"{metric}.png", (width_px, height_px))
-            for metric in METRICS
-        ]
-        report_file = out_dir / REPORT_FILE
-        write_atomically(report_file, json.dumps(_to_json(settings, best, seed), indent=2) + "\n")
+        for name, content in files.items():
+            write_atomically(out_dir / name, content)
     except OSError as exc:
         raise Td3HerError(
             f"cannot write the report to {out_dir} ({exc.strerror}); choose another --out"
         ) from None
+    plots = [out_dir / f"{metric}.png" for metric in METRICS]
+    report_file = out_dir / REPORT_FILE
     return SweepReport(sweep_dir, plan, settings, best, plots, report_file, found_warnings)
 
 
@@ -558,7 +561,7 @@ def _to_json(settings: list[SettingReport], best: str | None, seed: int) -> dict
 
 
 # ------------------------------------------------------------------------------ figures
-def _plot_metric(settings: list[SettingReport], metric: str, path: Path, size) -> Path:
+def _metric_figure(settings: list[SettingReport], metric: str, size) -> Figure:
     """One figure: every setting's mean curve of `metric` with its 95 % interval as a band."""
     label, level, log_y = METRICS[metric]
     figure = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI, layout="constrained")
@@ -592,8 +595,7 @@ def _plot_metric(settings: list[SettingReport], metric: str, path: Path, size) -
     axes.grid(True, alpha=0.3)
     if drawn:
         axes.legend(loc="best", fontsize="small")
-    save_png(figure, path)
-    return path
+    return figure
 
 
 # ------------------------------------------------------------------------------ tables
