@@ -515,6 +515,12 @@ def is_float_value(value: Any) -> bool:
     return isinstance(value, float) or abs(value) <= sys.float_info.max
 
 
+def is_count(value: Any, least: int = 1) -> bool:
+    """A JSON integer >= least that an int64 holds (JSON has integers of any length); true is
+    none."""
+    return isinstance(value, int) and not isinstance(value, bool) and least <= value < 2**63
+
+
 def config_problem(data: dict[str, Any]) -> str | None:
     """Why a saved config's values (as JSON holds them) cannot be TrainConfig fields, e.g.
     "env_modules is 5, not a list of strings"; None if they can. Unknown keys are not checked."""

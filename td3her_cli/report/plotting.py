@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from td3her_cli.config import is_float_value
+from td3her_cli.config import is_count, is_float_value
 from td3her_cli.errors import Td3HerError
 from td3her_cli.run.metrics import METRICS_FILE, read_numbered_metrics, write_atomically
 from td3her_cli.run.rundir import not_a_folder
@@ -163,13 +163,13 @@ def _row_problem(row: dict) -> str | None:
         return f"kind is {kind!r}, not 'cycle' or 'epoch'"
     keys = ("epoch", "cycle") if kind == "cycle" else ("epoch",)
     for key in keys:
-        if not _is_count(row.get(key)):
+        if not is_count(row.get(key)):
             return f"{key} is {_shown(row.get(key))}, not a whole number >= 1"
     if kind == "epoch" and "success_rate" not in row:
         return "an epoch row without success_rate"
     for key in CYCLE_FIELDS if kind == "cycle" else EPOCH_FIELDS:
         value = row.get(key)
-        if value is not None and not _is_number(value):
+        if value is not None and not is_float_value(value):
             return f"{key} is {_shown(value)}, not a number or null"
         if isinstance(value, float) and not math.isfinite(value):  # json's NaN, Infinity
             if not (math.isnan(value) and key in OLD_NAN_FIELDS):
@@ -183,19 +183,9 @@ def _shown(value, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _is_count(value) -> bool:
-    """An int >= 1 that an int64 holds (epochs and cycles are 1-based); JSON true is not one."""
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value < 2**63
-
-
-def _is_number(value) -> bool:
-    """An int or float that a float holds (JSON has integers of any length); not a bool."""
-    return is_float_value(value)
-
-
 def _number(value) -> float:
     """A finite float, or NaN (missing) for null, NaN, infinity or an absent field."""
-    number = float(value) if _is_number(value) else float("nan")
+    number = float(value) if is_float_value(value) else float("nan")
     return number if np.isfinite(number) else float("nan")
 
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from td3her_cli import strict_json
-from td3her_cli.config import config_problem, is_float_value, json_text
+from td3her_cli.config import config_problem, is_count, is_float_value, json_text
 from td3her_cli.errors import CheckpointError, NewerFormatError, NoCheckpointError
 from td3her_cli.run.host import machine, machines_trained_on, with_this_machine
 from td3her_cli.run.rundir import CHECKPOINT_NAME, STAGING_NAME, is_checkpoint_dir
@@ -472,11 +472,11 @@ def load_checkpoint_info(path: Path) -> CheckpointInfo:
 def meta_problem(meta: dict) -> str | None:
     """What in meta.json's counters, spaces and config no run could have written, or None."""
     for key in ("env_steps", "episodes", "opt_steps"):
-        if key in meta and not _is_count(meta[key], 0):
+        if key in meta and not is_count(meta[key], 0):
             return f"{key} is {json_text(meta[key])}, not a whole number >= 0"
     spaces = meta["spaces"]
     for key in ("obs_dim", "goal_dim", "action_dim"):
-        if not _is_count(spaces.get(key), 1):
+        if not is_count(spaces.get(key)):
             return f"spaces' {key} is {json_text(spaces.get(key))}, not a whole number >= 1"
     dim = spaces["action_dim"]
     for key in ("action_low", "action_high"):
@@ -486,10 +486,6 @@ def meta_problem(meta: dict) -> str | None:
             return f"spaces' {key} is {json_text(bound)}, not a list of {numbers}"
     problem = config_problem(meta["config"])
     return f"config's {problem}" if problem else None
-
-
-def _is_count(value, least: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 def check_spaces(info: CheckpointInfo, spec) -> None:
