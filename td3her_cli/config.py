@@ -77,12 +77,13 @@ def option_of(each: dataclasses.Field) -> Option | None:
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
-    """Parse '256,256,256' into (256, 256, 256)."""
+    """Parse '256,256,256', or '256x256x256' as sweep's grid writes it, into (256, 256, 256)."""
+    separator = "x" if "x" in text and "," not in text else ","
     try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+        sizes = tuple(int(part) for part in text.split(separator) if part.strip())
     except ValueError:
         raise UsageError(
-            f"--hidden must be comma-separated integers like 256,256,256, got {text!r}"
+            f"--hidden must be integers like 256,256,256 or 256x256x256, got {text!r}"
         ) from None
     if not sizes:
         raise UsageError("--hidden needs at least one layer width, e.g. 256,256,256")
@@ -246,7 +247,10 @@ class TrainConfig:
     target_noise_clip: float = option(0.5, "Target smoothing noise clip.", TD3)
     """Target smoothing noise is clipped to +/- this value."""
     hidden: tuple[int, ...] = option(
-        (256, 256, 256), "Hidden layer widths, comma-separated.", TD3, from_text=parse_hidden
+        (256, 256, 256),
+        "Hidden layer widths: 256,256,256 or 256x256x256.",
+        TD3,
+        from_text=parse_hidden,
     )
     """Hidden layer widths of the actor and of each critic."""
     action_l2: float = option(0.0, "L2 penalty on actor actions.", TD3)

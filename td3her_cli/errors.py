@@ -49,7 +49,8 @@ class DivergenceError(Td3HerError):
 
 
 class Interrupted(Td3HerError):
-    """Stopped by a second Ctrl-C, without a final checkpoint (exit code 130)."""
+    """Stopped by a Ctrl-C that the command could not finish on (train: a second one, without
+    a final checkpoint); exit code 130."""
 
     exit_code = 130
 

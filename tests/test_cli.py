@@ -25,7 +25,7 @@ def snapshot(directory):
         (["--batch-size", "512", "--buffer-size", "100"], "is larger than --buffer-size"),
         (["--her-strategy", "past"], "--her-strategy must be one of"),
         (["--noise", "pink"], "--noise must be one of"),
-        (["--hidden", "64,x"], "--hidden must be comma-separated integers"),
+        (["--hidden", "64,x"], "--hidden must be integers like 256,256,256"),
         (["--buffer-size", "1.5e3x"], "--buffer-size must be a whole number like 1000000 or 1e6"),
         (["--buffer-size", "2.5"], "--buffer-size must be a whole number like 1000000 or 1e6"),
         (["--eval-episodes", "-3"], "--eval-episodes must be > 0"),
@@ -149,6 +149,17 @@ def test_a_run_too_short_to_fill_one_batch_says_no_updates_ran(run_cli, tmp_path
     )
     assert code == 0, err
     assert "no updates ran" not in stdout, "0 updates asked for: no buffer to blame"
+
+
+def test_a_ctrl_c_in_a_command_says_interrupted_and_exits_130(tmp_path, monkeypatch, run_cli):
+    from td3her_cli.report import plotting
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plotting, "load_run", interrupted)  # Typer turns it into Exit(130)
+    code, _, err = run_cli(["plot", str(tmp_path)])
+    assert (code, err) == (130, "td3her: error: interrupted\n")
 
 
 def test_a_ctrl_c_while_the_error_line_is_written_still_exits_130(monkeypatch):

@@ -97,6 +97,9 @@ def test_strict_json_writes_null_for_non_finite_floats():
 
 def test_parse_hidden():
     assert parse_hidden("256,256,256") == (256, 256, 256)
+    assert parse_hidden("64x128") == (64, 128)  # as sweep's --grid and --set write it
+    with pytest.raises(UsageError, match="got '64x,64'"):
+        parse_hidden("64x,64")
     with pytest.raises(UsageError):
         parse_hidden("256,x")
     with pytest.raises(UsageError):

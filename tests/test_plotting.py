@@ -152,6 +152,10 @@ def test_cycles_without_an_evaluation_still_plot(tmp_path):
 def test_missing_or_empty_metrics_raise_a_td3her_error(tmp_path):
     with pytest.raises(Td3HerError, match="no metrics.jsonl"):
         load_run(tmp_path)
+    (tmp_path / METRICS_FILE).mkdir()
+    with pytest.raises(Td3HerError, match=f"{tmp_path / METRICS_FILE} is not a file; pass a run"):
+        load_run(tmp_path)
+    (tmp_path / METRICS_FILE).rmdir()
     (tmp_path / METRICS_FILE).write_text('{"kind": "cyc\n')
     with pytest.raises(Td3HerError, match="no whole metrics rows"):
         load_run(tmp_path)
@@ -182,6 +186,20 @@ def test_a_figure_that_fails_to_draw_leaves_no_folder(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="drawing failed"):
         plot_runs([run], tmp_path / "new" / "plots")
     assert len(calls) == 2 and not (tmp_path / "new").exists()
+
+
+def test_plot_warns_of_mixed_envs_and_plots_a_run_given_twice_once(tmp_path, run_cli):
+    reach, push = write_run(tmp_path / "reach", [0.5]), write_run(tmp_path / "push", [0.2])
+    for run_dir, env_id in ((reach, "PandaReach-v3"), (push, "PandaPush-v3")):
+        (run_dir / "config.json").write_text(json.dumps({"cycles": 4, "env_id": env_id}))
+    again = tmp_path / "push" / ".." / "reach"  # another path to the same run
+    code, out, err = run_cli(["plot", str(reach), str(again), "--out", str(tmp_path / "p1")])
+    assert code == 0 and f"{again} is {reach} again; it is plotted once" in err, err
+    assert out.count("│ reach") == 1, out
+    code, _, err = run_cli(["plot", str(reach), str(push), "--out", str(tmp_path / "p2")])
+    assert code == 0 and "of 2 envs (PandaPush-v3, PandaReach-v3): their mean mixes" in err
+    code, _, err = run_cli(["plot", str(reach), str(push), "--compare", "--out", str(tmp_path)])
+    assert code == 0 and "mixes" not in err, err
 
 
 def test_summary_rows(tmp_path):

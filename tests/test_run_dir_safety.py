@@ -128,7 +128,7 @@ def test_two_concurrent_trains_never_share_a_run_directory(tmp_path, run_cli):
         code, _, err = run_cli(["train", "--out", str(out), "--force", *ONE_CYCLE])
         assert code == 2 and f"is in use by td3her train (pid {first.pid} " in err, err
         code, _, err = run_cli(["train", "--resume", str(out)])
-        assert code == 2 and "is in use by" in err, err
+        assert code == 2 and "is in use by" in err and "--out" not in err, err  # resuming it
         assert (out / "config.json").read_bytes() == before
     finally:
         first.send_signal(signal.SIGKILL)
@@ -143,6 +143,7 @@ def test_a_second_train_on_a_live_run_names_its_holder_not_force(force, tmp_path
         code, _, err = run_cli(["train", "--out", str(out), *force, *ONE_CYCLE])
     assert code == 2 and err.count("\n") == 1, err
     assert f"run directory {out} is in use by td3her train (pid {os.getpid()} " in err
+    assert err.rstrip().endswith("wait for it to end or choose another --out"), err
     assert "not empty" not in err and "pass --force" not in err
     assert [p.name for p in out.iterdir()] == [LOCK_FILE]
 

@@ -7,10 +7,12 @@ Heavy imports (TensorFlow, gymnasium, Ray) stay inside the commands, so `--help`
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -24,7 +26,7 @@ from td3her_cli.cli.render import render
 from td3her_cli.cli.sweep import sweep
 from td3her_cli.cli.sweep_report import sweep_report
 from td3her_cli.cli.train import train
-from td3her_cli.errors import Td3HerError
+from td3her_cli.errors import Interrupted, Td3HerError
 
 try:  # Typer >= 0.22 vendors click
     from typer._click.exceptions import ClickException
@@ -48,15 +50,29 @@ def _root(
     DEBUG["on"] = debug
 
 
+def interruptible(command: Callable[..., None]) -> Callable[..., None]:
+    """`command` with a Ctrl-C that escapes it raised as Interrupted (one line, exit 130);
+    Typer would turn it into a silent exit 130."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
+
+    return run
+
+
 # In the order `td3her --help` lists them.
-app.command()(train)
-app.command()(evaluate)
-app.command()(envs)
-app.command()(render)
-app.command("export")(export_onnx)
-app.command()(plot)
-app.command()(sweep)
-app.command("sweep-report")(sweep_report)
+app.command()(interruptible(train))
+app.command()(interruptible(evaluate))
+app.command()(interruptible(envs))
+app.command()(interruptible(render))
+app.command("export")(interruptible(export_onnx))
+app.command()(interruptible(plot))
+app.command()(interruptible(sweep))
+app.command("sweep-report")(interruptible(sweep_report))
 
 
 def main() -> None:

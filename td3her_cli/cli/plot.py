@@ -31,7 +31,7 @@ def plot(
     if x_axis not in ("epoch", "env_steps"):
         raise UsageError(f"--x-axis must be epoch or env_steps, got {x_axis!r}")
     loaded = []
-    for run_dir in runs:
+    for run_dir in distinct_runs(runs):
         try:
             loaded.append(load_run(run_dir))
         except NoMetricsError as exc:  # the lines it skipped, then the error
@@ -40,6 +40,12 @@ def plot(
             raise
         for warning in loaded[-1].warnings:  # one line each: file and line number
             warn(warning)
+    envs = sorted({run.env_id for run in loaded if run.env_id is not None})
+    if len(envs) > 1 and not compare:
+        warn(
+            f"these runs are of {len(envs)} envs ({', '.join(envs)}): their mean mixes tasks; "
+            "--compare draws one line per run"
+        )
     out_dir = out if out is not None else runs[0] / "plots"
     check_out_folder(out_dir)  # plot writes a folder of PNGs there
     for name in PLOT_FILES:  # never write through a link or onto a device
@@ -73,3 +79,13 @@ def plot(
     console.print(table)
     for path in paths:
         console.print(f"wrote {path}")
+
+
+def distinct_runs(runs: list[Path]) -> list[Path]:
+    """`runs` with a run given again (by any path to it) left out, with a warning."""
+    seen: dict[Path, Path] = {}
+    for run_dir in runs:
+        first = seen.setdefault(run_dir.resolve(), run_dir)
+        if first is not run_dir:
+            warn(f"{run_dir} is {first} again; it is plotted once")
+    return list(seen.values())

@@ -58,6 +58,7 @@ class RunMetrics:
     critic1_loss: np.ndarray  # [K]
     critic2_loss: np.ndarray  # [K]
     cycles_per_epoch: int
+    env_id: str | None = None  # config.json's, if it names one
     warnings: tuple[str, ...] = ()
 
 
@@ -93,9 +94,8 @@ def load_run(run_dir: Path) -> RunMetrics:
     if what is not None:
         raise NoMetricsError(f"{run_dir} {what}; pass a run directory written by `td3her train`")
     if not path.is_file():
-        raise NoMetricsError(
-            f"{run_dir} has no {METRICS_FILE}; pass a run directory written by `td3her train`"
-        )
+        what = f"{path} is not a file" if path.exists() else f"{run_dir} has no {METRICS_FILE}"
+        raise NoMetricsError(f"{what}; pass a run directory written by `td3her train`")
     numbered_rows, read_warnings = read_numbered_metrics(path)
     # Keyed so that a row written twice counts once, the last one winning (td3her writes each
     # once: a resume drops the rows after its checkpoint), with a warning naming both lines.
@@ -126,7 +126,9 @@ def load_run(run_dir: Path) -> RunMetrics:
         )
     cycle_rows = [cycles[key] for key in sorted(cycles)]
     epoch_rows = [epochs[key] for key in sorted(epochs)]
-    cycles_per_epoch = _cycles_per_epoch(run_dir, cycle_rows)
+    config = _saved_config(run_dir)
+    cycles_per_epoch = _cycles_per_epoch(config, cycle_rows)
+    env_id = config.get("env_id")
 
     def column(rows_: list[dict], key: str) -> np.ndarray:
         return np.array([_number(r.get(key)) for r in rows_], dtype=np.float64)
@@ -147,6 +149,7 @@ def load_run(run_dir: Path) -> RunMetrics:
         critic1_loss=column(cycle_rows, "critic1_loss"),
         critic2_loss=column(cycle_rows, "critic2_loss"),
         cycles_per_epoch=cycles_per_epoch,
+        env_id=env_id if isinstance(env_id, str) else None,
         warnings=tuple(read_warnings),
     )
 
@@ -189,17 +192,23 @@ def _number(value) -> float:
     return number if np.isfinite(number) else float("nan")
 
 
-def _cycles_per_epoch(run_dir: Path, cycle_rows: list[dict]) -> int:
+def _saved_config(run_dir: Path) -> dict:
+    """The run's config.json as a dict; empty if it is missing or not a JSON object."""
+    try:
+        config = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def _cycles_per_epoch(config: dict, cycle_rows: list[dict]) -> int:
     """Cycles per epoch from config.json, else (or if the data saw more) the largest cycle seen.
 
     config.json matters while the first epoch is still running: the largest cycle seen is then
     smaller than the real count, which would stretch the first epoch's cycles.
     """
     seen = max((int(r["cycle"]) for r in cycle_rows), default=1)
-    try:
-        configured = json.loads((run_dir / "config.json").read_text()).get("cycles")
-    except (OSError, ValueError, AttributeError):
-        configured = None
+    configured = config.get("cycles")
     if isinstance(configured, int) and configured > 0:
         return max(configured, seen)
     return max(seen, 1)

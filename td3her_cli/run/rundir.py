@@ -89,7 +89,9 @@ def check_new_run_dir(path: Path, force: bool) -> None:
         return
     holder = lock_holder(path)
     if holder is not None:  # a live run: neither "not empty" nor --force is the way on
-        raise RunInUseError(in_use_message(path, holder))
+        raise RunInUseError(
+            in_use_message(path, holder, "wait for it to end or choose another --out")
+        )
     if not force:
         raise UsageError(
             f"run directory {path} already exists and is not empty; "
@@ -226,9 +228,9 @@ def lock_holder(path: Path) -> str | None:
     return None
 
 
-def in_use_message(path: Path, holder: str) -> str:
+def in_use_message(path: Path, holder: str, way_on: str = "wait for it to end") -> str:
     """RunInUseError's line: who holds the run directory, and the way on."""
-    return f"run directory {path} is in use by {holder}; wait for it to end or choose another --out"
+    return f"run directory {path} is in use by {holder}; {way_on}"
 
 
 @contextlib.contextmanager
