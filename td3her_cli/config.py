@@ -520,8 +520,8 @@ def is_float_value(value: Any) -> bool:
 
 
 def is_count(value: Any, least: int = 1) -> bool:
-    """A JSON integer >= least that an int64 holds (JSON has integers of any length); true is
-    none."""
+    """A JSON integer from least to 2**63 - 1, which an int64 holds (JSON has integers of any
+    length); true is none."""
     return isinstance(value, int) and not isinstance(value, bool) and least <= value < 2**63
 
 

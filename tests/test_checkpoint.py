@@ -252,7 +252,7 @@ def edit_meta(checkpoint, **changes):
         ),
         (lambda ck: (ck / "meta.json").unlink(), "not a complete checkpoint"),
         (lambda ck: edit_meta(ck, env_steps="lots"), 'env_steps is "lots", not a whole number'),
-        (lambda ck: edit_meta(ck, opt_steps=2**64), "opt_steps is 18446744073709551616, not"),
+        (lambda ck: edit_meta(ck, opt_steps=2**63), "opt_steps is 9223372036854775808, not a"),
         (
             lambda ck: edit_meta(ck, config={"env_modules": 5}),
             "config's env_modules is 5, not a list of strings: corrupt checkpoint",

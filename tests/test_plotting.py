@@ -200,6 +200,11 @@ def test_plot_warns_of_mixed_envs_and_plots_a_run_given_twice_once(tmp_path, run
     assert code == 0 and "of 2 envs (PandaPush-v3, PandaReach-v3): their mean mixes" in err
     code, _, err = run_cli(["plot", str(reach), str(push), "--compare", "--out", str(tmp_path)])
     assert code == 0 and "mixes" not in err, err
+    code, _, err = run_cli(["plot", str(reach), str(reach), "--out", str(tmp_path / "p3")])
+    assert code == 0 and f"{reach} is given twice; it is plotted once" in err, err
+    (tmp_path / "loop").symlink_to("loop")  # Path.resolve raises on it; realpath does not
+    code, _, err = run_cli(["plot", str(tmp_path / "loop")])
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
 
 
 def test_summary_rows(tmp_path):

@@ -55,9 +55,9 @@ def interruptible(command: Callable[..., None]) -> Callable[..., None]:
     Typer would turn it into a silent exit 130."""
 
     @functools.wraps(command)
-    def run(*args, **kwargs) -> None:
+    def run(*args, **kwargs):
         try:
-            command(*args, **kwargs)
+            return command(*args, **kwargs)
         except KeyboardInterrupt:
             raise Interrupted("interrupted") from None
 
@@ -98,7 +98,7 @@ def run_app() -> int:
         return error_line(str(exc), exc.exit_code)
     except ClickException as exc:  # bad option values and usage: click's exit code (2)
         return error_line(exc.format_message(), exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+    except typer.Abort:  # click's for an end of input at a prompt
         return error_line("aborted", 130)
     except OSError as exc:  # disk full, permissions, ...: the environment, not a bug
         if DEBUG["on"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -83,9 +84,10 @@ def plot(
 
 def distinct_runs(runs: list[Path]) -> list[Path]:
     """`runs` with a run given again (by any path to it) left out, with a warning."""
-    seen: dict[Path, Path] = {}
+    seen: dict[str, Path] = {}
     for run_dir in runs:
-        first = seen.setdefault(run_dir.resolve(), run_dir)
+        first = seen.setdefault(os.path.realpath(run_dir), run_dir)  # realpath never raises
         if first is not run_dir:
-            warn(f"{run_dir} is {first} again; it is plotted once")
+            again = "given twice" if run_dir == first else f"{first} again"
+            warn(f"{run_dir} is {again}; it is plotted once")
     return list(seen.values())

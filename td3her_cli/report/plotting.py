@@ -167,7 +167,7 @@ def _row_problem(row: dict) -> str | None:
     keys = ("epoch", "cycle") if kind == "cycle" else ("epoch",)
     for key in keys:
         if not is_count(row.get(key)):
-            return f"{key} is {_shown(row.get(key))}, not a whole number >= 1"
+            return f"{key} is {_shown(row.get(key))}, not a whole number from 1 to 2**63 - 1"
     if kind == "epoch" and "success_rate" not in row:
         return "an epoch row without success_rate"
     for key in CYCLE_FIELDS if kind == "cycle" else EPOCH_FIELDS:
@@ -209,7 +209,7 @@ def _cycles_per_epoch(config: dict, cycle_rows: list[dict]) -> int:
     """
     seen = max((int(r["cycle"]) for r in cycle_rows), default=1)
     configured = config.get("cycles")
-    if isinstance(configured, int) and configured > 0:
+    if is_count(configured):
         return max(configured, seen)
     return max(seen, 1)
 

@@ -473,11 +473,12 @@ def meta_problem(meta: dict) -> str | None:
     """What in meta.json's counters, spaces and config no run could have written, or None."""
     for key in ("env_steps", "episodes", "opt_steps"):
         if key in meta and not is_count(meta[key], 0):
-            return f"{key} is {json_text(meta[key])}, not a whole number >= 0"
+            return f"{key} is {json_text(meta[key])}, not a whole number from 0 to 2**63 - 1"
     spaces = meta["spaces"]
     for key in ("obs_dim", "goal_dim", "action_dim"):
         if not is_count(spaces.get(key)):
-            return f"spaces' {key} is {json_text(spaces.get(key))}, not a whole number >= 1"
+            value = json_text(spaces.get(key))
+            return f"spaces' {key} is {value}, not a whole number from 1 to 2**63 - 1"
     dim = spaces["action_dim"]
     for key in ("action_low", "action_high"):
         bound = spaces.get(key)
