@@ -146,6 +146,22 @@ def test_evaluate_with_the_onnx_file_matches_the_savedmodel(tiny_run, exported, 
     assert saved["seed"] == 5  # the JSON names its episodes' seed (held-out results: >= 1000)
 
 
+def test_evaluate_warns_when_the_onnx_file_is_another_checkpoints_policy(
+    tiny_run, exported, run_cli
+):
+    info, result = exported
+    other = next(
+        path
+        for path in sorted((tiny_run / "checkpoints").glob("epoch_*"))
+        if path.name != info.path.name
+    )
+    args = ["evaluate", "--episodes", "1", "--onnx", str(result.onnx_path)]
+    code, _, err = run_cli([*args, str(other)])
+    assert code == 0 and f"was exported from {info.path}, not {other}: the result is" in err, err
+    code, _, err = run_cli([*args, str(info.path)])
+    assert code == 0 and "exported from" not in err, err
+
+
 def test_evaluate_acts_with_the_onnx_file_not_the_savedmodel(tiny_run, tmp_path, run_cli):
     """A hand-written ONNX controller (move the gripper towards the goal) solves Reach, which
     the 2-epoch checkpoint does not: the success rate shows whose actions the env got."""

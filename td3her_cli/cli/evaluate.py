@@ -68,6 +68,12 @@ def evaluate(
     info = resolve_checkpoint(checkpoint, latest=latest)
     if info.warning:
         warn(info.warning)
+    if onnx is not None:
+        from td3her_cli.report.export import exported_elsewhere
+
+        elsewhere = exported_elsewhere(onnx, info)
+        if elsewhere:
+            warn(elsewhere)
     evaluation = evaluate_checkpoint(info, episodes, seed, env, env_module, num_envs, loader)
     source = {"checkpoint": str(info.path)} | ({"onnx": str(onnx)} if onnx is not None else {})
     if as_json:

@@ -40,6 +40,7 @@ CHECK_INPUTS = 256  # (observation, goal) pairs both runtimes act on before the 
 CHECK_SPREAD = 3.0  # check inputs lie around mean +/- 3 std, so the clip at +/-5 std is hit too
 CHECK_TOLERANCE = 1e-4  # float32 matmuls in two runtimes differ by ~1e-7, a wrong op by far more
 OUTPUTS = ("action", "agent_action")
+POLICY_WEIGHTS = "policy/variables/variables.data-00000-of-00001"  # meta.json's files names it
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,7 @@ def export_policy(info: CheckpointInfo, out: Path) -> ExportResult:
         "env_id": str(info.meta["env_id"]),
         "checkpoint": str(info.path),
         "epoch": str(info.meta.get("epoch", "")),
+        "policy_sha256": str(info.meta["files"].get(POLICY_WEIGHTS, "")),  # which policy it is
     }
     model_bytes = policy_graph(params, properties).SerializeToString()
     difference = _max_difference(model_bytes, loaded, params)
@@ -377,6 +379,23 @@ def onnx_policy(path: Path, obs_dim: int, goal_dim: int):
 
     policy.session = session
     return policy
+
+
+def exported_elsewhere(path: Path, info: CheckpointInfo) -> str | None:
+    """A warning if the .onnx file `path` names a policy other than checkpoint `info`'s; None
+    if it is that policy, or names none (a hand-made graph, an export from before the name)."""
+    import onnxruntime
+
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        properties = session.get_modelmeta().custom_metadata_map
+    except Exception:  # an unreadable file: onnx_policy says so in one line
+        return None
+    exported = properties.get("policy_sha256")
+    if not exported or exported == info.meta["files"].get(POLICY_WEIGHTS):
+        return None
+    source = properties.get("checkpoint") or "another checkpoint"
+    return f"{path} was exported from {source}, not {info.path}: the result is {path}'s policy"
 
 
 def _max_difference(model_bytes: bytes, loaded, params: PolicyParams) -> float:
