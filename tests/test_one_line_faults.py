@@ -201,21 +201,14 @@ def test_a_full_disk_while_writing_output_exits_1_naming_the_file(
     """The codes docs/errors.md gives: 2 if --out cannot be written at all (the start check),
     1 once the write itself fails; the earlier file stays."""
     if command == "plot":
-        from matplotlib.figure import Figure
-
         from tests.test_plotting import write_run
 
-        def half_written(self, fname, **kwargs):  # the bytes that fit, then the error
-            with open(fname, "wb") as handle:
-                handle.write(b"\x89PNG half")
-            _no_space()
-
-        monkeypatch.setattr(Figure, "savefig", half_written)
+        monkeypatch.setattr("td3her_cli.run.metrics.os.fsync", _no_space)  # after the write
         out, target = tmp_path / "plots", tmp_path / "plots" / "score.png"
         out.mkdir()
         args = ["plot", str(write_run(tmp_path / "run", [0.5], cycles=2)), "--out", str(out)]
     elif command == "export":
-        monkeypatch.setattr("td3her_cli.report.export._write_bytes_atomically", _no_space)
+        monkeypatch.setattr("td3her_cli.report.export.write_atomically", _no_space)
         target = tmp_path / "policy.onnx"
         args = ["export", str(tiny_run), "--out", str(target)]
     else:  # the frames are made in a child process: write_animation is checked on its own

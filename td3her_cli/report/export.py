@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -294,7 +293,8 @@ def export_policy(info: CheckpointInfo, out: Path) -> ExportResult:
         )
     out = Path(out)
     try:
-        _write_bytes_atomically(out, model_bytes)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(out, model_bytes)
     except OSError as exc:  # a full disk: one line naming the file, which is left as it was
         raise Td3HerError(write_failure(out, exc, "it was left as it was")) from None
     description = {
@@ -418,21 +418,6 @@ def write_failure(path: Path, exc: OSError, kept: str) -> str:
     """One line on a file export could not write (a full disk): which, why, what is kept."""
     reason = exc.strerror or exc
     return f"cannot write {path} ({reason}); {kept}; free some space or choose another --out"
-
-
-def _write_bytes_atomically(path: Path, data: bytes) -> None:
-    """Write `data` via a temporary sibling, fsync and os.replace (no half-written file)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _export_versions() -> dict[str, str]:
